@@ -1,0 +1,1 @@
+"""Sub-commands of `dialer`: one module each, with ``register(subparsers)``."""

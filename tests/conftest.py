@@ -1,0 +1,1 @@
+"""Shared fixtures. Backends (SQLite, PostgreSQL, Redis) are configured in tests/backends.py."""
