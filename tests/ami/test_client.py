@@ -1,0 +1,284 @@
+"""The AMI client: login, correlation, lists, events, keepalive, and never re-sending."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ami.client import AMIClient
+from ami.codec import Message, encode
+from ami.errors import ActionError, ActionTimeout, AuthenticationError, LinkLost
+from tests.ami.fake_ami import FakeAMI, Session, reply
+from tests.waiting import until
+
+
+async def _no_wait(_: float) -> None:
+    await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeAMI]:
+    srv = await FakeAMI().start()
+    yield srv
+    await srv.stop()
+
+
+def _client(server: FakeAMI, **kw: object) -> AMIClient:
+    opts: dict[str, object] = {"ping_interval": None, "sleep": _no_wait, "action_timeout": 2.0}
+    opts.update(kw)
+    return AMIClient("127.0.0.1", server.port, "dialer", "dialer", **opts)  # type: ignore[arg-type]
+
+
+async def test_plain_login_sends_username_and_secret(server: FakeAMI) -> None:
+    async with _client(server) as client:
+        assert client.connected
+    login = next(m for m in server.received if m.name == "Login")
+    assert login["Username"] == "dialer" and login["Secret"] == "dialer"
+    assert login["Events"] == "on"
+
+
+async def test_md5_login_answers_the_challenge(server: FakeAMI) -> None:
+    async with _client(server, auth="md5") as client:
+        assert client.connected
+    login = next(m for m in server.received if m.name == "Login")
+    assert "Secret" not in login
+    # The key from transcript 01: md5("181862063" + "dialer").
+    assert login["Key"] == "81efc3db20d5a1c4431b60078e9d4923"
+
+
+async def test_a_bad_secret_fails_clearly_and_is_not_retried(server: FakeAMI) -> None:
+    client = AMIClient("127.0.0.1", server.port, "dialer", "wrong", ping_interval=None)
+    with pytest.raises(AuthenticationError, match="Authentication failed"):
+        await client.connect()
+    await client.close()
+    assert server.connections == 1
+
+
+async def test_replies_are_matched_by_action_id_even_out_of_order(server: FakeAMI) -> None:
+    held: list[tuple[Session, Message]] = []
+
+    def hold(session: Session, action: Message) -> list[bytes] | None:
+        held.append((session, action))
+        if len(held) == 2:  # answer the second first
+            return [reply(held[1][1], Value="two"), reply(held[0][1], Value="one")]
+        return None
+
+    server.script["getvar"] = hold
+    async with _client(server) as client:
+        first, second = await asyncio.gather(client.getvar("A"), client.getvar("B"))
+    assert (first, second) == ("one", "two")
+
+
+async def test_a_list_action_collects_its_events(server: FakeAMI) -> None:
+    def channels(session: Session, action: Message) -> list[bytes]:
+        aid = action.action_id or ""
+        return [
+            reply(action, EventList="start", Message="Channels will follow"),
+            encode(
+                [
+                    ("Event", "CoreShowChannel"),
+                    ("ActionID", aid),
+                    ("Channel", "Local/1@x-1;1"),
+                    ("Uniqueid", "att-7-1"),
+                ]
+            ),
+            encode([("Event", "Newexten"), ("Privilege", "dialplan,all"), ("Channel", "X")]),
+            encode(
+                [
+                    ("Event", "CoreShowChannel"),
+                    ("ActionID", aid),
+                    ("Channel", "Local/2@x-2;1"),
+                    ("Uniqueid", "att-8-1"),
+                ]
+            ),
+            encode(
+                [
+                    ("Event", "CoreShowChannelsComplete"),
+                    ("ActionID", aid),
+                    ("EventList", "Complete"),
+                    ("ListItems", "2"),
+                ]
+            ),
+        ]
+
+    server.script["coreshowchannels"] = channels
+    seen: list[str] = []
+    async with _client(server) as client:
+        client.on("*", lambda m: seen.append(m.name))
+        result = await client.core_show_channels()
+        found = await client.find_channel("att-8-1")
+        missing = await client.find_channel("att-9-1")
+    assert [e["Channel"] for e in result.events] == ["Local/1@x-1;1", "Local/2@x-2;1"]
+    assert result.complete is not None and result.complete["ListItems"] == "2"
+    assert found is not None and found["Channel"] == "Local/2@x-2;1"
+    assert missing is None
+    assert seen.count("Newexten") == 3  # one per list action: still dispatched
+    assert "CoreShowChannel" not in seen
+
+
+async def test_an_error_reply_raises_action_error_in_helpers(server: FakeAMI) -> None:
+    server.script["hangup"] = lambda s, a: [reply(a, Response="Error", Message="No such channel")]
+    async with _client(server) as client:
+        with pytest.raises(ActionError, match="No such channel"):
+            await client.hangup("SIP/nothing")
+
+
+async def test_events_are_dispatched_by_name_and_wildcard(server: FakeAMI) -> None:
+    got: list[str] = []
+    async with _client(server) as client:
+        client.on("Hangup", lambda m: got.append("named:" + m["Cause"]))
+        client.on("*", lambda m: got.append("any:" + m.name))
+        server.sessions[0].send(encode([("Event", "Hangup"), ("Cause", "16")]))
+        await client.ping()  # a round trip orders us after the event
+    assert got == ["named:16", "any:Hangup"]
+
+
+async def test_a_raising_callback_is_logged_and_the_link_survives(server: FakeAMI) -> None:
+    calls: list[str] = []
+
+    def bad(_: Message) -> None:
+        raise RuntimeError("boom")
+
+    async def good(m: Message) -> None:
+        calls.append(m.name)
+
+    async with _client(server) as client:
+        client.on("Hangup", bad)
+        client.on("Hangup", good)
+        server.sessions[0].send(encode([("Event", "Hangup"), ("Cause", "16")]))
+        assert (await client.ping())["Ping"] == "Pong"
+        await asyncio.sleep(0)
+        assert client.connected
+    assert calls == ["Hangup"]
+
+
+async def test_an_unanswered_action_times_out(server: FakeAMI) -> None:
+    server.script["getvar"] = lambda s, a: None
+    async with _client(server) as client:
+        with pytest.raises(ActionTimeout, match="outcome unknown"):
+            await client.send_action(Message.action("Getvar", Variable="X"), timeout=0.05)
+
+
+async def test_unanswered_pings_mark_the_link_dead_then_it_reconnects_and_resyncs(
+    server: FakeAMI,
+) -> None:
+    resynced = asyncio.Event()
+    resyncs: list[int] = []
+
+    async def resync(client: AMIClient) -> None:
+        resyncs.append(client.connections)
+        if client.connections == 2:
+            resynced.set()
+
+    server.answer_pings = False
+    client = _client(
+        server, ping_interval=0.01, ping_timeout=0.01, max_missed_pongs=2, on_resync=resync
+    )
+    await client.connect()
+    await until(lambda: server.connections >= 2)
+    server.answer_pings = True
+    await asyncio.wait_for(resynced.wait(), 5)
+    assert resyncs[:2] == [1, 2]
+    await client.close()
+
+
+async def test_a_dropped_link_fails_the_pending_originate_and_never_resends_it(
+    server: FakeAMI,
+) -> None:
+    server.script["originate"] = lambda s, a: None  # Asterisk got it; the ack is lost
+    resynced = asyncio.Event()
+
+    async def resync(client: AMIClient) -> None:
+        if client.connections > 1:
+            resynced.set()
+
+    client = _client(server, on_resync=resync)
+    await client.connect()
+    pending = asyncio.create_task(
+        client.originate(
+            "Local/1001@dialer-trunk",
+            context="dialer-out",
+            exten="s",
+            action_id="att-7",
+            channel_id="att-7-1",
+        )
+    )
+    await until(lambda: server.count("Originate") > 0)
+    server.drop_all()
+    with pytest.raises(LinkLost, match="outcome unknown"):
+        await pending
+    await asyncio.wait_for(resynced.wait(), 5)
+    await client.ping()
+    assert server.count("Originate") == 1
+    await client.close()
+
+
+async def test_actions_while_disconnected_fail_at_once(server: FakeAMI) -> None:
+    client = _client(server, reconnect=False)
+    await client.connect()
+    server.drop_all()
+    await until(lambda: not client.connected)
+    with pytest.raises(LinkLost, match="not connected"):
+        await client.ping()
+    await client.close()
+
+
+async def test_a_utf8_character_split_across_reads_reaches_callbacks_intact(
+    server: FakeAMI,
+) -> None:
+    names: list[str] = []
+    async with _client(server) as client:
+        client.on("UserEvent", lambda m: names.append(m["Name"]))
+        raw = encode([("Event", "UserEvent"), ("Name", "José Muñoz")])
+        cut = raw.index("ñ".encode()) + 1
+        writer = server.sessions[0].writer
+        writer.write(raw[:cut])
+        await writer.drain()
+        await asyncio.sleep(0.01)
+        writer.write(raw[cut:])
+        await client.ping()
+    assert names == ["José Muñoz"]
+
+
+async def test_originate_response_can_be_awaited_by_action_id(server: FakeAMI) -> None:
+    def originate(session: Session, action: Message) -> list[bytes]:
+        return [
+            reply(action, Message="Originate successfully queued"),
+            encode(
+                [
+                    ("Event", "OriginateResponse"),
+                    ("Privilege", "call,all"),
+                    ("ActionID", action.action_id or ""),
+                    ("Response", "Failure"),
+                    ("Channel", action["Channel"]),
+                    ("Reason", "5"),
+                    ("Uniqueid", "<unknown>"),
+                ]
+            ),
+        ]
+
+    server.script["originate"] = originate
+    async with _client(server) as client:
+        final = await client.originate_and_wait(
+            "Local/2001@sim-pstn",
+            context="dialer-out",
+            exten="s",
+            action_id="att-9",
+            variables={"CAMPAIGN_ID": 7},
+            timeout=2,
+        )
+    assert final["Reason"] == "5"
+    assert final["Response"] == "Failure"
+    sent = next(m for m in server.received if m.name == "Originate")
+    assert sent["Variable"] == "CAMPAIGN_ID=7" and sent["Async"] == "true"
+
+
+async def test_originate_refuses_a_variable_that_would_split_the_header(server: FakeAMI) -> None:
+    async with _client(server) as client:
+        with pytest.raises(ValueError, match="one header"):
+            await client.originate(
+                "Local/1@x", context="c", exten="s", variables={"NAME": "Doe, John"}
+            )
+    assert server.count("Originate") == 0
