@@ -96,7 +96,7 @@ class FakeAMI:
         if name == "challenge":
             session.send(reply(action, Challenge=session.challenge))
         elif name == "login":
-            if action.get("AuthType", "").lower() == "md5":
+            if (action.get("AuthType") or "").lower() == "md5":
                 expected = hashlib.md5((session.challenge + self.secret).encode()).hexdigest()
                 ok = action.get("Key") == expected
             else:

@@ -43,6 +43,7 @@ def test_banner_is_a_line_of_its_own() -> None:
     first = next(b for b in blocks("01_login_ping_logoff") if b.dir == "server")
     [banner] = Parser().feed(first.data)
     assert banner == Banner("Asterisk Call Manager/11.0.0")
+    assert isinstance(banner, Banner)
     assert banner.version == "11.0.0"
 
 
