@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import inspect
 import itertools
 import logging
 import random
@@ -33,6 +33,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ami import actions
+from ami.backoff import reconnect_delay
 from ami.codec import Banner, Message, Parser, ProtocolError, encode
 from ami.errors import ActionError, ActionTimeout, AMIError, AuthenticationError, LinkLost
 
@@ -148,6 +150,11 @@ class AMIClient:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def banner(self) -> Banner | None:
+        """The current link's greeting (``Asterisk Call Manager/11.0.0`` for Asterisk 22)."""
+        return None if self._link is None else self._link.banner
+
     async def connect(self) -> None:
         """Connect and log in once (raising on failure), then keep the link up in the background."""
         link = await self._open_and_login()
@@ -163,7 +170,7 @@ class AMIClient:
         link = self._link
         if link is not None and not link.closed.done():
             with contextlib.suppress(AMIError, OSError, asyncio.TimeoutError):
-                await self.send_action(Message.action("Logoff"), timeout=2.0)
+                await self.send_action(actions.logoff(), timeout=2.0)
             self._drop(link, LinkLost("client closed"))
         if self._supervisor is not None:
             self._supervisor.cancel()
@@ -288,36 +295,28 @@ class AMIClient:
         return link
 
     async def _login(self, link: _Link) -> None:
-        events: str
         events = ("on" if self.events else "off") if isinstance(self.events, bool) else self.events
-        try:
-            if self.auth == "md5":
-                challenge = await self.send_action(
-                    Message.action("Challenge", AuthType="MD5"), timeout=self.connect_timeout
+        # A link that drops here raises LinkLost (a restarting Asterisk: worth retrying). Only an
+        # explicit refusal is an AuthenticationError: Asterisk answers a bad secret with
+        # "Authentication failed" after 1 s and then closes (transcript 01, c2).
+        if self.auth == "md5":
+            reply = await self.send_action(actions.challenge(), timeout=self.connect_timeout)
+            token = reply.get("Challenge")
+            if reply.get("Response") != "Success" or not token:
+                raise AuthenticationError(
+                    f"AMI at {self.host}:{self.port} refused the MD5 challenge: "
+                    f"{reply.get('Message') or 'no message'}"
                 )
-                token = challenge.get("Challenge")
-                if challenge.get("Response") != "Success" or not token:
-                    raise AuthenticationError(
-                        f"MD5 challenge refused: {challenge.get('Message', '')}"
-                    )
-                key = hashlib.md5((token + self.secret).encode()).hexdigest()
-                login = Message.action(
-                    "Login", AuthType="MD5", Username=self.username, Key=key, Events=events
-                )
-            else:
-                login = Message.action(
-                    "Login", Username=self.username, Secret=self.secret, Events=events
-                )
-            reply = await self.send_action(login, timeout=self.connect_timeout)
-        except LinkLost as exc:
-            raise AuthenticationError(
-                f"AMI at {self.host}:{self.port} closed the link during login "
-                f"(user {self.username!r}): bad credentials or not permitted from here"
-            ) from exc
+            login = actions.login_md5(
+                self.username, actions.md5_key(token, self.secret), events=events
+            )
+        else:
+            login = actions.login(self.username, self.secret, events=events)
+        reply = await self.send_action(login, timeout=self.connect_timeout)
         if reply.get("Response") != "Success":
             raise AuthenticationError(
                 f"AMI login as {self.username!r} at {self.host}:{self.port} failed: "
-                f"{reply.get('Message', 'no message')}"
+                f"{reply.get('Message') or 'no message'}"
             )
 
     async def _run_resync(self) -> None:
@@ -343,10 +342,11 @@ class AMIClient:
                 return
             attempt = 0
             while not self._closing:
-                delay = min(self.backoff_max, self.backoff_min * (2**attempt))
-                # Equal jitter: half fixed, half random, so a fleet of dialers that lost the same
-                # Asterisk does not reconnect in lockstep.
-                await self._sleep(delay / 2 + self._rng.uniform(0, delay / 2))
+                await self._sleep(
+                    reconnect_delay(
+                        attempt, base=self.backoff_min, cap=self.backoff_max, rng=self._rng
+                    )
+                )
                 attempt += 1
                 try:
                     link = await self._open_and_login()
@@ -354,7 +354,7 @@ class AMIClient:
                     log.error("AMI reconnect refused, giving up: %s", exc)
                     self.failure = exc
                     return
-                except (TimeoutError, OSError, ProtocolError, LinkLost) as exc:
+                except (TimeoutError, OSError, ProtocolError, AMIError) as exc:
                     log.warning("AMI reconnect attempt %d failed: %s", attempt, exc)
                     continue
                 await self._run_resync()
@@ -366,7 +366,7 @@ class AMIClient:
         while not link.closed.done():
             await self._sleep(self.ping_interval)
             try:
-                await self.send_action(Message.action("Ping"), timeout=self.ping_timeout)
+                await self.send_action(actions.ping(), timeout=self.ping_timeout)
                 missed = 0
             except ActionTimeout:
                 missed += 1
@@ -463,13 +463,13 @@ class AMIClient:
             for callback in callbacks:
                 try:
                     result = callback(message)
+                    if result is not None and inspect.isawaitable(result):
+                        task = asyncio.ensure_future(result)
+                        self._background.add(task)
+                        task.add_done_callback(self._callback_done)
                 except Exception:
+                    # A callback's bug is the callback's: the link and every other callback go on.
                     log.exception("AMI event callback %r failed on %s", callback, name)
-                    continue
-                if result is not None:
-                    task = asyncio.ensure_future(result)
-                    self._background.add(task)
-                    task.add_done_callback(self._callback_done)
 
     def _callback_done(self, task: asyncio.Future[Any]) -> None:
         self._background.discard(task)
@@ -498,9 +498,9 @@ class AMIClient:
                 waiter.set_exception(LinkLost("link lost, outcome unknown: Originate"))
                 waiter.exception()
 
-    # Typed helpers --------------------------------------------------------------------------
+    # Typed helpers (builders in ami.actions) -------------------------------------------------
     async def ping(self) -> Message:
-        return await self._ok(Message.action("Ping"))
+        return await self._ok(actions.ping())
 
     async def originate(
         self,
@@ -523,37 +523,29 @@ class AMIClient:
         """Originate a call; returns the ack (async) or the final response (sync).
 
         With ``async_`` the outcome comes later as an OriginateResponse event (see
-        :meth:`wait_originate_response`). Never retried: on :class:`LinkLost` find the call
-        again with :meth:`find_channel` (``channel_id``) before deciding anything.
+        :meth:`wait_originate_response`). Never retried: on :class:`LinkLost` or
+        :class:`ActionTimeout` find the call again with :meth:`find_channel` (``channel_id``)
+        before deciding anything.
         """
-        if (application is None) == (exten is None):
-            raise ValueError("originate needs either context/exten/priority or application")
-        fields: dict[str, str | int | None] = {
-            "Channel": channel,
-            "Context": context,
-            "Exten": exten,
-            "Priority": priority if priority is not None else (1 if exten else None),
-            "Application": application,
-            "Data": data,
-            "Timeout": timeout_ms,
-            "CallerID": caller_id,
-            "Account": account,
-            "ChannelId": channel_id,
-            "OtherChannelId": other_channel_id,
-        }
-        if variables:
-            # One comma-separated header: Asterisk applies it to both Local halves (02a).
-            for key, value in variables.items():
-                if "," in str(value) or "=" in key:
-                    raise ValueError(
-                        f"channel variable {key}={value!r} cannot be sent in one header"
-                    )
-            fields["Variable"] = ",".join(f"{k}={v}" for k, v in variables.items())
-        if async_:
-            fields["Async"] = "true"
-        action = Message.action("Originate", ActionID=action_id, **fields)
+        action = actions.originate(
+            channel,
+            context=context,
+            exten=exten,
+            priority=priority,
+            application=application,
+            data=data,
+            async_=async_,
+            action_id=action_id,
+            channel_id=channel_id,
+            other_channel_id=other_channel_id,
+            variables=variables,
+            timeout_ms=timeout_ms,
+            caller_id=caller_id,
+            account=account,
+        )
         timeout = None
         if not async_:
+            # A synchronous Originate replies only when the call is answered or has failed.
             timeout = (timeout_ms or 30000) / 1000 + self.action_timeout
         reply = await self.send_action(action, timeout=timeout)
         if reply.get("Response") != "Success":
@@ -575,24 +567,18 @@ class AMIClient:
         return await self.wait_originate_response(action_id, timeout=timeout)
 
     async def hangup(self, channel: str, cause: int | None = None) -> Message:
-        return await self._ok(Message.action("Hangup", Channel=channel, Cause=cause))
+        return await self._ok(actions.hangup(channel, cause))
 
     async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> Message:
-        return await self._ok(
-            Message.action(
-                "Redirect", Channel=channel, Context=context, Exten=exten, Priority=priority
-            )
-        )
+        return await self._ok(actions.redirect(channel, context, exten, priority))
 
     async def getvar(self, variable: str, channel: str | None = None) -> str:
         """A channel (or global) variable; an unset one is ``""`` (Asterisk says Success)."""
-        reply = await self._ok(Message.action("Getvar", Channel=channel, Variable=variable))
+        reply = await self._ok(actions.getvar(variable, channel))
         return reply.get("Value") or ""
 
     async def setvar(self, variable: str, value: str, channel: str | None = None) -> Message:
-        return await self._ok(
-            Message.action("Setvar", Channel=channel, Variable=variable, Value=value)
-        )
+        return await self._ok(actions.setvar(variable, value, channel))
 
     async def queue_add(
         self,
@@ -605,60 +591,55 @@ class AMIClient:
         state_interface: str | None = None,
     ) -> Message:
         return await self._ok(
-            Message.action(
-                "QueueAdd",
-                Queue=queue,
-                Interface=interface,
-                Penalty=penalty,
-                Paused=None if paused is None else str(paused).lower(),
-                MemberName=member_name,
-                StateInterface=state_interface,
+            actions.queue_add(
+                queue,
+                interface,
+                penalty=penalty,
+                paused=paused,
+                member_name=member_name,
+                state_interface=state_interface,
             )
         )
 
     async def queue_remove(self, queue: str, interface: str) -> Message:
-        return await self._ok(Message.action("QueueRemove", Queue=queue, Interface=interface))
+        return await self._ok(actions.queue_remove(queue, interface))
 
     async def queue_pause(
         self, interface: str, paused: bool, *, queue: str | None = None, reason: str | None = None
     ) -> Message:
-        return await self._ok(
-            Message.action(
-                "QueuePause",
-                Interface=interface,
-                Paused=str(paused).lower(),
-                Queue=queue,
-                Reason=reason,
-            )
-        )
+        return await self._ok(actions.queue_pause(interface, paused, queue=queue, reason=reason))
 
     async def queue_status(self, queue: str | None = None, member: str | None = None) -> ListResult:
-        return await self.send_list_action(
-            Message.action("QueueStatus", Queue=queue, Member=member)
-        )
+        return await self.send_list_action(actions.queue_status(queue, member))
 
     async def queue_summary(self, queue: str | None = None) -> ListResult:
-        return await self.send_list_action(Message.action("QueueSummary", Queue=queue))
+        return await self.send_list_action(actions.queue_summary(queue))
 
     async def core_show_channels(self) -> ListResult:
-        return await self.send_list_action(Message.action("CoreShowChannels"))
+        return await self.send_list_action(actions.core_show_channels())
 
     async def status(self, channel: str | None = None, variables: Iterable[str] = ()) -> ListResult:
-        names = ",".join(variables) or None
-        return await self.send_list_action(
-            Message.action("Status", Channel=channel, Variables=names)
-        )
+        return await self.send_list_action(actions.status(channel, variables))
 
     async def command(self, command: str) -> list[str]:
-        """Run a CLI command; its output lines (one ``Output:`` header each in Asterisk 22)."""
-        reply = await self._ok(Message.action("Command", Command=command))
+        """Run a CLI command; its output lines (one ``Output:`` header each in Asterisk 22).
+
+        A bad command is ``Response: Error`` with the output text (transcript 04b): raised as
+        :class:`ActionError` whose ``reply`` holds the Output lines.
+        """
+        reply = await self._ok(actions.command(command))
         return reply.get_all("Output")
 
     async def user_event(self, name: str, **fields: str) -> Message:
-        return await self._ok(Message.action("UserEvent", UserEvent=name, **fields))
+        return await self._ok(actions.user_event(name, fields))
 
     async def find_channel(self, channel_id: str) -> Message | None:
-        """The live channel whose Uniqueid is ``channel_id`` (an Originate's ChannelId), if any."""
+        """The live channel whose Uniqueid is ``channel_id`` (an Originate's ChannelId), if any.
+
+        After a link loss with an Originate in flight, this is how its fate is found out
+        (docs/architecture.md, step 4): present means the call exists; absent means it never
+        started or has already ended, and the attempt's outcome stays unknown.
+        """
         channels = await self.core_show_channels()
         for event in channels.events:
             if event.get("Uniqueid") == channel_id:
