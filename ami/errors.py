@@ -28,4 +28,8 @@ class ActionError(AMIError):
         self.action = action
         self.reply = reply
         self.message = reply.get("Message") or ""
-        super().__init__(f"{action} failed: {self.message or 'no message'}")
+        # A bad CLI Command says only "Command output follows"; the reason is in its Output lines
+        # (transcript 04b, cmd-bad).
+        output = " / ".join(reply.get_all("Output"))
+        detail = f"{self.message}: {output}" if output else self.message
+        super().__init__(f"{action} failed: {detail or 'no message'}")
