@@ -155,16 +155,16 @@ def originate(
         headers.append(("Application", str(application)))
         if data is not None:
             headers.append(("Data", data))
+    # The recorded order (transcript 02g), so the wire matches what Asterisk was tested with.
     optional = (
         ("Timeout", timeout_ms),
         ("CallerID", caller_id),
+        ("Variable", _variable_header(variables) if variables else None),
         ("Account", account),
         ("ChannelId", channel_id),
         ("OtherChannelId", other_channel_id),
     )
     headers += [(key, str(value)) for key, value in optional if value is not None]
-    if variables:
-        headers.append(("Variable", _variable_header(variables)))
     if async_:
         headers.append(("Async", "true"))
     return Message(headers)

@@ -25,8 +25,6 @@ async def _no_wait(_: float) -> None:
     await asyncio.sleep(0)
 
 
-
-
 @pytest.fixture
 async def replays() -> AsyncIterator[list[ReplayAMI]]:
     servers: list[ReplayAMI] = []
