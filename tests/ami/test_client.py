@@ -282,3 +282,84 @@ async def test_originate_refuses_a_variable_that_would_split_the_header(server: 
                 "Local/1@x", context="c", exten="s", variables={"NAME": "Doe, John"}
             )
     assert server.count("Originate") == 0
+
+
+async def test_a_callback_returning_a_plain_value_is_harmless(server: FakeAMI) -> None:
+    store: dict[str, str] = {}
+    async with _client(server) as client:
+        client.on("Hangup", lambda m: store.setdefault("cause", m["Cause"]))
+        server.sessions[0].send(encode([("Event", "Hangup"), ("Cause", "17")]))
+        await client.ping()
+        assert client.connected
+    assert store == {"cause": "17"}
+
+
+async def test_every_pending_action_fails_at_once_when_the_link_drops(server: FakeAMI) -> None:
+    server.script["getvar"] = lambda s, a: None
+    server.script["coreshowchannels"] = lambda s, a: [
+        reply(a, EventList="start", Message="Channels will follow")
+    ]
+    server.script["originate"] = lambda s, a: [reply(a, Message="Originate successfully queued")]
+    client = _client(server, reconnect=False)
+    await client.connect()
+    getvar = asyncio.create_task(client.getvar("X"))
+    channels = asyncio.create_task(client.core_show_channels())
+    final = asyncio.create_task(
+        client.originate_and_wait("Local/1@x", action_id="att-1", context="c", exten="s")
+    )
+    await until(lambda: server.count("Originate") and server.count("CoreShowChannels"))
+    await until(lambda: server.count("Getvar") > 0)
+    server.drop_all()
+    results = await asyncio.wait_for(
+        asyncio.gather(getvar, channels, final, return_exceptions=True), 5
+    )
+    assert all(isinstance(r, LinkLost) for r in results), results
+    assert all("outcome unknown" in str(r) for r in results)
+    await client.close()
+
+
+async def test_a_timed_out_originate_is_not_sent_again(server: FakeAMI) -> None:
+    server.script["originate"] = lambda s, a: None
+    async with _client(server, action_timeout=0.05) as client:
+        with pytest.raises(ActionTimeout, match="outcome unknown"):
+            await client.originate("Local/1@x", context="c", exten="s", channel_id="att-3-1")
+        await client.ping()
+    assert server.count("Originate") == 1
+
+
+async def test_reconnect_waits_with_backoff_from_the_injected_random_source(
+    server: FakeAMI,
+) -> None:
+    waits: list[float] = []
+    refused = 0
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    def close_during_login(session: Session, action: Message) -> list[bytes] | None:
+        # A restarting Asterisk: it accepts TCP and drops the link before answering. That is
+        # not a bad secret, so the client keeps trying.
+        nonlocal refused
+        if refused < 3:
+            refused += 1
+            session.writer.transport.abort()
+            return None
+        return [reply(action, Message="Authentication accepted")]
+
+    resynced = asyncio.Event()
+
+    async def resync(client: AMIClient) -> None:
+        if client.connections == 2:
+            resynced.set()
+
+    client = _client(server, sleep=sleep, backoff_min=1.0, backoff_max=3.0, on_resync=resync)
+    await client.connect()
+    server.script["login"] = close_during_login
+    server.drop_all()
+    await asyncio.wait_for(resynced.wait(), 5)
+    await client.close()
+    assert len(waits) == 4  # three refused logins, then the one that worked
+    steps = [1.0, 2.0, 3.0, 3.0]
+    assert all(step / 2 <= w <= step for w, step in zip(waits, steps, strict=True)), waits
+    assert server.connections == 5
