@@ -50,7 +50,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EventCallback = Callable[[Message], Awaitable[None] | None]
+# Sync or async; a returned awaitable is scheduled, any other return value is ignored.
+EventCallback = Callable[[Message], object]
 ResyncHook = Callable[["AMIClient"], Awaitable[None]]
 
 
