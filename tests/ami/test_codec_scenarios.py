@@ -80,7 +80,7 @@ def test_02f_unknown_technology_is_acked_then_fails_with_reason_0() -> None:
     assert _reply(name, "orig-bad-tech")["Message"] == "Originate successfully queued"
     resp = _originate_response(name, "orig-bad-tech")
     assert (resp["Response"], resp["Reason"], resp["Channel"]) == ("Failure", "0", "Foo/123")
-    assert not any(m.get("Channel", "").startswith("Foo/") for m in _named(name, "Newchannel"))
+    assert not any((m.get("Channel") or "").startswith("Foo/") for m in _named(name, "Newchannel"))
 
 
 def test_02f_application_form_reports_application_and_data() -> None:
