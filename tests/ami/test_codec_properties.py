@@ -143,3 +143,22 @@ def test_line_break_soup_split_anywhere_gives_the_same_result(
     # them: the split points must never change the messages.
     stream = BANNER + b"".join(pieces)
     assert _outcome(stream, cuts) == _outcome(stream, [])
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # A single ChanVariable broke panoramisk's getdict(); one or many, it is a dict here.
+        (b"ChanVariable: ATTEMPT_ID=7\r\n", {"ATTEMPT_ID": "7"}),
+        (
+            b"ChanVariable: ATTEMPT_ID=7\r\nChanVariable: NOTE=a=b\r\n",
+            {"ATTEMPT_ID": "7", "NOTE": "a=b"},
+        ),
+        (b"", {}),
+    ],
+)
+def test_chan_variables_read_as_a_dict(lines: bytes, expected: dict[str, str]) -> None:
+    [msg] = Parser(expect_banner=False).feed(b"Event: Hangup\r\n" + lines + b"Cause: 16\r\n\r\n")
+    assert isinstance(msg, Message)
+    assert msg.variables("ChanVariable") == expected
+    assert msg["Cause"] == "16"
