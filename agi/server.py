@@ -211,6 +211,29 @@ class AGICall:
         code = reply.result_int or 0
         return chr(code) if code > 0 else None
 
+    async def wait_hangup(self, timeout: float | None = None) -> bool:
+        """Wait until the caller hangs up (the HANGUP line, or the connection closing).
+
+        True when it did within ``timeout``. For a handler that has nothing more to say but
+        wants to learn when the call ends.
+        """
+
+        async def watch() -> None:
+            while not self.hung_up:
+                data = await self._reader.read(4096)
+                if not data:
+                    self._closed = True
+                    self.hung_up = True
+                    return
+                self._absorb(self._parser.feed(data))
+
+        try:
+            async with self._lock:
+                await asyncio.wait_for(watch(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
     async def verbose(self, message: str, level: int = 1) -> None:
         await self.send("VERBOSE", message, level)
 

@@ -224,3 +224,31 @@ async def test_a_command_without_reply_times_out_and_closes(server: FastAGIServe
     assert await asyncio.wait_for(reader.read(), 5) == b"GET VARIABLE X\n"
     writer.close()
     assert errors == ["AGITimeout"]
+
+
+async def test_a_handler_can_wait_for_the_caller_to_hang_up(server: FastAGIServer) -> None:
+    seen: list[bool] = []
+
+    async def handler(call: AGICall) -> None:
+        await call.get_variable("CAMPAIGN_ID")
+        await call.get_variable("AGI_MODE")
+        seen.append(await call.wait_hangup(timeout=5))
+
+    server.route("outbound", handler)
+    await replay(server.port, agi_session("02e_originate_6001_answer_hangup"))
+    assert seen == [True]
+
+
+async def test_waiting_for_a_hangup_that_does_not_come_times_out(server: FastAGIServer) -> None:
+    seen: list[bool] = []
+
+    async def handler(call: AGICall) -> None:
+        seen.append(await call.wait_hangup(timeout=0.05))
+
+    server.route("outbound", handler)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(agi_session("02a_originate_1001_human")[0].data)
+    await writer.drain()
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    assert seen == [False]

@@ -1,0 +1,80 @@
+"""Settings of the simulated Asterisk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Literal
+
+from dialer.simasterisk.dialplan import Dialplan, Extension, parse
+from dialer.simasterisk.model import NumberModel
+
+# The product's contexts (docs/architecture.md): a trunk context whose numbers are played by
+# the seeded model, the answered-call route that runs the dialer's FastAGI, and inbound DIDs.
+PRODUCT_DIALPLAN = """
+[{trunk}]
+exten => _X.,1,NoOp(sim trunk ${{EXTEN}})
+ same => n,SimParty()
+
+[dialer-out]
+exten => s,1,NoOp(dialer-out campaign=${{CAMPAIGN_ID}} attempt=${{ATTEMPT_ID}})
+ same => n,AGI({agi}/outbound,${{CAMPAIGN_ID}},${{ATTEMPT_ID}})
+ same => n,Hangup()
+
+[dialer-inbound]
+exten => _X.,1,NoOp(inbound ${{EXTEN}})
+ same => n,AGI({agi}/inbound,${{EXTEN}})
+ same => n,Hangup()
+"""
+
+
+@dataclass
+class SimConfig:
+    """How the simulated Asterisk listens, what it runs, and who answers its calls."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: any free port (tests); 5038 to stand in for a real Asterisk
+    username: str = "dialer"
+    secret: str = "dialer"
+    fastagi_url: str = "agi://127.0.0.1:4573"
+    route: Literal["dialer", "lab"] = "dialer"  # what [dialer-out] exten s runs
+    trunk_context: str = "dialer-trunk"
+    queues: tuple[str, ...] = ("sales",)
+    queue_ring_timeout_s: float = 15.0
+    queue_retry_s: float = 2.0
+    login_failure_delay_s: float = 1.0  # Asterisk answers a bad secret after 1 s
+    # Answer() returns only after the media path is up; the caller's side meanwhile starts its
+    # dialplan (02e, 02f: the ;1 runs AGI before the ;2's next step). Seconds of sim time.
+    answer_media_wait_s: float = 0.05
+    first_local_channel: int = 0  # the 8-hex counter of the first Local channel
+    # Connect AGI() to this port whatever the dialplan's URL says (the URL text is unchanged in
+    # events and agi_request): lets tests run the lab dialplan's fixed agi://127.0.0.1:4573.
+    agi_port_override: int | None = None
+    model: NumberModel = field(default_factory=NumberModel)
+    extra_dialplan: str = ""
+
+    def build_dialplan(self) -> Dialplan:
+        text = resources.files("dialer.simasterisk").joinpath("lab-extensions.conf").read_text()
+        plan = parse(text)
+        product = parse(
+            PRODUCT_DIALPLAN.format(trunk=self.trunk_context, agi=self.fastagi_url.rstrip("/"))
+        )
+        for name, extensions in product.contexts.items():
+            if name == "dialer-out":
+                if self.route == "dialer":
+                    _replace(plan.contexts.setdefault(name, []), extensions)
+            else:
+                plan.contexts[name] = extensions
+        if self.extra_dialplan:
+            plan = plan.merged(parse(self.extra_dialplan))
+        return plan
+
+
+def _replace(target: list[Extension], new: list[Extension]) -> None:
+    for ext in new:
+        for i, old in enumerate(target):
+            if old.pattern == ext.pattern:
+                target[i] = ext
+                break
+        else:
+            target.append(ext)

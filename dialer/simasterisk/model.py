@@ -1,0 +1,113 @@
+"""The seeded model of the people the simulator's calls reach: called parties and agent phones.
+
+Every decision is a pure function of (seed, number, attempt), so the same seed gives the same
+calls whatever order they are placed in, and a retry of a number can behave differently from
+its first attempt (a busy line may answer later).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class PartyKind(enum.StrEnum):
+    HUMAN = "human"
+    MACHINE = "machine"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    CONGESTION = "congestion"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What one call to one number does."""
+
+    kind: PartyKind
+    ring_s: float = 0.0  # ringing before answer (or before busy/congestion)
+    talk_s: float = 0.0  # on the line once connected to an agent (humans)
+    patience_s: float = 0.0  # how long an answered human waits for someone to speak
+    message_s: float = 0.0  # an answering machine's greeting length
+    keys: str = ""  # DTMF the party presses when prompted (IVR), in order
+
+
+@dataclass(frozen=True)
+class NumberModel:
+    """Outcome probabilities and time distributions for model numbers.
+
+    Probabilities are of an *attempt*; whatever is left after the others is ``human``. Times are
+    log-normal around their medians (ring, talk) so there is a realistic long tail.
+    """
+
+    seed: int = 1
+    p_machine: float = 0.15
+    p_busy: float = 0.08
+    p_no_answer: float = 0.30
+    p_congestion: float = 0.02
+    p_invalid: float = 0.03
+    ring_median_s: float = 9.0
+    ring_sigma: float = 0.45
+    talk_median_s: float = 90.0
+    talk_sigma: float = 0.6
+    patience_s: float = 8.0
+    machine_message_s: float = 20.0
+    p_press_1: float = 0.2  # in an IVR: "press 1 for an agent"
+    p_press_9: float = 0.05  # "press 9 to opt out"
+    overrides: Mapping[str, PartyKind] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        total = self.p_machine + self.p_busy + self.p_no_answer + self.p_congestion
+        total += self.p_invalid
+        if total > 1.0 + 1e-9:
+            raise ValueError(f"outcome probabilities add up to {total:.3f} > 1")
+
+    def _rng(self, number: str, attempt: int) -> random.Random:
+        digest = hashlib.blake2b(f"{self.seed}:{number}:{attempt}".encode(), digest_size=8)
+        return random.Random(int.from_bytes(digest.digest(), "big"))
+
+    def decide(self, number: str, attempt: int = 1) -> Behaviour:
+        rng = self._rng(number, attempt)
+        kind = self.overrides.get(number)
+        if kind is None:
+            roll = rng.random()
+            kind = PartyKind.HUMAN
+            for candidate, p in (
+                (PartyKind.MACHINE, self.p_machine),
+                (PartyKind.BUSY, self.p_busy),
+                (PartyKind.NO_ANSWER, self.p_no_answer),
+                (PartyKind.CONGESTION, self.p_congestion),
+                (PartyKind.INVALID, self.p_invalid),
+            ):
+                if roll < p:
+                    kind = candidate
+                    break
+                roll -= p
+        ring = rng.lognormvariate(0.0, self.ring_sigma) * self.ring_median_s
+        talk = rng.lognormvariate(0.0, self.talk_sigma) * self.talk_median_s
+        keys = ""
+        roll = rng.random()
+        if roll < self.p_press_1:
+            keys = "1"
+        elif roll < self.p_press_1 + self.p_press_9:
+            keys = "9"
+        if kind in (PartyKind.BUSY, PartyKind.CONGESTION, PartyKind.INVALID):
+            ring = min(ring, 1.0) * 0.5
+        return Behaviour(
+            kind=kind,
+            ring_s=round(ring, 3),
+            talk_s=round(max(5.0, talk), 3),
+            patience_s=self.patience_s,
+            message_s=self.machine_message_s,
+            keys=keys,
+        )
+
+
+@dataclass(frozen=True)
+class AgentPhoneModel:
+    """Agent phones (``Local/7XXX@agents``) auto-answer after ``answer_delay_s``."""
+
+    answer_delay_s: float = 0.0

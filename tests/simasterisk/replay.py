@@ -1,0 +1,288 @@
+"""Replay a recorded AMI session's client side against the simulator and line the two up.
+
+Asterisk is multi-threaded, so the order of events *across* channels varies from run to run
+(../shared/asterisk/README.md, "Ordering"). What is fixed, and what these helpers compare, is:
+- per channel (by Channel/DestChannel/LocalOneChannel), the sequence of events it appears in;
+- per device (DeviceStateChange), the sequence of states;
+- per connection, the sequence of responses; per ActionID, the OriginateResponse and list items;
+- per message, the header names in order and the codes (state, cause, reason, dial status,
+  application and data, variables), with channel names and unique ids renamed by first
+  appearance and volatile values (times, session ids, addresses) left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from agi.server import AGICall, FastAGIServer
+from ami.codec import Banner, Message, Parser
+from dialer.clock import ScaledClock
+from dialer.simasterisk import SimConfig, SimulatedAsterisk
+from tests.transcripts import TRANSCRIPTS, blocks
+
+_CHANNEL = re.compile(r"(Local/[^,\s]+?)-([0-9a-f]{8})(;[12])")
+_UID = re.compile(r"\b\d{10}\.\d+\b")
+VOLATILE = {
+    "Timestamp",
+    "Uptime",
+    "LastReload",
+    "EventTV",
+    "SessionTV",
+    "SessionID",
+    "LocalAddress",
+    "RemoteAddress",
+    "CommandId",
+    "LoginTime",
+    "LastCall",
+    "LastPause",
+    "Duration",
+    "Seconds",
+    "BridgeUniqueid",
+    "BridgeId",
+    "BridgeID",
+    "HoldTime",
+    "TalkTime",
+    "RingTime",
+    "Wait",
+    "Challenge",
+    "CoreStartupDate",
+    "CoreStartupTime",
+    "CoreReloadDate",
+    "CoreReloadTime",
+    "CoreProcessedCalls",
+    "Output",
+    "TimeToHangup",
+    "Holdtime",
+    "Value",
+}
+COMPARED_VALUES = {
+    "ChannelState",
+    "ChannelStateDesc",
+    "Cause",
+    "Cause-txt",
+    "Reason",
+    "DialStatus",
+    "Response",
+    "Context",
+    "Exten",
+    "Priority",
+    "Application",
+    "AppData",
+    "Variable",
+    "Event",
+    "Message",
+    "Queue",
+    "Interface",
+    "MemberName",
+    "Status",
+    "Paused",
+    "PausedReason",
+    "Position",
+    "Count",
+    "UserEvent",
+    "ResultCode",
+    "Result",
+    "Command",
+    "State",
+    "Device",
+    "Handler",
+    "EventList",
+    "ListItems",
+    "DestChannelState",
+    "DestContext",
+    "DestExten",
+    "DialString",
+    "Channel",
+    "DestChannel",
+    "Ping",
+    "Events",
+    "CallsTaken",
+    "InCall",
+    "Completed",
+    "Abandoned",
+    "Calls",
+}
+
+
+@dataclass
+class Renamer:
+    """Channel names and unique ids renamed in order of first appearance."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    uids: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, value: str) -> str:
+        def channel(m: re.Match[str]) -> str:
+            key = f"{m.group(1)}-{m.group(2)}"
+            tag = self.names.setdefault(key, f"#{len(self.names)}")
+            return f"{m.group(1)}-{tag}{m.group(3)}"
+
+        value = _CHANNEL.sub(channel, value)
+        return _UID.sub(lambda m: self.uids.setdefault(m.group(), f"uid{len(self.uids)}"), value)
+
+
+def normalise(messages: list[Message], rename: Renamer | None = None) -> list[tuple[str, ...]]:
+    """Each message as (name, header names..., "|", compared values...)."""
+    rename = rename or Renamer()
+    out = []
+    for m in messages:
+        keys = tuple(k for k, _ in m.headers)
+        values = tuple(
+            f"{k}={rename(v)}"
+            for k, v in m.headers
+            if k not in VOLATILE and (k in COMPARED_VALUES or k.endswith("Uniqueid"))
+        )
+        out.append((m.name, *keys, "|", *values))
+    return out
+
+
+def _channel_key(m: Message) -> str | None:
+    for key in ("Channel", "DestChannel", "LocalOneChannel"):
+        value = m.get(key)
+        if value and value != "none":
+            return value
+    return None
+
+
+def groups(messages: list[Message]) -> dict[str, list[Message]]:
+    """Events by channel, by device, and list items / OriginateResponses by ActionID."""
+    rename = Renamer()
+    out: dict[str, list[Message]] = defaultdict(list)
+    for m in messages:
+        if not m.is_event:
+            continue
+        aid = m.action_id
+        if m.name == "OriginateResponse" or (aid is not None and m.name != "UserEvent"):
+            # An OriginateResponse's place among its call's events is not fixed (README,
+            # "Ordering"): compared per ActionID, like list items.
+            out[f"action:{aid}"].append(m)
+            continue
+        key = _channel_key(m)
+        if key is None and m.name == "DeviceStateChange":
+            key = "device:" + m["Device"]
+        if key is None:
+            key = "event:" + m.name
+        out[rename(key)].append(m)
+    return dict(out)
+
+
+@dataclass
+class Replay:
+    recorded: dict[int, list[Message]]
+    simulated: dict[int, list[Message]]
+
+
+def _recorded_agi_commands(name: str) -> list[tuple[list[str], bool]]:
+    """Per FastAGI session: the commands the capture's script sent, and whether it then
+    stayed on the line until Asterisk said HANGUP."""
+    path = TRANSCRIPTS / f"{name}.agi.jsonl"
+    if not path.exists():
+        return []
+    sessions: dict[int, list[dict[str, str]]] = defaultdict(list)
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        sessions[rec["session"]].append(rec)
+    out = []
+    for key in sorted(sessions):
+        rows = sessions[key]
+        commands = [r["data"].rstrip("\n") for r in rows if r["dir"] == "script"]
+        last_script = max(i for i, r in enumerate(rows) if r["dir"] == "script")
+        waits = any(r["data"] == "HANGUP\n" for r in rows[last_script + 1 :])
+        out.append((commands, waits))
+    return out
+
+
+async def replay(name: str, speed: float = 10.0) -> Replay:
+    """Send every recorded client block to a simulator at its recorded (scaled) time."""
+    recorded: dict[int, list[Message]] = defaultdict(list)
+    parsers: dict[int, Parser] = {}
+    first_seen: dict[int, float] = {}
+    for block in blocks(name):
+        if block.dir == "server":
+            parser = parsers.setdefault(block.conn, Parser())
+            first_seen.setdefault(block.conn, block.t)
+            recorded[block.conn].extend(
+                m for m in parser.feed(block.data) if isinstance(m, Message)
+            )
+
+    scripts = _recorded_agi_commands(name)
+
+    async def script(call: AGICall) -> None:
+        commands, waits = scripts.pop(0) if scripts else ([], False)
+        for line in commands:
+            await call.send(line)
+        if waits:
+            await call.wait_hangup(timeout=30)
+
+    agi = FastAGIServer({"outbound": script}, port=0)
+    agi_port = await agi.start()
+    all_recorded = [m for conn in sorted(recorded) for m in recorded[conn]]
+    first = next((m["Channel"] for m in all_recorded if m.name == "Newchannel"), None)
+    counter = int(first.rsplit("-", 1)[1][:8], 16) if first and first.startswith("Local/") else 0
+    # Channel names come from a long-running Asterisk's global counter and the recorded client
+    # refers to them (Status, Redirect, Hangup): start where it started.
+    config = SimConfig(route="lab", agi_port_override=agi_port, first_local_channel=counter)
+    sim = SimulatedAsterisk(config, clock=ScaledClock(speed))
+    _, port = await sim.start()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    simulated: dict[int, list[Message]] = defaultdict(list)
+
+    async def connection(conn: int) -> None:
+        await asyncio.sleep(max(0.0, start + first_seen[conn] / speed - loop.time()))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+        async def read() -> None:
+            p = Parser()
+            while data := await reader.read(65536):
+                simulated[conn].extend(m for m in p.feed(data) if not isinstance(m, Banner))
+
+        reading = asyncio.create_task(read())
+        for block in blocks(name):
+            if block.dir != "client" or block.conn != conn:
+                continue
+            await asyncio.sleep(max(0.0, start + block.t / speed - loop.time()))
+            writer.write(block.data)
+            await writer.drain()
+        try:
+            await asyncio.wait_for(reading, 10)
+        except TimeoutError:
+            reading.cancel()
+        writer.close()
+
+    await asyncio.gather(*(connection(c) for c in sorted(first_seen)))
+    await sim.stop()
+    await agi.close()
+    return Replay(dict(recorded), dict(simulated))
+
+
+def differences(result: Replay) -> list[str]:
+    """Every way the simulator's traffic differs from the recording under the order rules."""
+    problems: list[str] = []
+    for conn, rec in result.recorded.items():
+        got = result.simulated.get(conn, [])
+        rec_responses = normalise([m for m in rec if not m.is_event])
+        got_responses = normalise([m for m in got if not m.is_event])
+        if rec_responses != got_responses:
+            problems.append(f"c{conn} responses:\n  rec {rec_responses}\n  got {got_responses}")
+        rec_groups, got_groups = groups(rec), groups(got)
+        for key in sorted(set(rec_groups) | set(got_groups)):
+            a, b = rec_groups.get(key, []), got_groups.get(key, [])
+            if key.startswith("device:Queue:") and len(b) == len(a) + 1:
+                # app_queue's own devices only report changes, and the recorded Asterisk had
+                # earlier captures behind it: its first report may have been no change there.
+                b = b[1:]
+            names_a, names_b = [m.name for m in a], [m.name for m in b]
+            if names_a != names_b:
+                problems.append(f"c{conn} {key}:\n  rec {names_a}\n  got {names_b}")
+                continue
+            for x, y in zip(normalise(a), normalise(b), strict=True):
+                if x != y:
+                    diff = [(p, q) for p, q in zip(x, y, strict=False) if p != q][:4]
+                    problems.append(f"c{conn} {key} {x[0]}: {diff} ({len(x)} vs {len(y)})")
+                    break
+    return problems
