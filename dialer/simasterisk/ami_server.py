@@ -18,7 +18,7 @@ from typing import Any
 
 from ami.codec import Message, Parser, ProtocolError, encode
 from dialer.simasterisk.core import Asterisk, OriginateRequest
-from dialer.simasterisk.queues import DEVICE_STATUS, Member
+from dialer.simasterisk.queues import DEVICE_STATUS, Member, Queue
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,36 @@ def _event_mask(value: str | None) -> set[str] | None:
     if text in ("off", "no", "false", "0", ""):
         return set()
     return {c.strip() for c in text.split(",") if c.strip()}
+
+
+def queue_show(queue: Queue, now: float) -> list[str]:
+    """The CLI's ``queue show <name>`` lines, as Asterisk 22 prints them (04b)."""
+    done = queue.completed
+    hold = round(queue.holdtime_total / done) if done else 0
+    talk = round(queue.talktime_total / done) if done else 0
+    total = done + queue.abandoned
+    level = 100.0 * done / total if total else 0.0
+    lines = [
+        f"{queue.name} has {len(queue.callers)} calls (max unlimited) in '{queue.strategy}' "
+        f"strategy ({hold}s holdtime, {talk}s talktime), W:0, C:{done}, A:{queue.abandoned}, "
+        f"SL:{level:.1f}%, SL2:{level:.1f}% within 0s"
+    ]
+    if queue.members:
+        lines.append("   Members: ")
+        for m in queue.members.values():
+            state = "paused" if m.paused else ("In use" if m.in_call else "Not in use")
+            lines.append(f"      {m.name} ({m.interface}) with penalty {m.penalty} ({state})")
+    else:
+        lines.append("   No Members")
+    if queue.callers:
+        lines.append("   Callers: ")
+        for pos, caller in enumerate(queue.callers, 1):
+            wait = int(now - caller.joined_at)
+            lines.append(f"      {pos}. {caller.channel.name} (wait: {wait // 60}:{wait % 60:02d})")
+    else:
+        lines.append("   No Callers")
+    lines.append("")
+    return lines
 
 
 class Session:
@@ -159,6 +189,9 @@ class AMIServer:
             "command": self.command,
             "userevent": self.user_event,
             "corestatus": self.core_status,
+            "coresettings": self.core_settings,
+            "extensionstate": self.extension_state,
+            "devicestatelist": self.device_state_list,
         }
 
     async def start(self) -> int:
@@ -292,7 +325,7 @@ class AMIServer:
         self._security(session, "SuccessfulAuth", "Informational", [("UsingPassword", "0")])
 
     def challenge(self, session: Session, action: Message) -> None:
-        session.challenge = str(random.randrange(10**8, 10**9))
+        session.challenge = self.ast.config.challenge or str(random.randrange(10**8, 10**9))
         session.reply(action, fields=[("Challenge", session.challenge)])
 
     def logoff(self, session: Session, action: Message) -> None:
@@ -434,7 +467,6 @@ class AMIServer:
             [
                 ("Channel", "none"),
                 ("Uniqueid", "none"),
-                ("Linkedid", "none"),
                 ("Variable", variable),
                 ("Value", value),
             ],
@@ -709,27 +741,11 @@ class AMIServer:
             return
         if cmd.startswith("queue show"):
             name = cmd[len("queue show") :].strip()
-            queues = [q for q in self.ast.queues.values() if not name or q.name == name]
             out: Fields = [("Message", "Command output follows")]
-            for queue in queues:
-                out.append(
-                    (
-                        "Output",
-                        f"{queue.name} has {len(queue.callers)} calls (max unlimited) in "
-                        f"'{queue.strategy}' strategy ({queue.completed} completed, "
-                        f"{queue.abandoned} abandoned)",
-                    )
-                )
-                out.append(("Output", "   Members: " if queue.members else "   No Members"))
-                out.extend(
-                    (
-                        "Output",
-                        f"      {m.name} ({m.interface}) "
-                        f"({'paused' if m.paused else 'not paused'})",
-                    )
-                    for m in queue.members.values()
-                )
-            out.append(("Output", ""))
+            for queue in self.ast.queues.values():
+                if name and queue.name != name:
+                    continue
+                out.extend(("Output", line) for line in queue_show(queue, self.ast.clock.now()))
             session.reply(action, fields=out)
             return
         session.reply(
@@ -751,6 +767,67 @@ class AMIServer:
         # The event copies every header of the action, ActionID included (transcript 04b).
         extra = [(k, v) for k, v in action.headers if k.lower() not in ("action", "userevent")]
         self.ast.emit("UserEvent", "user,all", [("UserEvent", name), *extra])
+
+    def core_settings(self, session: Session, action: Message) -> None:
+        session.reply(
+            action,
+            fields=[
+                ("AMIversion", "11.0.0"),
+                ("AsteriskVersion", "22.10.1"),
+                ("SystemName", ""),
+                ("CoreMaxCalls", "0"),
+                ("CoreMaxLoadAvg", "0.000000"),
+                ("CoreRunUser", ""),
+                ("CoreRunGroup", ""),
+                ("CoreMaxFilehandles", "0"),
+                ("CoreRealTimeEnabled", "No"),
+                ("CoreCDRenabled", "No"),
+                ("CoreHTTPenabled", "No"),
+                ("SoundsSearchCustomDir", "No"),
+            ],
+        )
+
+    def extension_state(self, session: Session, action: Message) -> None:
+        # No hints in the simulated dialplans: Asterisk then says -1 / Unknown (04b).
+        session.reply(
+            action,
+            fields=[
+                ("Message", "Extension Status"),
+                ("Exten", action.get("Exten") or ""),
+                ("Context", action.get("Context") or ""),
+                ("Hint", ""),
+                ("Status", "-1"),
+                ("StatusText", "Unknown"),
+            ],
+        )
+
+    def device_state_list(self, session: Session, action: Message) -> None:
+        aid = action.action_id or ""
+        session.reply(
+            action, fields=[("EventList", "start"), ("Message", "Device State Changes will follow")]
+        )
+        states = [(d, s) for d, s in self.ast.device_states.items() if not d.startswith("Local/")]
+        for device, state in states:
+            session.write(
+                encode(
+                    [
+                        ("Event", "DeviceStateChange"),
+                        ("ActionID", aid),
+                        ("Device", device),
+                        ("State", state),
+                    ]
+                )
+            )
+        session.write(
+            encode(
+                [
+                    ("Event", "DeviceStateListComplete"),
+                    ("ActionID", aid),
+                    ("EventList", "Complete"),
+                    ("ListItems", str(len(states))),
+                ]
+            )
+        )
 
     def core_status(self, session: Session, action: Message) -> None:
         started = dt.datetime.fromtimestamp(self.ast.started_at, dt.UTC)

@@ -47,6 +47,7 @@ class SimConfig:
     # dialplan (02e, 02f: the ;1 runs AGI before the ;2's next step). Seconds of sim time.
     answer_media_wait_s: float = 0.05
     first_local_channel: int = 0  # the 8-hex counter of the first Local channel
+    challenge: str | None = None  # a fixed MD5 login challenge (None: random, as Asterisk)
     # Connect AGI() to this port whatever the dialplan's URL says (the URL text is unchanged in
     # events and agi_request): lets tests run the lab dialplan's fixed agi://127.0.0.1:4573.
     agi_port_override: int | None = None

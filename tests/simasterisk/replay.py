@@ -102,8 +102,6 @@ COMPARED_VALUES = {
     "Events",
     "CallsTaken",
     "InCall",
-    "Completed",
-    "Abandoned",
     "Calls",
 }
 
@@ -225,7 +223,10 @@ async def replay(name: str, speed: float = 10.0) -> Replay:
     counter = int(first.rsplit("-", 1)[1][:8], 16) if first and first.startswith("Local/") else 0
     # Channel names come from a long-running Asterisk's global counter and the recorded client
     # refers to them (Status, Redirect, Hangup): start where it started.
-    config = SimConfig(route="lab", agi_port_override=agi_port, first_local_channel=counter)
+    challenge = next((m["Challenge"] for m in all_recorded if "Challenge" in m), None)
+    config = SimConfig(
+        route="lab", agi_port_override=agi_port, first_local_channel=counter, challenge=challenge
+    )
     sim = SimulatedAsterisk(config, clock=ScaledClock(speed))
     _, port = await sim.start()
     loop = asyncio.get_running_loop()
@@ -272,6 +273,14 @@ def differences(result: Replay) -> list[str]:
         rec_groups, got_groups = groups(rec), groups(got)
         for key in sorted(set(rec_groups) | set(got_groups)):
             a, b = rec_groups.get(key, []), got_groups.get(key, [])
+            if a and all(m.name.startswith("DeviceState") for m in a) and key.startswith("action:"):
+                # DeviceStateList lists every device the recorded Asterisk had touched in earlier
+                # captures: history the simulator cannot have. Compare the shape only.
+                a = a[-1:]
+                b = b[-1:]
+                if [k for k, _ in a[0].headers] != [k for k, _ in b[0].headers]:
+                    problems.append(f"c{conn} {key}: {a[0].headers} vs {b[0].headers}")
+                continue
             if key.startswith("device:Queue:") and len(b) == len(a) + 1:
                 # app_queue's own devices only report changes, and the recorded Asterisk had
                 # earlier captures behind it: its first report may have been no change there.
