@@ -85,6 +85,9 @@ class _Link:
         self.reader = reader
         self.writer = writer
         self.pending: dict[str, _Pending] = {}
+        # ActionIDs of list actions in flight: while there are none, an event cannot be a list
+        # item and the read loop need not look inside it (a stale id only costs that look).
+        self.lists: set[str] = set()
         self.closed = asyncio.get_running_loop().create_future()
         self.banner: Banner | None = None
 
@@ -234,6 +237,8 @@ class AMIClient:
             raise ValueError(f"ActionID {action_id!r} is already in flight")
         future: asyncio.Future[Message | ListResult] = asyncio.get_running_loop().create_future()
         link.pending[action_id] = _Pending(future, action.name, as_list)
+        if as_list:
+            link.lists.add(action_id)
         try:
             link.writer.write(encode(action))
             await link.writer.drain()
@@ -247,6 +252,7 @@ class AMIClient:
             )
         except TimeoutError:
             link.pending.pop(action_id, None)
+            link.lists.discard(action_id)
             raise ActionTimeout(
                 f"{action.name} (ActionID {action_id}) got no reply in time; outcome unknown"
             ) from None
@@ -411,7 +417,14 @@ class AMIClient:
             self._drop(link, reason)
 
     def _route(self, link: _Link, message: Message) -> None:
-        first = message._first  # the hot path: one dict, no property calls
+        key, name = message.headers[0]
+        if key == "Event" and name != "OriginateResponse" and not link.lists:
+            # The hot path (tens of thousands of events a second): an event that cannot answer
+            # anything we wait for goes straight to the callbacks, by the name in its first
+            # header, without indexing its fields.
+            self._dispatch(message, name)
+            return
+        first = message._first
         action_id = first.get("actionid")
         if "event" not in first:
             if action_id is None:
@@ -422,6 +435,7 @@ class AMIClient:
             if pending.as_list:
                 if first.get("response") != "Success":
                     link.pending.pop(action_id, None)
+                    link.lists.discard(action_id)
                     if not pending.future.done():
                         pending.future.set_exception(ActionError(pending.name, message))
                     return
@@ -429,6 +443,7 @@ class AMIClient:
                 if first.get("eventlist", "").lower() != "start":
                     # A list action that answered without a list (nothing follows).
                     link.pending.pop(action_id, None)
+                    link.lists.discard(action_id)
                     if not pending.future.done():
                         pending.future.set_result(pending.result)
                 return
@@ -442,6 +457,7 @@ class AMIClient:
                 if first.get("eventlist", "").lower() == "complete":
                     pending.result.complete = message
                     link.pending.pop(action_id, None)
+                    link.lists.discard(action_id)
                     if not pending.future.done():
                         pending.future.set_result(pending.result)
                 else:

@@ -73,26 +73,31 @@ class Message(Mapping[str, str]):
     of a repeated header in order.
     """
 
-    __slots__ = ("_first", "headers")
+    __slots__ = ("_index", "headers")
 
     headers: tuple[tuple[str, str], ...]
-    _first: dict[str, str]
+    _index: dict[str, str] | None
 
     def __init__(self, headers: Iterable[tuple[str, str]]) -> None:
-        hs = tuple(headers)
-        first: dict[str, str] = {}
-        for key, value in hs:
-            first.setdefault(key.lower(), value)
-        self.headers = hs
-        self._first = first
+        self.headers = tuple(headers)
+        self._index = None
 
     @classmethod
-    def _trusted(cls, headers: tuple[tuple[str, str], ...], first: dict[str, str]) -> Message:
-        # The parser builds both views in one pass; skip re-building them.
+    def _trusted(cls, headers: tuple[tuple[str, str], ...]) -> Message:
         msg = object.__new__(cls)
         msg.headers = headers
-        msg._first = first
+        msg._index = None
         return msg
+
+    @property
+    def _first(self) -> dict[str, str]:
+        """Lower-cased name -> first value. Built on first use: most events on a busy
+        Asterisk are looked at only by name (``headers[0]``), never by field."""
+        index = self._index
+        if index is None:
+            # Built from the end so that the *first* value of a repeated header wins.
+            index = self._index = {k.lower(): v for k, v in reversed(self.headers)}
+        return index
 
     @classmethod
     def action(cls, name: str, /, **fields: str | int | Iterable[str] | None) -> Message:
@@ -149,6 +154,16 @@ class Message(Mapping[str, str]):
 
     @property
     def kind(self) -> Kind:
+        if self.headers:
+            # Asterisk writes Event/Response/Action as the first header; only a message of
+            # another shape needs the field index.
+            key = self.headers[0][0]
+            if key == "Event":
+                return "event"
+            if key == "Action":
+                return "action"
+            if key == "Response":
+                return "response"
         first = self._first
         if "event" in first:
             return "event"
@@ -160,15 +175,17 @@ class Message(Mapping[str, str]):
 
     @property
     def is_event(self) -> bool:
-        return "event" in self._first
+        return self.kind == "event"
 
     @property
     def is_response(self) -> bool:
-        return "response" in self._first and "event" not in self._first
+        return self.kind == "response"
 
     @property
     def name(self) -> str:
         """The event name, the action name, or the response status."""
+        if self.headers and self.headers[0][0] in ("Event", "Action"):
+            return self.headers[0][1]
         first = self._first
         return first.get("event") or first.get("action") or first.get("response") or ""
 
@@ -216,27 +233,20 @@ def encode(message: Message | Mapping[str, str] | Iterable[tuple[str, str]]) -> 
 
 def _parse_block(block: bytes, crlf: bool) -> Message:
     text = block.decode("utf-8", "surrogateescape")
-    headers: list[tuple[str, str]] = []
-    first: dict[str, str] = {}
     if crlf:
         # The hot path (a whole Asterisk's event stream, README "Measured throughput"): Asterisk
-        # always writes "Key: value", so split on ": " first and fall back only when needed.
-        for line in text.split("\r\n"):
-            key, sep, value = line.partition(": ")
+        # always writes "Key: value", so split every line on ": " at once and take the careful
+        # path only for a line of another shape.
+        lines = text.split("\r\n")
+        pairs = [line.partition(": ") for line in lines]
+        for key, sep, _ in pairs:
             if not sep or ":" in key:
-                key, value = _split_header(line)
-            headers.append((key, value))
-            low = key.lower()
-            if low not in first:
-                first[low] = value
-        return Message._trusted(tuple(headers), first)
-    for line in _split_lines(text):
-        key, value = _split_header(line)
-        headers.append((key, value))
-        low = key.lower()
-        if low not in first:
-            first[low] = value
-    return Message._trusted(tuple(headers), first)
+                break
+        else:
+            return Message._trusted(tuple([(key, value) for key, _, value in pairs]))
+    else:
+        lines = _split_lines(text)
+    return Message._trusted(tuple([_split_header(line) for line in lines]))
 
 
 def _split_header(line: str) -> tuple[str, str]:
