@@ -37,6 +37,54 @@ def zone_for(e164: str) -> str:
     return ""
 
 
+_TYPE_DESCS = (
+    "premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
+    "voicemail", "fixed_line", "mobile",
+)  # fmt: skip
+Desc = tuple[frozenset[int], re.Pattern[str]]
+
+
+def _desc(desc: object) -> Desc | None:
+    pattern = getattr(desc, "national_number_pattern", None)
+    if not pattern:
+        return None
+    lengths = frozenset(getattr(desc, "possible_length", ()) or ())
+    return lengths, re.compile(pattern)
+
+
+def _matches(national: str, desc: Desc) -> bool:
+    lengths, pattern = desc
+    return (not lengths or len(national) in lengths) and pattern.fullmatch(national) is not None
+
+
+class RegionCheck:
+    """``phonenumbers.is_valid_number`` for one region, with the metadata's patterns compiled
+    once: valid means the general pattern and at least one number type's pattern match,
+    exactly the test ``number_type(...) != UNKNOWN`` makes."""
+
+    def __init__(self, region: str) -> None:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        assert metadata is not None
+        self.general = _desc(metadata.general_desc)
+        self.types = [d for name in _TYPE_DESCS if (d := _desc(getattr(metadata, name)))]
+
+    def is_valid(self, national: str) -> bool:
+        if self.general is None or not _matches(national, self.general):
+            return False
+        return any(_matches(national, d) for d in self.types)
+
+
+_region_checks: dict[int, RegionCheck | None] = {}
+
+
+def _check_for(code: int) -> RegionCheck | None:
+    """A fast check for country codes with a single region (not +1, +7, +44 ...)."""
+    if code not in _region_checks:
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(code, ())
+        _region_checks[code] = RegionCheck(regions[0]) if len(regions) == 1 else None
+    return _region_checks[code]
+
+
 class PhoneNormaliser:
     """``normalise(text) -> (e164, timezone)``. Numbers starting with '+' or '00' are
     international; others are tried in ``default_country`` first (ISO 3166 code such as
@@ -93,8 +141,13 @@ class PhoneNormaliser:
             return None
         if not national or national[0] == "0" or len(national) > 17:
             return None
-        number = PhoneNumber(country_code=code, national_number=int(national))
-        if not phonenumbers.is_valid_number(number):
+        check = _check_for(code)
+        if check is not None:
+            if not check.is_valid(national):
+                return None
+        elif not phonenumbers.is_valid_number(
+            PhoneNumber(country_code=code, national_number=int(national))
+        ):
             return None
         e164 = f"+{code}{national}"
         return e164, zone_for(e164)

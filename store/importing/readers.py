@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,7 @@ class Table:
     rows: Iterator[tuple[int, Cells]]
     encoding: str = ""
     delimiter: str = ""
+    done: Callable[[], float] = lambda: 0.0  # fraction of the file read so far, for progress
 
 
 def open_table(path: Path) -> Table:
@@ -101,7 +102,13 @@ def _open_csv(path: Path) -> Table:
                 if any(cells):
                     yield number, cells
 
-    return Table(header, rows(), encoding, delimiter)
+    size = max(path.stat().st_size, 1)
+    raw = f.buffer
+
+    def done() -> float:
+        return 1.0 if raw.closed else min(raw.tell() / size, 1.0)
+
+    return Table(header, rows(), encoding, delimiter, done)
 
 
 def cell_text(value: object) -> str:
@@ -146,4 +153,12 @@ def _open_sheet(path: Path) -> Table:
             if any(cells):
                 yield number, cells
 
-    return Table(header, rows())
+    height = max(sheet.height, 1)
+    position = [0]
+
+    def counted() -> Iterator[tuple[int, Cells]]:
+        for number, cells in rows():
+            position[0] = number
+            yield number, cells
+
+    return Table(header, counted(), done=lambda: min(position[0] / height, 1.0))

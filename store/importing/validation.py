@@ -29,11 +29,14 @@ class RowValidator:
         phones: PhoneNormaliser,
         known_tags: Iterable[str] = (),
         known_users: Iterable[str] | None = None,
+        in_file_duplicates: bool = True,
     ) -> None:
         self.plan = plan
         self.phones = phones
         self.tags = {t.strip().casefold(): t for t in known_tags}
         self.users = None if known_users is None else {u.casefold(): u for u in known_users}
+        # Off when rows are validated in chunks by several processes; the caller checks then.
+        self.in_file_duplicates = in_file_duplicates
         self._seen: dict[tuple[str, str], int] = {}
         self._get = [(f, plan.columns.get(f)) for f in Field]
 
@@ -111,7 +114,7 @@ class RowValidator:
                 user = canonical_user
 
         key = (v[Field.DOCUMENT_TYPE], v[Field.DOCUMENT_NUMBER])
-        if key[0] and key[1]:
+        if key[0] and key[1] and self.in_file_duplicates:
             first = self._seen.setdefault(key, row)
             if first != row:
                 problems.append(
@@ -149,6 +152,11 @@ class RowValidator:
 
 
 def _parse_date(text: str) -> str | None:
+    if len(text) == 10 and text[4] == "-":
+        try:
+            return dt.date.fromisoformat(text).isoformat()
+        except ValueError:
+            return None
     for fmt in _DATE_FORMATS:
         try:
             return dt.datetime.strptime(text, fmt).date().isoformat()
