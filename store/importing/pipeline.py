@@ -41,7 +41,8 @@ class StagedRecords:
     """Validated records parked on disk in chunks, read back in file order."""
 
     def __init__(self) -> None:
-        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="dialer-import-")
+        # Lives until close(): between validation and the write, so no `with` block fits.
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="dialer-import-")  # noqa: SIM115
         self.count = 0
 
     def add(self, records: list[ContactRecord]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,8 @@ def sniff_delimiter(header_line: str) -> str:
 
 def _open_csv(path: Path) -> Table:
     encoding = detect_encoding(path)
-    f = path.open("r", encoding=encoding, newline="")
+    raw = path.open("rb")
+    f = io.TextIOWrapper(raw, encoding=encoding, newline="")
     first = f.readline()
     delimiter = sniff_delimiter(first)
     f.seek(0)
@@ -103,7 +105,6 @@ def _open_csv(path: Path) -> Table:
                     yield number, cells
 
     size = max(path.stat().st_size, 1)
-    raw = f.buffer
 
     def done() -> float:
         return 1.0 if raw.closed else min(raw.tell() / size, 1.0)
