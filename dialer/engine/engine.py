@@ -1,0 +1,408 @@
+"""The dialing engine: per campaign, a tick that decides, claims, records and dials.
+
+docs/architecture.md, "The outbound call flow". Each tick (1 s by default) of a running
+campaign: take a snapshot (agents, calls in flight), ask the campaign's pacing policy how many
+calls to place, claim that many contacts from the hopper, check each again (block list, calling
+hours) at originate time, write the attempt row *before* sending anything, then send an async
+Originate whose ActionID, ChannelId and channel variables carry the attempt id. AMI events and
+the FastAGI handler's reports drive each call to exactly one outcome, which is written back.
+
+Never re-send: an Originate whose reply was lost (LinkLost) keeps its attempt open as "dialing";
+after the reconnect the resync hook asks Asterisk which calls still exist (CoreShowChannels) and
+closes the rest as ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agi.server import AGICall
+from ami.client import AMIClient
+from ami.codec import Message
+from ami.errors import ActionError, AMIError, LinkLost
+from dialer.clock import Clock
+from dialer.engine.calls import Call, CallBook, Stage, action_id, channel_ids
+from dialer.engine.outbound import AgentSeat, CallPlan, handle_outbound
+from dialer.engine.pace import Pacer, PacingSnapshot
+from dialer.engine.ports import (
+    AttemptResult,
+    CampaignPlan,
+    Dialable,
+    Outcome,
+    Records,
+    Typification,
+)
+from dialer.engine.roster import Agent, Roster
+
+log = logging.getLogger(__name__)
+
+# Outcomes that count against the abandon rate: a live person nobody talked to in time.
+ABANDONED = frozenset({Outcome.DROPPED})
+
+
+@dataclass
+class CampaignStats:
+    placed: int = 0
+    answered: int = 0  # live answers (humans)
+    machines: int = 0
+    connected: int = 0
+    dropped: int = 0
+    failed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    last_decision: str = ""
+    dial_level: float = 0.0
+
+    @property
+    def abandon_rate(self) -> float:
+        return self.dropped / self.answered if self.answered else 0.0
+
+
+@dataclass
+class RunningCampaign:
+    plan: CampaignPlan
+    pacer: Pacer
+    stats: CampaignStats = field(default_factory=CampaignStats)
+    task: asyncio.Task[None] | None = None
+    paused: bool = False
+    recent_dials: deque[float] = field(default_factory=deque)
+
+
+class Engine:
+    def __init__(
+        self,
+        records: Records,
+        ami: AMIClient,
+        roster: Roster,
+        clock: Clock,
+        *,
+        owner: str = "dialer-1",
+        dialer_out_context: str = "dialer-out",
+        tick_s: float = 1.0,
+        pacer_factory: Callable[[CampaignPlan], Pacer] | None = None,
+    ) -> None:
+        self.records = records
+        self.ami = ami
+        self.roster = roster
+        self.clock = clock
+        self.owner = owner
+        self.dialer_out_context = dialer_out_context
+        self.tick_s = tick_s
+        self.pacer_factory = pacer_factory or Pacer
+        self.calls = CallBook()
+        self.campaigns: dict[int, RunningCampaign] = {}
+        self._writes: set[asyncio.Task[None]] = set()
+        self.accepting = True
+        roster.on_acw_timeout = self._acw_timeout
+        ami.on("OriginateResponse", self._on_originate_response)
+        ami.on("Hangup", self._on_hangup)
+
+    # Lifecycle -------------------------------------------------------------------------------
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock.now(), dt.UTC)
+
+    async def start_campaign(self, campaign_id: int) -> RunningCampaign:
+        plan = await self.records.campaign(campaign_id)
+        running = RunningCampaign(plan, self.pacer_factory(plan))
+        self.roster.acw_max_s[campaign_id] = plan.acw_max_s
+        self.campaigns[campaign_id] = running
+        running.task = asyncio.create_task(self._run(running), name=f"campaign-{campaign_id}")
+        return running
+
+    def pause_campaign(self, campaign_id: int, paused: bool = True) -> None:
+        self.campaigns[campaign_id].paused = paused
+
+    async def stop_dialing(self) -> None:
+        """Place no new calls; the calls in flight go on to their outcomes."""
+        self.accepting = False
+        for running in self.campaigns.values():
+            if running.task is not None:
+                running.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running.task
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait (in clock time) for the calls in flight and their writes to finish."""
+        waited = 0.0
+        while (self.calls.calls or self._writes) and waited < timeout_s:
+            await self.clock.sleep(0.5)
+            waited += 0.5
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+    async def resync(self, client: AMIClient) -> None:
+        """After a reconnect: close as ``unknown`` the calls Asterisk no longer has."""
+        try:
+            channels = await client.core_show_channels()
+        except AMIError as exc:
+            log.error("resync: CoreShowChannels failed: %s", exc)
+            return
+        live = [m.get("Uniqueid") or "" for m in channels.events]
+        for call in self.calls.reconcile(live, self.clock.now()):
+            log.warning(
+                "attempt %s: not found after the reconnect, outcome unknown", call.attempt_id
+            )
+            self._record(call)
+
+    # The tick --------------------------------------------------------------------------------
+    async def _run(self, running: RunningCampaign) -> None:
+        while self.accepting:
+            started = self.clock.now()
+            try:
+                if not running.paused:
+                    await self.tick(running)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("campaign %s: tick failed", running.plan.campaign_id)
+            await self.clock.sleep(max(0.0, self.tick_s - (self.clock.now() - started)))
+
+    def snapshot(self, running: RunningCampaign) -> PacingSnapshot:
+        plan = running.plan
+        now = self.clock.now()
+        agents = self.roster.working(plan.campaign_id)
+        calls = self.calls.in_flight(plan.campaign_id)
+        return PacingSnapshot(
+            now=now,
+            agent_states=[a.state.value for a in agents],
+            agent_seconds_in_state=[now - a.since for a in agents],
+            agent_campaign_count=[len(a.campaigns) for a in agents],
+            dialing_seconds=[now - c.dialed_at for c in calls if c.stage is Stage.DIALING],
+            answered_unconnected=sum(1 for c in calls if c.stage is Stage.ANSWERED),
+            waiting_for_agent=self.roster.waiting_answers,
+        )
+
+    async def tick(self, running: RunningCampaign) -> int:
+        """One decision for one campaign; how many calls it placed."""
+        plan = running.plan
+        snapshot = self.snapshot(running)
+        decision = running.pacer.decide(snapshot)
+        running.stats.last_decision = decision.reason
+        running.stats.dial_level = decision.dial_level
+        wanted = self._within_limits(running, decision.calls)
+        if wanted <= 0:
+            return 0
+        now = self.now()
+        leased = await self.records.claim(plan.campaign_id, wanted, now, self.owner)
+        placed = 0
+        for dialable in leased:
+            if await self._dial(running, dialable):
+                placed += 1
+        return placed
+
+    def _within_limits(self, running: RunningCampaign, wanted: int) -> int:
+        plan = running.plan
+        in_flight = len(self.calls.in_flight(plan.campaign_id))
+        wanted = min(wanted, plan.max_channels - in_flight)
+        # Calls-per-second cap over the last second of clock time (carrier limits).
+        now = self.clock.now()
+        recent = running.recent_dials
+        while recent and now - recent[0] > 1.0:
+            recent.popleft()
+        return max(0, min(wanted, int(plan.max_calls_per_s) - len(recent)))
+
+    async def _dial(self, running: RunningCampaign, dialable: Dialable) -> bool:
+        plan = running.plan
+        now = self.now()
+        # Checked again at originate time: a number blocked a second ago must not ring.
+        refusal = await self.records.may_dial(plan.campaign_id, dialable, now)
+        if refusal is not None:
+            log.info("not dialing assignment %s: %s", dialable.assignment_id, refusal)
+            await self.records.release(dialable.assignment_id, self.owner)
+            return False
+        attempt_id = await self.records.start_attempt(
+            plan.campaign_id, dialable, now, plan.trunk_context
+        )
+        self.calls.dialed(attempt_id, plan.campaign_id, dialable, self.clock.now())
+        running.recent_dials.append(self.clock.now())
+        running.stats.placed += 1
+        one, two = channel_ids(attempt_id)
+        try:
+            await self.ami.originate(
+                f"Local/{dialable.phone.lstrip('+')}@{plan.trunk_context}",
+                context=self.dialer_out_context,
+                exten="s",
+                priority=1,
+                action_id=action_id(attempt_id),
+                channel_id=one,
+                other_channel_id=two,
+                timeout_ms=int(plan.ring_timeout_s * 1000),
+                caller_id=plan.caller_id,
+                variables={
+                    "CAMPAIGN_ID": plan.campaign_id,
+                    "ATTEMPT_ID": attempt_id,
+                    "CONTACT_ID": dialable.contact_id,
+                },
+            )
+        except LinkLost:
+            # It may have dialed. Leave the attempt "dialing": the resync after the reconnect
+            # finds it by ChannelId or closes it as unknown. Never re-send.
+            log.warning("attempt %s: link lost during Originate, outcome unknown", attempt_id)
+        except (ActionError, AMIError) as exc:
+            log.error("attempt %s: Originate refused: %s", attempt_id, exc)
+            call = self.calls.finish(attempt_id, Outcome.FAILED, self.clock.now())
+            if call is not None:
+                call.notes.append(str(exc))
+                self._record(call)
+        return True
+
+    # AMI events ------------------------------------------------------------------------------
+    def _on_originate_response(self, event: Message) -> None:
+        call = self.calls.originate_response(event, self.clock.now())
+        if call is not None:
+            self._record(call)
+
+    def _on_hangup(self, event: Message) -> None:
+        uniqueid = event.get("Uniqueid") or ""
+        if not uniqueid.startswith("att-"):
+            return
+        call = self.calls.hangup(event, self.clock.now())
+        if call is not None:
+            self._record(call)
+
+    # Outcomes --------------------------------------------------------------------------------
+    def _record(self, call: Call) -> None:
+        running = self.campaigns.get(call.campaign_id)
+        outcome = call.outcome or Outcome.FAILED
+        if running is not None:
+            stats = running.stats
+            stats.outcomes[outcome.value] = stats.outcomes.get(outcome.value, 0) + 1
+            if outcome in (Outcome.CONNECTED, Outcome.DROPPED, Outcome.CUSTOMER_HUNG_UP):
+                stats.answered += 1
+            if outcome is Outcome.CONNECTED:
+                stats.connected += 1
+            elif outcome is Outcome.DROPPED:
+                stats.dropped += 1
+            elif outcome is Outcome.MACHINE:
+                stats.machines += 1
+            elif outcome not in (Outcome.CUSTOMER_HUNG_UP,):
+                stats.failed += 1
+            running.pacer.observe(call, self.clock.now())
+        result = AttemptResult(
+            attempt_id=call.attempt_id,
+            outcome=outcome,
+            reason=call.reason,
+            hangup_cause=call.called_cause,
+            amd=call.amd,
+            agent_id=call.agent_id,
+            dialed_at=_utc(call.dialed_at),
+            answered_at=_utc(call.answered_at),
+            connected_at=_utc(call.connected_at),
+            ended_at=_utc(call.ended_at),
+        )
+        task = asyncio.ensure_future(self._write(call.campaign_id, result))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write(self, campaign_id: int, result: AttemptResult) -> None:
+        try:
+            await self.records.finish_attempt(campaign_id, result)
+        except Exception:
+            log.exception("attempt %s: writing the outcome failed", result.attempt_id)
+
+    # The FastAGI side (dialer.engine.outbound.OutboundCalls) ---------------------------------
+    async def handle_outbound(self, call: AGICall) -> None:
+        await handle_outbound(call, self)
+
+    def plan(self, attempt_id: int) -> CallPlan | None:
+        call = self.calls.get(attempt_id)
+        if call is None:
+            return None
+        running = self.campaigns.get(call.campaign_id)
+        if running is None:
+            return None
+        p = running.plan
+        return CallPlan(
+            campaign_id=p.campaign_id,
+            attempt_id=attempt_id,
+            amd=p.amd,
+            machine_message=p.machine_message,
+            drop_message=p.drop_message,
+            hand_off_s=p.hand_off_s,
+        )
+
+    def answered(self, attempt_id: int, channel: str) -> None:
+        self.calls.answered(attempt_id, channel, self.clock.now())
+
+    def machine(self, attempt_id: int, amd_cause: str) -> None:
+        call = self.calls.finish(attempt_id, Outcome.MACHINE, self.clock.now())
+        if call is not None:
+            call.amd = "MACHINE"
+            call.notes.append(amd_cause)
+            self._record(call)
+
+    def human(self, attempt_id: int, amd_cause: str | None) -> None:
+        self.calls.human(attempt_id, amd_cause, self.clock.now())
+
+    async def reserve_agent(self, attempt_id: int, within_s: float) -> AgentSeat | None:
+        call = self.calls.get(attempt_id)
+        if call is None:
+            return None
+        agent = await self.roster.reserve(call.campaign_id, attempt_id, within_s)
+        if agent is None:
+            return None
+        return AgentSeat(agent.agent_id, agent.interface)
+
+    def connected(self, attempt_id: int, seat: AgentSeat) -> None:
+        self.roster.on_call(seat.agent_id)
+        self.calls.connected(attempt_id, seat.agent_id, self.clock.now())
+
+    def agent_failed(self, attempt_id: int, seat: AgentSeat) -> None:
+        agent = self.roster.get(seat.agent_id)
+        # The phone never answered: the agent is not at their desk. Pause them, so the next
+        # live answer is not sent to an empty chair.
+        self.roster.call_ended(seat.agent_id)
+        self.roster.finish_acw(seat.agent_id)
+        self.roster.pause(agent.agent_id, "no answer on the phone")
+        call = self.calls.get(attempt_id)
+        if call is not None:
+            call.stage = Stage.ANSWERED
+            call.agent_id = None
+
+    def dropped(self, attempt_id: int) -> None:
+        call = self.calls.finish(attempt_id, Outcome.DROPPED, self.clock.now())
+        if call is not None:
+            self._record(call)
+
+    def ended(self, attempt_id: int, hung_up_by: str) -> None:
+        call = self.calls.get(attempt_id)
+        if call is None:
+            return
+        if call.stage is Stage.CONNECTED and call.agent_id is not None:
+            self.roster.call_ended(call.agent_id)
+            finished = self.calls.finish(attempt_id, Outcome.CONNECTED, self.clock.now())
+        else:
+            # Answered, never connected: hung up while AMD listened or while waiting. Waiting
+            # past the hand-off limit is a drop whoever hangs up first.
+            plan = self.plan(attempt_id)
+            limit = plan.hand_off_s if plan else 2.0
+            waited = self.clock.now() - (call.human_at or call.answered_at or self.clock.now())
+            outcome = Outcome.DROPPED if waited > limit else Outcome.CUSTOMER_HUNG_UP
+            finished = self.calls.finish(attempt_id, outcome, self.clock.now())
+        if finished is not None:
+            finished.notes.append(f"hung up by {hung_up_by}")
+            self._record(finished)
+
+    # Agents ----------------------------------------------------------------------------------
+    async def typify(self, typification: Typification, campaign_id: int) -> None:
+        agent = self.roster.get(typification.agent_id)
+        if agent.attempt_id != typification.attempt_id:
+            raise ValueError(
+                f"agent {agent.agent_id} is not wrapping up attempt {typification.attempt_id}"
+            )
+        await self.records.typify(campaign_id, typification)
+        self.roster.finish_acw(agent.agent_id)
+
+    async def _acw_timeout(self, agent: Agent, campaign_id: int, attempt_id: int) -> None:
+        # Seed 004: the ACW timer saves the default record, or applies the campaign's default
+        # typification; the store decides which from the campaign's setting (result None).
+        await self.records.typify(campaign_id, Typification(attempt_id, agent.agent_id, None))
+
+
+def _utc(ts: float | None) -> dt.datetime | None:
+    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC)

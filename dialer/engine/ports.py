@@ -1,0 +1,114 @@
+"""What the engine needs from the rest of the system, as small typed interfaces.
+
+The engine (an asyncio shell) meets the store, the pacing core and the agents only through these,
+so each side can change inside without the engine noticing, and the engine's tests can name
+exactly what they exercise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class DialMode(enum.StrEnum):
+    PREVIEW = "preview"
+    PROGRESSIVE = "progressive"
+    PREDICTIVE = "predictive"
+    AGENTLESS = "agentless"
+
+
+class Outcome(enum.StrEnum):
+    """How an attempt ended, as the engine records it (one per attempt)."""
+
+    CONNECTED = "connected"  # talked to an agent
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    CONGESTION = "congestion"
+    FAILED = "failed"
+    INVALID = "invalid"
+    MACHINE = "machine"
+    DROPPED = "dropped"  # a live answer nobody was free for within the hand-off limit
+    CUSTOMER_HUNG_UP = "customer_hung_up"  # answered, hung up before reaching an agent
+    UNKNOWN = "unknown"  # the link dropped and the call was not found again
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """A campaign's settings as the engine uses them while it runs."""
+
+    campaign_id: int
+    name: str
+    dial_mode: DialMode
+    trunk_context: str  # dialplan context that dials out through the campaign's trunk
+    caller_id: str
+    amd: bool = True
+    machine_message: str | None = None
+    drop_message: str | None = "dialer/drop"
+    ring_timeout_s: float = 25.0
+    hand_off_s: float = 2.0
+    acw_max_s: float = 30.0
+    abandon_target: float = 0.03
+    dial_ratio: float = 1.0  # progressive calls per free agent
+    max_channels: int = 100
+    max_calls_per_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class Dialable:
+    """One contact the hopper leased to the engine."""
+
+    assignment_id: int
+    contact_id: int
+    phone: str  # E.164, digits only after the '+'
+    agent_id: int | None = None  # an auto-drop reminder goes to this agent
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    attempt_id: int
+    outcome: Outcome
+    reason: str | None = None  # OriginateResponse Reason
+    hangup_cause: int | None = None
+    amd: str | None = None
+    agent_id: int | None = None
+    dialed_at: dt.datetime | None = None
+    answered_at: dt.datetime | None = None
+    connected_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Typification:
+    attempt_id: int
+    agent_id: int
+    result_id: int | None  # None: the ACW timer's default record
+    fields: dict[str, str] = field(default_factory=dict)
+    callback_at: dt.datetime | None = None
+
+
+class Records(Protocol):
+    """The campaign records: contacts in, attempts and outcomes out (store/ behind it)."""
+
+    async def campaign(self, campaign_id: int) -> CampaignPlan: ...
+
+    async def claim(
+        self, campaign_id: int, n: int, now: dt.datetime, owner: str
+    ) -> Sequence[Dialable]: ...
+
+    async def release(self, assignment_id: int, owner: str) -> None: ...
+
+    async def may_dial(self, campaign_id: int, dialable: Dialable, now: dt.datetime) -> str | None:
+        """None when the call may go out now; else why not (blocked, out of hours...)."""
+        ...
+
+    async def start_attempt(
+        self, campaign_id: int, dialable: Dialable, now: dt.datetime, trunk: str
+    ) -> int: ...
+
+    async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None: ...
+
+    async def typify(self, campaign_id: int, typification: Typification) -> None: ...

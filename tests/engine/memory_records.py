@@ -1,0 +1,72 @@
+"""An in-memory stand-in for the campaign records, for the engine's own tests.
+
+It keeps what the engine's contract with the store promises (docs/architecture.md): an attempt
+row exists before its Originate, each attempt gets exactly one outcome (a second, different one
+is an error), a contact is leased while in flight. The store's own tests check the real thing;
+tests/engine/test_engine_store.py runs the engine on the real store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from dialer.engine.ports import AttemptResult, CampaignPlan, Dialable, Typification
+
+
+@dataclass
+class MemoryRecords:
+    plan: CampaignPlan
+    contacts: list[Dialable]
+    blocked: set[str] = field(default_factory=set)
+    attempts: dict[int, tuple[Dialable, dt.datetime]] = field(default_factory=dict)
+    results: dict[int, AttemptResult] = field(default_factory=dict)
+    typified: dict[int, Typification] = field(default_factory=dict)
+    leased: set[int] = field(default_factory=set)
+    lease_log: list[tuple[str, int]] = field(default_factory=list)
+    _next: int = 1
+
+    async def campaign(self, campaign_id: int) -> CampaignPlan:
+        return self.plan
+
+    async def claim(
+        self, campaign_id: int, n: int, now: dt.datetime, owner: str
+    ) -> Sequence[Dialable]:
+        out = []
+        while self.contacts and len(out) < n:
+            d = self.contacts.pop(0)
+            assert d.assignment_id not in self.leased, "leased twice"
+            self.leased.add(d.assignment_id)
+            self.lease_log.append(("lease", d.assignment_id))
+            out.append(d)
+        return out
+
+    async def release(self, assignment_id: int, owner: str) -> None:
+        self.leased.discard(assignment_id)
+        self.lease_log.append(("release", assignment_id))
+
+    async def may_dial(self, campaign_id: int, dialable: Dialable, now: dt.datetime) -> str | None:
+        return "blocked" if dialable.phone in self.blocked else None
+
+    async def start_attempt(
+        self, campaign_id: int, dialable: Dialable, now: dt.datetime, trunk: str
+    ) -> int:
+        attempt_id = self._next
+        self._next += 1
+        self.attempts[attempt_id] = (dialable, now)
+        return attempt_id
+
+    async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None:
+        old = self.results.get(result.attempt_id)
+        if old is not None and old.outcome != result.outcome:
+            raise AssertionError(
+                f"attempt {result.attempt_id}: {old.outcome} then {result.outcome}"
+            )
+        self.results[result.attempt_id] = result
+        dialable = self.attempts[result.attempt_id][0]
+        self.leased.discard(dialable.assignment_id)
+        self.lease_log.append(("release", dialable.assignment_id))
+
+    async def typify(self, campaign_id: int, typification: Typification) -> None:
+        self.typified[typification.attempt_id] = typification

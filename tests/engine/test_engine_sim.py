@@ -1,0 +1,203 @@
+"""The engine end to end against the simulated Asterisk: AMI, FastAGI, agents, outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from agi.server import FastAGIServer
+from ami.client import AMIClient
+from dialer.clock import ScaledClock
+from dialer.engine.calls import Stage
+from dialer.engine.engine import Engine
+from dialer.engine.ports import CampaignPlan, Dialable, DialMode, Outcome, Typification
+from dialer.engine.roster import AgentState, Roster
+from dialer.simasterisk import NumberModel, PartyKind, SimConfig, SimulatedAsterisk
+from tests.engine.memory_records import MemoryRecords
+from tests.waiting import until
+
+SPEED = 40.0
+
+
+@dataclass
+class Rig:
+    engine: Engine
+    records: MemoryRecords
+    roster: Roster
+    sim: SimulatedAsterisk
+
+
+def _plan(**kw: object) -> CampaignPlan:
+    base: dict[str, object] = dict(
+        campaign_id=1,
+        name="Test",
+        dial_mode=DialMode.PROGRESSIVE,
+        trunk_context="dialer-trunk",
+        caller_id='"Sales" <5551000>',
+        amd=True,
+        ring_timeout_s=20.0,
+        hand_off_s=2.0,
+        acw_max_s=10.0,
+        dial_ratio=1.0,
+    )
+    base.update(kw)
+    return CampaignPlan(**base)  # type: ignore[arg-type]
+
+
+async def _rig(
+    plan: CampaignPlan, numbers: dict[str, PartyKind], agents: int, blocked: set[str] | None = None
+) -> AsyncIterator[Rig]:
+    clock = ScaledClock(SPEED)
+    contacts = [Dialable(i + 1, 100 + i, number) for i, number in enumerate(numbers)]
+    records = MemoryRecords(plan, contacts, blocked=blocked or set())
+    roster = Roster(clock)
+    agi = FastAGIServer(port=0)
+    agi_port = await agi.start()
+    model = NumberModel(seed=3, ring_median_s=3.0, talk_median_s=20.0, overrides=numbers)
+    sim = SimulatedAsterisk(
+        SimConfig(fastagi_url=f"agi://127.0.0.1:{agi_port}", model=model), clock=clock
+    )
+    _, port = await sim.start()
+    ami = AMIClient("127.0.0.1", port, ping_interval=None)
+    engine = Engine(records, ami, roster, clock, tick_s=1.0)
+    agi.route("outbound", engine.handle_outbound)
+    await ami.connect()
+    for n in range(agents):
+        roster.add(n + 1, f"agent {n + 1}", f"Local/70{n + 1:02d}@agents", {plan.campaign_id})
+        roster.login(n + 1)
+    try:
+        yield Rig(engine, records, roster, sim)
+    finally:
+        await engine.stop_dialing()
+        await roster.close()
+        await ami.close()
+        await sim.stop()
+        await agi.close()
+
+
+async def _typify_when_in_acw(rig: Rig, skip: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    """A desk of agents who typify as soon as their call ends (except those in ``skip``)."""
+    while True:
+        for agent in rig.roster.agents.values():
+            if agent.state is AgentState.ACW and agent.agent_id not in skip:
+                assert agent.attempt_id is not None
+                await rig.engine.typify(
+                    Typification(agent.attempt_id, agent.agent_id, result_id=1), 1
+                )
+        await asyncio.sleep(0.01)
+
+
+MIX = {
+    "15550000001": PartyKind.HUMAN,
+    "15550000002": PartyKind.BUSY,
+    "15550000003": PartyKind.NO_ANSWER,
+    "15550000004": PartyKind.MACHINE,
+    "15550000005": PartyKind.CONGESTION,
+    "15550000006": PartyKind.INVALID,
+    "15550000007": PartyKind.HUMAN,
+    "15550000008": PartyKind.HUMAN,
+}
+EXPECTED = {
+    1: Outcome.CONNECTED,
+    2: Outcome.BUSY,
+    3: Outcome.NO_ANSWER,
+    4: Outcome.MACHINE,
+    5: Outcome.CONGESTION,
+    6: Outcome.INVALID,
+    7: Outcome.CONNECTED,
+    8: Outcome.CONNECTED,
+}
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    async for r in _rig(_plan(), MIX, agents=3):
+        yield r
+
+
+async def test_every_attempt_gets_exactly_its_one_outcome(rig: Rig) -> None:
+    desk = asyncio.create_task(_typify_when_in_acw(rig))
+    await rig.engine.start_campaign(1)
+    await until(lambda: len(rig.records.results) == len(MIX), timeout=60)
+    desk.cancel()
+    by_contact = {
+        rig.records.attempts[a][0].assignment_id: r.outcome for a, r in rig.records.results.items()
+    }
+    assert by_contact == EXPECTED
+    assert len(rig.records.attempts) == len(MIX)  # each contact dialed once
+    assert rig.records.leased == set()
+    connected = [r for r in rig.records.results.values() if r.outcome is Outcome.CONNECTED]
+    assert all(r.agent_id is not None and r.connected_at is not None for r in connected)
+    assert all(r.answered_at is not None and r.connected_at >= r.answered_at for r in connected)  # type: ignore[operator]
+    machine = next(r for r in rig.records.results.values() if r.outcome is Outcome.MACHINE)
+    assert machine.amd == "MACHINE"
+
+
+async def test_no_contact_is_leased_twice_at_once(rig: Rig) -> None:
+    desk = asyncio.create_task(_typify_when_in_acw(rig))
+    await rig.engine.start_campaign(1)
+    await until(lambda: len(rig.records.results) == len(MIX), timeout=60)
+    desk.cancel()
+    held: set[int] = set()
+    for what, assignment in rig.records.lease_log:
+        if what == "lease":
+            assert assignment not in held
+            held.add(assignment)
+        else:
+            held.discard(assignment)
+
+
+async def test_progressive_never_has_more_calls_wanting_an_agent_than_agents(rig: Rig) -> None:
+    peak = 0
+
+    def watch() -> bool:
+        nonlocal peak
+        wanting = [c for c in rig.engine.calls.in_flight(1) if c.stage is not Stage.CONNECTED]
+        talking = sum(1 for a in rig.roster.agents.values() if a.state is not AgentState.AVAILABLE)
+        peak = max(peak, len(wanting) + talking)
+        return len(rig.records.results) == len(MIX)
+
+    desk = asyncio.create_task(_typify_when_in_acw(rig))
+    await rig.engine.start_campaign(1)
+    await until(watch, timeout=60)
+    desk.cancel()
+    assert 1 <= peak <= 3
+
+
+async def test_the_acw_timer_applies_the_default_when_the_agent_does_not_typify() -> None:
+    async for rig in _rig(_plan(acw_max_s=5.0), {"15550000001": PartyKind.HUMAN}, agents=1):
+        await rig.engine.start_campaign(1)
+        await until(lambda: 1 in rig.records.typified, timeout=60)
+        default = rig.records.typified[1]
+        assert default.result_id is None and default.agent_id == 1
+        await until(lambda: rig.roster.get(1).state is AgentState.AVAILABLE, timeout=10)
+
+
+async def test_a_live_answer_with_no_free_agent_is_dropped() -> None:
+    numbers = {"15550000001": PartyKind.HUMAN, "15550000002": PartyKind.HUMAN}
+    async for rig in _rig(_plan(dial_ratio=2.0), numbers, agents=1):
+        rig.roster.pause(1, "break")  # nobody free when the answers come
+        rig.roster.ready(1)
+        await rig.engine.start_campaign(1)
+        await asyncio.sleep(0)
+        rig.roster.pause(1, "lunch")
+        await until(lambda: len(rig.records.results) == 2, timeout=60)
+        outcomes = sorted(r.outcome for r in rig.records.results.values())
+        assert outcomes == [Outcome.DROPPED, Outcome.DROPPED]
+        assert rig.engine.campaigns[1].stats.abandon_rate == 1.0
+
+
+async def test_a_blocked_number_is_not_dialed() -> None:
+    numbers = {"15550000001": PartyKind.HUMAN, "15550000002": PartyKind.HUMAN}
+    async for rig in _rig(_plan(), numbers, agents=2, blocked={"15550000002"}):
+        desk = asyncio.create_task(_typify_when_in_acw(rig))
+        await rig.engine.start_campaign(1)
+        await until(lambda: len(rig.records.results) == 1, timeout=60)
+        await asyncio.sleep(0.1)
+        desk.cancel()
+        assert [d.phone for d, _ in rig.records.attempts.values()] == ["15550000001"]
+        assert rig.sim.originates == 1
+        assert ("release", 2) in rig.records.lease_log
