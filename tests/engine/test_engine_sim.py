@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -114,7 +115,7 @@ EXPECTED = {
 
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
-    async for r in _rig(_plan(), MIX, agents=3):
+    async with _rig(_plan(), MIX, agents=3) as r:
         yield r
 
 
@@ -168,7 +169,7 @@ async def test_progressive_never_has_more_calls_wanting_an_agent_than_agents(rig
 
 
 async def test_the_acw_timer_applies_the_default_when_the_agent_does_not_typify() -> None:
-    async for rig in _rig(_plan(acw_max_s=5.0), {"15550000001": PartyKind.HUMAN}, agents=1):
+    async with _rig(_plan(acw_max_s=5.0), {"15550000001": PartyKind.HUMAN}, agents=1) as rig:
         await rig.engine.start_campaign(1)
         await until(lambda: 1 in rig.records.typified, timeout=60)
         default = rig.records.typified[1]
@@ -178,7 +179,7 @@ async def test_the_acw_timer_applies_the_default_when_the_agent_does_not_typify(
 
 async def test_a_live_answer_with_no_free_agent_is_dropped() -> None:
     numbers = {"15550000001": PartyKind.HUMAN, "15550000002": PartyKind.HUMAN}
-    async for rig in _rig(_plan(dial_ratio=2.0), numbers, agents=1):
+    async with _rig(_plan(dial_ratio=2.0), numbers, agents=1) as rig:
         rig.roster.pause(1, "break")  # nobody free when the answers come
         rig.roster.ready(1)
         await rig.engine.start_campaign(1)
@@ -192,7 +193,7 @@ async def test_a_live_answer_with_no_free_agent_is_dropped() -> None:
 
 async def test_a_blocked_number_is_not_dialed() -> None:
     numbers = {"15550000001": PartyKind.HUMAN, "15550000002": PartyKind.HUMAN}
-    async for rig in _rig(_plan(), numbers, agents=2, blocked={"15550000002"}):
+    async with _rig(_plan(), numbers, agents=2, blocked={"15550000002"}) as rig:
         desk = asyncio.create_task(_typify_when_in_acw(rig))
         await rig.engine.start_campaign(1)
         await until(lambda: len(rig.records.results) == 1, timeout=60)
