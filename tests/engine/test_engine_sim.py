@@ -48,6 +48,7 @@ def _plan(**kw: object) -> CampaignPlan:
     return CampaignPlan(**base)  # type: ignore[arg-type]
 
 
+@contextlib.asynccontextmanager
 async def _rig(
     plan: CampaignPlan, numbers: dict[str, PartyKind], agents: int, blocked: set[str] | None = None
 ) -> AsyncIterator[Rig]:
