@@ -30,6 +30,8 @@ __all__ = [
 
 MAX_ENVIRONMENT_SIZE: Final = 64 * 1024
 MAX_REPLY_SIZE: Final = 64 * 1024
+# res_agi.c sends usage text of a few hundred bytes; a 520 text without its end line is garbage.
+MAX_USAGE_LINES: Final = 200
 
 
 class AGIProtocolError(Exception):
@@ -57,6 +59,11 @@ class Environment:
     @property
     def request(self) -> str:
         return self.get("request")
+
+    @property
+    def network_script(self) -> str:
+        """``agi_network_script`` as sent, query string included (``outbound?x=1``)."""
+        return self.get("network_script")
 
     @property
     def script(self) -> str:
@@ -131,7 +138,8 @@ class HangupNotice:
     """The unsolicited ``HANGUP`` line: the channel is gone (AGI commands may still answer)."""
 
 
-_RESULT = re.compile(r"^(\d{3}) result=(\S*)(?: \((.*)\))?((?: [A-Za-z_]+=\S*)*)\s*$")
+_RESULT = re.compile(r"^([0-9]{3}) result=(\S*)(?: \((.*)\))?((?: [A-Za-z_]+=\S*)*)\s*$")
+_CODE = re.compile(r"^([0-9]{3})(?:[ -]|$)")
 
 
 def parse_reply(text: str) -> Reply:
@@ -141,10 +149,24 @@ def parse_reply(text: str) -> Reply:
     if match:
         extras = dict(part.split("=", 1) for part in match.group(4).split())
         return Reply(int(match.group(1)), text, match.group(2), match.group(3), extras)
-    head = first[:3]
-    if len(first) >= 3 and head.isdigit() and (len(first) == 3 or first[3] in " -"):
-        return Reply(int(head), text)
-    raise AGIProtocolError(f"not an AGI reply: {first[:80]!r}")
+    code = _CODE.match(first)
+    if code is None:
+        raise AGIProtocolError(f"not an AGI reply: {first[:80]!r}")
+    rest = first[4:]
+    if rest.startswith("result="):
+        # A shape the strict pattern does not know (odd extras): keep result, data, and any
+        # key=value words rather than losing the reply.
+        result, _, tail = rest[len("result=") :].partition(" ")
+        data = None
+        if tail.startswith("(") and ")" in tail:
+            close = tail.rindex(")")
+            data, tail = tail[1:close], tail[close + 1 :]
+        extras = dict(w.split("=", 1) for w in tail.split() if "=" in w)
+        return Reply(int(code.group(1)), text, result, data, extras)
+    return Reply(int(code.group(1)), text)
+
+
+_UNSAFE = re.compile(r"[\r\n\x00]")
 
 
 def _quote(arg: str) -> str:
@@ -157,18 +179,20 @@ def format_command(*parts: str | int) -> bytes:
     """One command line: the words of the command, then its arguments, safely quoted.
 
     ``format_command("STREAM FILE", "beep", "")`` gives ``STREAM FILE beep ""\\n``. A newline in
-    any part would end the command early and let data inject commands, so it is refused.
+    any part would end the command early and let data inject commands, and a NUL would cut the
+    line short in Asterisk's C parser, so both are refused. Quoting follows res_agi.c
+    ``parse_args``: double quotes group words, a backslash makes the next character literal.
     """
     if not parts:
         raise ValueError("an AGI command needs at least its name")
     words = [str(parts[0])]
     for part in parts[1:]:
         text = str(part)
-        if "\n" in text or "\r" in text:
-            raise ValueError(f"AGI argument {text[:40]!r} contains a line break")
+        if _UNSAFE.search(text):
+            raise ValueError(f"AGI argument {text[:40]!r} contains a line break or NUL")
         words.append(_quote(text))
-    if "\n" in words[0] or "\r" in words[0]:
-        raise ValueError("AGI command name contains a line break")
+    if _UNSAFE.search(words[0]):
+        raise ValueError("AGI command name contains a line break or NUL")
     return (" ".join(words) + "\n").encode("utf-8", "surrogateescape")
 
 
@@ -233,6 +257,8 @@ class Parser:
             return
         if self._multiline is not None:
             self._multiline.append(line)
+            if len(self._multiline) > MAX_USAGE_LINES:
+                raise AGIProtocolError(f"520 usage text longer than {MAX_USAGE_LINES} lines")
             # A 520 usage text ends with "520 End of proper usage." (code, then a space).
             if line.startswith("520 "):
                 text = "\n".join(self._multiline)
