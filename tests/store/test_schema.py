@@ -1,0 +1,43 @@
+"""The migrations create exactly the models' schema, on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from store.db import SessionFactory, current_revision, make_engine
+from store.models import Base, Company
+
+
+def _differences(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_migrations_create_the_models_schema(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(_differences)
+    finally:
+        await engine.dispose()
+    assert differences == []
+
+
+async def test_the_database_is_at_the_newest_migration(database_url: str) -> None:
+    assert await current_revision(database_url) == "0001"
+
+
+async def test_datetimes_come_back_aware_in_utc(session_factory: SessionFactory) -> None:
+    bogota = timezone(timedelta(hours=-5))
+    async with session_factory() as session:
+        session.add(Company(name="Acme", created_at=datetime(2025, 3, 1, 7, 30, tzinfo=bogota)))
+        await session.commit()
+    async with session_factory() as session:
+        created = (await session.scalars(select(Company.created_at))).one()
+    assert created == datetime(2025, 3, 1, 12, 30, tzinfo=UTC)
+    assert created.tzinfo == UTC
