@@ -145,3 +145,102 @@ def test_any_bytes_give_the_same_result_or_a_clean_protocol_error(
     data: bytes, cuts: list[int]
 ) -> None:
     assert _parse_split(ENV + data, cuts) == _parse_split(ENV + data, [])
+
+
+def asterisk_parse_args(line: str) -> list[str]:
+    """res_agi.c ``parse_args``, ported as written: how Asterisk splits a command line."""
+    args: list[str] = []
+    cur: list[str] | None = None
+    quoted = escaped = False
+    whitespace = True
+    for ch in line:
+        if ch == '"' and not escaped:
+            quoted = not quoted
+            if quoted and whitespace:
+                cur = []
+                args.append("")
+                whitespace = False
+        elif ch in " \t" and not quoted and not escaped:
+            whitespace = True
+        elif ch == "\\" and not escaped:
+            escaped = True
+            continue
+        else:
+            if whitespace:
+                cur = []
+                args.append("")
+                whitespace = False
+            assert cur is not None
+            cur.append(ch)
+            args[-1] = "".join(cur)
+        escaped = False
+    return args
+
+
+_argument = st.text(
+    alphabet=st.characters(exclude_characters="\r\n\x00", exclude_categories=["Cs"]),
+    max_size=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_argument, max_size=5))
+def test_asterisk_splits_a_formatted_command_back_into_its_arguments(args: list[str]) -> None:
+    line = format_command("SET VARIABLE", *args).decode("utf-8")
+    assert line.endswith("\n") and line.count("\n") == 1
+    assert asterisk_parse_args(line[:-1]) == ["SET", "VARIABLE", *args]
+
+
+@pytest.mark.parametrize("bad", ["a\nb", "a\rb", "a\x00b"])
+def test_format_command_refuses_line_breaks_and_nul(bad: str) -> None:
+    with pytest.raises(ValueError, match="line break or NUL"):
+        format_command("VERBOSE", bad, 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=300), st.lists(st.integers(min_value=0), max_size=8))
+def test_garbage_before_the_environment_is_a_clean_protocol_error_or_nothing(
+    data: bytes, cuts: list[int]
+) -> None:
+    assert _parse_split(data, cuts) == _parse_split(data, [])
+
+
+def test_the_route_comes_from_agi_request_when_network_script_is_missing() -> None:
+    raw = ENV.replace(b"agi_network_script: outbound\n", b"").replace(
+        b"agi_request: agi://127.0.0.1:4573/outbound", b"agi_request: agi://h:4573/inbound?did=42"
+    )
+    [env] = Parser().feed(raw)
+    assert isinstance(env, Environment)
+    assert (env.script, env.params, env.network_script) == ("inbound", {"did": "42"}, "")
+
+
+def test_a_reply_with_unknown_extras_keeps_result_data_and_key_values() -> None:
+    reply = parse_reply("200 result=1 (a (b) c) endpos=12 odd-word")
+    assert (reply.result, reply.data, reply.extras) == ("1", "a (b) c", {"endpos": "12"})
+
+
+def test_a_reply_code_must_be_ascii_digits() -> None:
+    with pytest.raises(AGIProtocolError):
+        parse_reply("٢٠٠ result=1")
+
+
+def test_a_520_text_that_never_ends_is_a_protocol_error() -> None:
+    parser = Parser()
+    parser.feed(ENV)
+    with pytest.raises(AGIProtocolError, match="520"):
+        parser.feed(b"520-Invalid command syntax.\n" + b" usage line\n" * 500)
+
+
+def test_a_line_without_end_is_bounded() -> None:
+    parser = Parser()
+    parser.feed(ENV)
+    with pytest.raises(AGIProtocolError, match="more than"):
+        parser.feed(b"200 result=1 (" + b"x" * 70_000)
+
+
+def test_an_error_is_sticky_the_session_cannot_resume() -> None:
+    parser = Parser()
+    with pytest.raises(AGIProtocolError):
+        parser.feed(b"nonsense\n")
+    with pytest.raises(AGIProtocolError):
+        parser.feed(ENV)

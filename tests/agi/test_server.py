@@ -114,7 +114,7 @@ async def test_a_bare_connect_and_close_does_not_stop_the_server(server: FastAGI
         _, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.close()
     await until(lambda: server.connections_refused == 3)
-    assert server.active_calls == 0
+    assert server.active_connections == 0  # no session task left behind, spinning or not
     got: list[str | None] = []
 
     async def handler(call: AGICall) -> None:
@@ -124,6 +124,7 @@ async def test_a_bare_connect_and_close_does_not_stop_the_server(server: FastAGI
     server.route("outbound", handler)
     await replay(server.port, agi_session("02a_originate_1001_human"))
     assert got == ["7", None]
+    assert server.calls_served == 1
 
 
 async def test_a_peer_closing_mid_headers_is_dropped(server: FastAGIServer) -> None:
@@ -132,7 +133,7 @@ async def test_a_peer_closing_mid_headers_is_dropped(server: FastAGIServer) -> N
     await writer.drain()
     writer.close()
     await until(lambda: server.connections_refused == 1)
-    assert server.active_calls == 0
+    assert server.active_connections == 0
 
 
 async def test_a_peer_that_never_finishes_the_environment_times_out(
@@ -202,6 +203,7 @@ async def test_a_hundred_calls_at_once_none_blocking_another(server: FastAGIServ
 
     tasks = [asyncio.create_task(one(i)) for i in range(100)]
     await until(lambda: len(values) == 99)
+    await until(lambda: server.active_calls == 1)  # only the stalled one is still running
     release.set()
     lines = await asyncio.gather(*tasks)
     assert set(lines) == {b"GET VARIABLE CAMPAIGN_ID\n"}
@@ -252,3 +254,46 @@ async def test_waiting_for_a_hangup_that_does_not_come_times_out(server: FastAGI
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
     assert seen == [False]
+
+
+async def test_close_cancels_running_handlers_and_closes_their_sockets() -> None:
+    srv = FastAGIServer(port=0)
+    await srv.start()
+    started = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def handler(call: AGICall) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()  # a Dial that never ends
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    srv.route("outbound", handler)
+    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    writer.write(agi_session("02a_originate_1001_human")[0].data)
+    await writer.drain()
+    await asyncio.wait_for(started.wait(), 5)
+    assert srv.active_calls == 1
+    await srv.close()
+    assert cancelled == [True]
+    assert (srv.active_calls, srv.active_connections) == (0, 0)
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+
+
+async def test_the_route_ignores_the_query_string_and_slashes(server: FastAGIServer) -> None:
+    params: list[dict[str, str]] = []
+
+    async def handler(call: AGICall) -> None:
+        params.append(call.params)
+
+    server.route("/inbound/", handler)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    env = agi_session("02a_originate_1001_human")[0].data
+    writer.write(env.replace(b"script: outbound", b"script: inbound?did=5551234&queue=sales"))
+    await writer.drain()
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    assert params == [{"did": "5551234", "queue": "sales"}]
