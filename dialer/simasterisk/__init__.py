@@ -23,11 +23,20 @@ from dialer.clock import Clock, RealClock
 from dialer.simasterisk.ami_server import AMIServer
 from dialer.simasterisk.config import SimConfig
 from dialer.simasterisk.core import Asterisk
-from dialer.simasterisk.model import AgentPhoneModel, Behaviour, NumberModel, PartyKind
+from dialer.simasterisk.model import (
+    AgentPhoneModel,
+    Behaviour,
+    InboundCaller,
+    InboundModel,
+    NumberModel,
+    PartyKind,
+)
 
 __all__ = [
     "AgentPhoneModel",
     "Behaviour",
+    "InboundCaller",
+    "InboundModel",
     "NumberModel",
     "PartyKind",
     "SimConfig",

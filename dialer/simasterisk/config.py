@@ -21,7 +21,7 @@ exten => s,1,NoOp(dialer-out campaign=${{CAMPAIGN_ID}} attempt=${{ATTEMPT_ID}})
  same => n,AGI({agi}/outbound,${{CAMPAIGN_ID}},${{ATTEMPT_ID}})
  same => n,Hangup()
 
-[dialer-inbound]
+[{inbound}]
 exten => _X.,1,NoOp(inbound ${{EXTEN}})
  same => n,AGI({agi}/inbound,${{EXTEN}})
  same => n,Hangup()
@@ -39,6 +39,7 @@ class SimConfig:
     fastagi_url: str = "agi://127.0.0.1:4573"
     route: Literal["dialer", "lab"] = "dialer"  # what [dialer-out] exten s runs
     trunk_context: str = "dialer-trunk"
+    inbound_context: str = "dialer-inbound"
     queues: tuple[str, ...] = ("sales",)
     queue_ring_timeout_s: float = 15.0
     queue_retry_s: float = 2.0
@@ -58,7 +59,11 @@ class SimConfig:
         text = resources.files("dialer.simasterisk").joinpath("lab-extensions.conf").read_text()
         plan = parse(text)
         product = parse(
-            PRODUCT_DIALPLAN.format(trunk=self.trunk_context, agi=self.fastagi_url.rstrip("/"))
+            PRODUCT_DIALPLAN.format(
+                trunk=self.trunk_context,
+                inbound=self.inbound_context,
+                agi=self.fastagi_url.rstrip("/"),
+            )
         )
         for name, extensions in product.contexts.items():
             if name == "dialer-out":

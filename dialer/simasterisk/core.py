@@ -23,7 +23,7 @@ from dialer.clock import Clock
 from dialer.simasterisk.agi_client import run_agi
 from dialer.simasterisk.channels import CAUSE_TEXT, Channel, Headers, parse_caller_id
 from dialer.simasterisk.dialplan import Dialplan, expand, split_args
-from dialer.simasterisk.model import PartyKind
+from dialer.simasterisk.model import InboundCaller, InboundModel, PartyKind
 from dialer.simasterisk.queues import DEVICE_STATUS, Member, Queue, QueueCaller
 
 if TYPE_CHECKING:
@@ -492,6 +492,56 @@ class Asterisk:
         await self.wait(ch, behaviour.talk_s)
         return "hangup"
 
+    # Inbound calls --------------------------------------------------------------------------
+    async def inbound_call(self, caller: InboundCaller) -> Channel:
+        """A call from the carrier on a DID: a trunk channel into ``[dialer-inbound]``.
+
+        The caller hangs up after their patience unless an agent is on the line by then, and
+        after their talk time once one is. Returns the channel (its dialplan runs on).
+        """
+        n = next(self._local)
+        uid = self.new_uid()
+        ch = Channel(
+            f"PJSIP/{self.config.trunk_context}-{n:08x}",
+            uid,
+            uid,
+            self.config.inbound_context,
+            caller.did,
+            state=4,
+            caller_num=caller.caller_num,
+            caller_name=caller.caller_num,
+            created_at=self.clock.now(),
+        )
+        self.channels[ch.name] = ch
+        self.channel_event("Newchannel", ch)
+        ch.task = self.spawn(self.run_pbx(ch, ch.context, ch.exten, 1))
+        self.spawn(self._inbound_party(ch, caller))
+        return ch
+
+    async def _inbound_party(self, ch: Channel, caller: InboundCaller) -> None:
+        try:
+            await asyncio.wait_for(ch.connected_to_agent.wait(), caller.patience_s / self.speed)
+        except TimeoutError:
+            if not ch.gone:
+                ch.hangupcause = ch.hangupcause or 16
+                self.request_hangup(ch, 16)
+            return
+        if await self.wait(ch, caller.talk_s) and not ch.gone:
+            ch.hangupcause = ch.hangupcause or 16
+            self.request_hangup(ch, 16)
+
+    async def run_inbound(self, model: InboundModel, duration_s: float) -> int:
+        """Place the model's arrivals for ``duration_s`` of clock time; how many came."""
+        start = self.clock.now()
+        placed = 0
+        for at, caller in model.arrivals(start, start + duration_s):
+            delay = at - self.clock.now()
+            if delay > 0:
+                await self.clock.sleep(delay)
+            await self.inbound_call(caller)
+            placed += 1
+        return placed
+
     # Dialing a Local pair and waiting for it (Originate, Dial, Queue) -------------------------
     async def dial_local(self, one: Channel, timeout_s: float) -> str:
         """Wait for the ``;2`` side's indications: answer/busy/congestion/noanswer/hangup.
@@ -727,9 +777,8 @@ class Asterisk:
         self.set_variable(b, "BRIDGEPEER", a.name)
         self.set_variable(a, "BRIDGEPEER", b.name)
         # The called party (the far half of the caller's Local pair) now hears an agent.
-        for far in (a.peer, b.peer):
-            if far is not None:
-                far.connected_to_agent.set()
+        for far in (a.peer or a, b.peer or b):
+            far.connected_to_agent.set()
         return bridge_id
 
     def _unbridge(self, a: Channel, b: Channel, bridge_id: str, after_caller: Headers) -> None:

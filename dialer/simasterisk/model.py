@@ -107,6 +107,70 @@ class NumberModel:
 
 
 @dataclass(frozen=True)
+class InboundCaller:
+    """One inbound call: who calls which DID, how long they wait, how long they talk."""
+
+    did: str
+    caller_num: str
+    patience_s: float
+    talk_s: float
+
+
+@dataclass(frozen=True)
+class InboundModel:
+    """Inbound arrivals on DIDs: a Poisson process whose rate may change over the day.
+
+    ``rate_per_hour`` maps a DID to calls per hour; ``rate_profile`` scales every rate by the
+    hour of the (simulated) day, so a morning peak or a lunch dip can be modelled. Callers wait
+    an exponential patience (mean ``patience_mean_s``) before abandoning, and talk a log-normal
+    time once an agent answers. Seeded: the same seed gives the same arrivals.
+    """
+
+    seed: int = 1
+    rate_per_hour: Mapping[str, float] = field(default_factory=dict)
+    rate_profile: Mapping[int, float] = field(default_factory=dict)  # hour -> factor
+    patience_mean_s: float = 60.0
+    talk_median_s: float = 180.0
+    talk_sigma: float = 0.5
+
+    def rate(self, did: str, hour: int) -> float:
+        return self.rate_per_hour.get(did, 0.0) * self.rate_profile.get(hour, 1.0)
+
+    def arrivals(self, start: float, end: float) -> list[tuple[float, InboundCaller]]:
+        """Every arrival between ``start`` and ``end`` (epoch seconds), in time order.
+
+        Thinning (Lewis-Shedler) handles the time-varying rate: candidates come at the peak
+        rate and each is kept with probability rate(t) / peak.
+        """
+        rng = random.Random(f"{self.seed}:{start}")
+        out: list[tuple[float, InboundCaller]] = []
+        peak_factor = max([1.0, *self.rate_profile.values()])
+        for did, base in sorted(self.rate_per_hour.items()):
+            peak = base * peak_factor / 3600.0
+            if peak <= 0:
+                continue
+            t = start
+            n = 0
+            while True:
+                t += rng.expovariate(peak)
+                if t >= end:
+                    break
+                hour = int((t % 86400) // 3600)
+                if rng.random() * peak > self.rate(did, hour) / 3600.0:
+                    continue
+                n += 1
+                caller = InboundCaller(
+                    did=did,
+                    caller_num=f"1555{rng.randrange(10**7):07d}",
+                    patience_s=rng.expovariate(1.0 / self.patience_mean_s),
+                    talk_s=max(5.0, rng.lognormvariate(0.0, self.talk_sigma) * self.talk_median_s),
+                )
+                out.append((t, caller))
+        out.sort(key=lambda item: item[0])
+        return out
+
+
+@dataclass(frozen=True)
 class AgentPhoneModel:
     """Agent phones (``Local/7XXX@agents``) auto-answer after ``answer_delay_s``."""
 

@@ -1,0 +1,94 @@
+"""Inbound callers: arrivals on DIDs into [dialer-inbound], queues and agents, abandons."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agi.server import AGICall, ChannelHungUp, FastAGIServer
+from ami.client import AMIClient
+from ami.codec import Message
+from dialer.clock import ScaledClock
+from dialer.simasterisk import InboundCaller, InboundModel, SimConfig, SimulatedAsterisk
+from tests.waiting import until
+
+
+def test_arrivals_are_seeded_and_in_time_order() -> None:
+    model = InboundModel(seed=4, rate_per_hour={"5550100": 120.0, "5550200": 60.0})
+    first = model.arrivals(0.0, 3600.0)
+    assert first == model.arrivals(0.0, 3600.0)
+    times = [t for t, _ in first]
+    assert times == sorted(times)
+    assert {c.did for _, c in first} == {"5550100", "5550200"}
+
+
+def test_arrival_counts_follow_the_rate_and_the_hourly_profile() -> None:
+    # Hour 0 at the base rate, hour 1 at three times it: about 600 and 1800 calls.
+    model = InboundModel(seed=9, rate_per_hour={"5550100": 600.0}, rate_profile={1: 3.0})
+    arrivals = model.arrivals(0.0, 7200.0)
+    hour0 = sum(1 for t, _ in arrivals if t < 3600)
+    hour1 = len(arrivals) - hour0
+    # Poisson: 5 standard deviations either side.
+    assert abs(hour0 - 600) < 5 * 600**0.5
+    assert abs(hour1 - 1800) < 5 * 1800**0.5
+
+
+async def test_an_inbound_call_reaches_an_agent_through_the_queue_then_one_abandons() -> None:
+    seen: list[tuple[list[str], str]] = []
+
+    async def inbound(call: AGICall) -> None:
+        try:
+            await call.exec("Queue", "sales", "", "", "", 60)
+            seen.append((call.arguments, "returned"))
+        except ChannelHungUp:
+            seen.append((call.arguments, "caller hung up"))
+
+    agi = FastAGIServer({"inbound": inbound}, port=0)
+    agi_port = await agi.start()
+    sim = SimulatedAsterisk(
+        SimConfig(fastagi_url=f"agi://127.0.0.1:{agi_port}"), clock=ScaledClock(50)
+    )
+    _, port = await sim.start()
+    client = AMIClient("127.0.0.1", port, ping_interval=None)
+    events: list[Message] = []
+    client.on("*", events.append)
+    await client.connect()
+    try:
+        await client.queue_add("sales", "Local/7001@agents", member_name="Agent 7001")
+        ch = await sim.asterisk.inbound_call(
+            InboundCaller(did="5550100", caller_num="15551230000", patience_s=30, talk_s=20)
+        )
+        assert ch.context == "dialer-inbound" and ch.name.startswith("PJSIP/")
+        await until(lambda: any(m.name == "AgentComplete" for m in events), timeout=10)
+        connect = next(m for m in events if m.name == "AgentConnect")
+        assert connect["Queue"] == "sales" and connect["Channel"] == ch.name
+        assert next(m for m in events if m.name == "AgentComplete")["Reason"] == "caller"
+
+        await client.queue_pause("Local/7001@agents", True, queue="sales", reason="break")
+        lost = await sim.asterisk.inbound_call(
+            InboundCaller(did="5550100", caller_num="15551230001", patience_s=5, talk_s=20)
+        )
+        await until(lambda: any(m.name == "QueueCallerAbandon" for m in events), timeout=10)
+        abandon = next(m for m in events if m.name == "QueueCallerAbandon")
+        assert abandon["Channel"] == lost.name
+        assert 4 <= int(abandon["HoldTime"]) <= 6
+        await until(lambda: len(seen) == 2, timeout=10)
+        # Both callers hung up inside Queue (one after talking, one waiting): the handler saw
+        # the hangup each time, with the DID as its argument.
+        assert seen == [(["5550100"], "caller hung up"), (["5550100"], "caller hung up")]
+    finally:
+        await client.close()
+        await sim.stop()
+        await agi.close()
+
+
+async def test_run_inbound_places_the_model_arrivals() -> None:
+    sim = SimulatedAsterisk(SimConfig(fastagi_url="agi://127.0.0.1:9"), clock=ScaledClock(500))
+    await sim.start()
+    try:
+        model = InboundModel(seed=2, rate_per_hour={"5550100": 360.0})
+        expected = len(model.arrivals(sim.clock.now(), sim.clock.now() + 600))
+        placed = await asyncio.wait_for(sim.asterisk.run_inbound(model, 600), 30)
+        assert abs(placed - expected) <= 2  # the window starts a moment later
+        assert placed > 30
+    finally:
+        await sim.stop()
