@@ -94,6 +94,7 @@ class AGICall:
         self._replies: asyncio.Queue[Reply | AGIError | AGIProtocolError] = asyncio.Queue()
         self._expected = 0  # commands sent whose reply has not arrived yet
         self._hangup = asyncio.Event()
+        self._over = asyncio.Event()  # hung up, or the session can say nothing more
         self._broken: AGIError | AGIProtocolError | None = None
         self._lock = asyncio.Lock()
         self._reader_task: asyncio.Task[None] | None = None
@@ -158,14 +159,19 @@ class AGICall:
         """Wait until the caller hangs up; True when it did within ``timeout``.
 
         Safe to run beside commands (the reader task sees the HANGUP line), e.g. to stop waiting
-        for an agent when the customer is gone.
+        for an agent when the customer is gone. Returns False early if the session breaks
+        (protocol error, timeout) without a hangup: nothing more can be learnt from it.
         """
         try:
             async with asyncio.timeout(timeout):
-                await self._hangup.wait()
+                await self._over.wait()
         except TimeoutError:
             return False
-        return True
+        return self.hung_up
+
+    def _mark_hung_up(self) -> None:
+        self._hangup.set()
+        self._over.set()
 
     def start(self, early: Sequence[Environment | Reply | HangupNotice] = ()) -> None:
         """Take what arrived with the environment and start reading the socket."""
@@ -189,6 +195,7 @@ class AGICall:
             await self._writer.wait_closed()
 
     def _break(self, reason: AGIError | AGIProtocolError) -> None:
+        self._over.set()
         if self._broken is None:
             self._broken = reason
             self._replies.put_nowait(reason)  # wakes a command waiting for its reply
@@ -196,7 +203,7 @@ class AGICall:
     def _absorb(self, items: Sequence[Environment | Reply | HangupNotice]) -> None:
         for item in items:
             if isinstance(item, HangupNotice):
-                self._hangup.set()
+                self._mark_hung_up()
             elif isinstance(item, Reply):
                 if self._expected == 0:
                     raise AGIProtocolError(f"a reply nobody asked for: {item.text[:80]!r}")
@@ -208,8 +215,9 @@ class AGICall:
             while True:
                 data = await self._reader.read(65536)
                 if not data:
-                    self._hangup.set()
-                    self._break(ChannelHungUp("Asterisk closed the AGI connection"))
+                    if self._broken is None:  # not our own close after a timeout or error
+                        self._mark_hung_up()
+                        self._break(ChannelHungUp("Asterisk closed the AGI connection"))
                     return
                 self._absorb(self._parser.feed(data))
         except AGIProtocolError as exc:
@@ -217,7 +225,7 @@ class AGICall:
             self._break(exc)
             self._writer.close()
         except (ConnectionError, OSError) as exc:
-            self._hangup.set()
+            self._mark_hung_up()
             self._break(ChannelHungUp(f"AGI connection lost: {exc}"))
 
     def _abandon(self, reason: AGIError) -> None:
@@ -248,7 +256,7 @@ class AGICall:
                 self._abandon(error)
                 raise error from None
             except (ConnectionError, OSError) as exc:
-                self._hangup.set()
+                self._mark_hung_up()
                 self._abandon(ChannelHungUp(f"AGI connection lost: {exc}"))
                 raise ChannelHungUp(f"{parts[0]}: AGI connection lost: {exc}") from exc
             except asyncio.CancelledError:
@@ -262,12 +270,12 @@ class AGICall:
         """A command on the channel itself: 511 or result -1 mean the caller is gone."""
         reply = await self.send(*parts, timeout=timeout)
         if reply.dead_channel:
-            self._hangup.set()
+            self._mark_hung_up()
             raise ChannelHungUp(f"{parts[0]}: the channel has hung up (511)")
         if reply.code != 200:
             raise AGICommandError(str(parts[0]), reply)
         if reply.result == "-1":
-            self._hangup.set()
+            self._mark_hung_up()
             raise ChannelHungUp(f"{parts[0]}: the channel hung up during the command")
         return reply
 
@@ -284,7 +292,7 @@ class AGICall:
         with contextlib.suppress(ChannelHungUp):
             await self._channel(*parts, timeout=timeout)
         if channel is None:
-            self._hangup.set()
+            self._mark_hung_up()
 
     async def stream_file(
         self,
@@ -309,7 +317,7 @@ class AGICall:
         """A channel variable, or None when unset. Works after a hangup, as Asterisk allows."""
         reply = await self.send("GET VARIABLE", name, timeout=timeout)
         if reply.dead_channel:
-            self._hangup.set()
+            self._mark_hung_up()
             raise ChannelHungUp("GET VARIABLE: the channel has hung up (511)")
         if reply.code != 200:
             raise AGICommandError("GET VARIABLE", reply)

@@ -229,6 +229,7 @@ async def test_a_command_cancelled_before_its_reply_closes_the_session(
             async with asyncio.timeout(0.05):
                 await call.get_variable("SLOW", timeout=None)
         out["closed"] = call.closed
+        out["hung_up"] = await call.wait_hangup(timeout=5)  # our close is no hangup
         await call.get_variable("NEXT")
 
     out = _serve(server, body)
@@ -236,7 +237,7 @@ async def test_a_command_cancelled_before_its_reply_closes_the_session(
     await peer.expect(b"GET VARIABLE SLOW\n")
     assert await peer.closed_by_server() == b""
     await _until_done(server)
-    assert out["closed"] is True
+    assert (out["closed"], out["hung_up"]) == (True, False)
     assert isinstance(out["raised"], AGITimeout)
 
 
