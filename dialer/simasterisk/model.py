@@ -142,10 +142,12 @@ class InboundModel:
         Thinning (Lewis-Shedler) handles the time-varying rate: candidates come at the peak
         rate and each is kept with probability rate(t) / peak.
         """
-        rng = random.Random(f"{self.seed}:{start}")
         out: list[tuple[float, InboundCaller]] = []
         peak_factor = max([1.0, *self.rate_profile.values()])
         for did, base in sorted(self.rate_per_hour.items()):
+            # One stream per DID from the seed alone: the same seed gives the same callers
+            # whenever the window starts.
+            rng = random.Random(f"{self.seed}:{did}")
             peak = base * peak_factor / 3600.0
             if peak <= 0:
                 continue
