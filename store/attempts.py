@@ -1,0 +1,297 @@
+"""Attempts (one per call): written before the Originate is sent; the outcome written
+idempotently, and the assignment settled from the result's retry rule.
+
+- :func:`start_attempt` re-checks, at originate time, what the hopper checked at claim time: the
+  lease, the block list, the schedule and calling hours, the attempt limit (a number blocked a
+  second ago must not ring).
+- :func:`record_outcome` and :func:`typify` are idempotent: the same outcome again is a no-op; a
+  conflicting one raises :class:`OutcomeConflict`, keeps the first and logs the second in the
+  audit log, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.audit import audit
+from store.blocklist import is_blocked
+from store.campaigns import get_campaign, require_dialable
+from store.enums import AssignmentState, CallbackState, CallOutcome, Direction, ReminderType
+from store.errors import (
+    AttemptRefused,
+    InvalidSetting,
+    MissingMandatoryFields,
+    NotFound,
+    OutcomeConflict,
+)
+from store.models import Assignment, Attempt, Callback, Campaign, Contact, Phone, TypificationResult
+from store.phones import UNKNOWN_TIMEZONE
+from store.schedule import WeeklySchedule, within_hours, zone
+from store.typifications import mandatory_fields, no_contact_result, result_in_campaign
+
+
+def phone_zone(phone_timezone: str, campaign: Campaign) -> str:
+    """The zone whose clock the contact's calling hours follow: the number's, else the
+    campaign's when the number does not tell."""
+    return campaign.timezone if phone_timezone == UNKNOWN_TIMEZONE else phone_timezone
+
+
+async def start_attempt(
+    session: AsyncSession,
+    assignment_id: int,
+    now: datetime,
+    *,
+    owner: str,
+) -> Attempt:
+    """Write the attempt row for a call about to be placed, and count the attempt.
+
+    Raises AttemptRefused (nothing written) when the call must not be placed now."""
+    assignment = await session.scalar(
+        select(Assignment).where(Assignment.id == assignment_id).with_for_update()
+    )
+    if assignment is None:
+        raise NotFound("assignment", assignment_id)
+    where = f"assignment {assignment_id}"
+    if (
+        assignment.state != AssignmentState.LEASED
+        or assignment.lease_owner != owner
+        or assignment.lease_expires_at is None
+        or assignment.lease_expires_at <= now
+    ):
+        raise AttemptRefused(f"{where}: not leased by {owner!r} (state {assignment.state.value})")
+    campaign = await get_campaign(session, assignment.campaign_id)
+    await require_dialable(session, campaign)
+    phone = await session.get(Phone, assignment.phone_id) if assignment.phone_id else None
+    if phone is None:
+        raise AttemptRefused(f"{where}: no phone to dial")
+    if await is_blocked(session, campaign.company_id, phone.e164):
+        raise AttemptRefused(f"{where}: {phone.e164} is on the block list")
+    if not WeeklySchedule.parse(campaign.schedule).is_open(now, zone(campaign.timezone)):
+        raise AttemptRefused(f"{where}: campaign {campaign.id} is outside its schedule")
+    local = zone(phone_zone(phone.timezone, campaign), "timezone", "phone")
+    if not within_hours(now, local, campaign.calling_hours_start, campaign.calling_hours_end):
+        raise AttemptRefused(f"{where}: outside the contact's calling hours ({local.key})")
+    limit = assignment.max_attempts or campaign.default_max_attempts
+    if assignment.attempts >= limit:
+        raise AttemptRefused(f"{where}: {assignment.attempts} of {limit} attempts made")
+    assignment.attempts += 1
+    assignment.retry = True
+    attempt = Attempt(
+        campaign_id=campaign.id,
+        assignment_id=assignment.id,
+        contact_id=assignment.contact_id,
+        phone_id=phone.id,
+        e164=phone.e164,
+        direction=Direction.OUTBOUND,
+        created_at=now,
+        trunk=campaign.trunk,
+        lease_owner=owner,
+        field_values={},
+        survey_answers={},
+    )
+    session.add(attempt)
+    await session.flush()
+    return attempt
+
+
+async def _locked_attempt(session: AsyncSession, attempt_id: int) -> Attempt:
+    attempt = await session.scalar(
+        select(Attempt).where(Attempt.id == attempt_id).with_for_update()
+    )
+    if attempt is None:
+        raise NotFound("attempt", attempt_id)
+    return attempt
+
+
+async def record_outcome(
+    session: AsyncSession,
+    attempt_id: int,
+    outcome: CallOutcome | str,
+    now: datetime,
+    *,
+    result_id: int | None = None,
+    hangup_cause: int | None = None,
+    amd_result: str | None = None,
+    agent_id: int | None = None,
+    dialed_at: datetime | None = None,
+    answered_at: datetime | None = None,
+    connected_at: datetime | None = None,
+) -> Attempt:
+    """How the call ended. A call that never reached an agent is recorded under the campaign's
+    no-contact result for the outcome (seed 004) unless ``result_id`` says otherwise; the
+    assignment then follows that result's retry rule. An answered call waits for
+    :func:`typify` (meanwhile its assignment is parked for the campaign's default retry time)."""
+    try:
+        outcome = CallOutcome(outcome)
+    except ValueError:
+        raise InvalidSetting("attempt", "outcome", f"unknown outcome {outcome!r}") from None
+    attempt = await _locked_attempt(session, attempt_id)
+    if attempt.outcome is not None:
+        if attempt.outcome == outcome and result_id in (None, attempt.result_id):
+            return attempt
+        if attempt.outcome == outcome and attempt.result_id is None and result_id is not None:
+            return await typify(session, attempt_id, result_id, now, agent_id=agent_id)
+        _log_conflict(session, attempt, now, {"outcome": outcome.value, "result_id": result_id})
+        raise OutcomeConflict(
+            f"attempt {attempt_id} already ended {attempt.outcome.value!r} (result "
+            f"{attempt.result_id}); {outcome.value!r} (result {result_id}) is refused and logged"
+        )
+    campaign = await get_campaign(session, attempt.campaign_id)
+    result: TypificationResult | None
+    if result_id is not None:
+        result = await result_in_campaign(session, campaign.id, result_id)
+    else:
+        result = await no_contact_result(session, campaign.id, outcome)
+    attempt.outcome = outcome
+    attempt.result_id = result.id if result else None
+    attempt.hangup_cause = hangup_cause
+    attempt.amd_result = amd_result
+    attempt.agent_id = agent_id
+    attempt.dialed_at = dialed_at or attempt.dialed_at
+    attempt.answered_at = answered_at or attempt.answered_at
+    attempt.connected_at = connected_at or attempt.connected_at
+    attempt.ended_at = now
+    if attempt.assignment_id is not None:
+        await _settle(session, attempt.assignment_id, campaign, result, outcome, now)
+    await session.flush()
+    return attempt
+
+
+async def typify(
+    session: AsyncSession,
+    attempt_id: int,
+    result_id: int,
+    now: datetime,
+    *,
+    motive_id: int | None = None,
+    submotive_id: int | None = None,
+    field_values: dict[str, Any] | None = None,
+    agent_id: int | None = None,
+    comments: str | None = None,
+) -> Attempt:
+    """The agent's typification of a call (seed 004); mandatory dynamic fields (seed 002) must
+    be filled. The same typification again is a no-op; a different one raises."""
+    attempt = await _locked_attempt(session, attempt_id)
+    if attempt.result_id is not None:
+        if attempt.result_id == result_id:
+            return attempt
+        _log_conflict(session, attempt, now, {"result_id": result_id})
+        raise OutcomeConflict(
+            f"attempt {attempt_id} is already typified as result {attempt.result_id}; "
+            f"result {result_id} is refused and logged"
+        )
+    campaign = await get_campaign(session, attempt.campaign_id)
+    result = await result_in_campaign(session, campaign.id, result_id)
+    values = dict(field_values or {})
+    missing = [
+        name
+        for name in await mandatory_fields(session, campaign.id, result_id)
+        if values.get(name) in (None, "")
+    ]
+    if missing:
+        raise MissingMandatoryFields(attempt_id, missing)
+    attempt.result_id = result.id
+    attempt.motive_id = motive_id
+    attempt.submotive_id = submotive_id
+    attempt.field_values = values
+    attempt.agent_id = agent_id or attempt.agent_id
+    attempt.comments = comments
+    if attempt.ended_at is None:
+        attempt.ended_at = now
+    if attempt.assignment_id is not None:
+        await _settle(session, attempt.assignment_id, campaign, result, attempt.outcome, now)
+    await session.flush()
+    return attempt
+
+
+def _log_conflict(
+    session: AsyncSession, attempt: Attempt, now: datetime, refused: dict[str, Any]
+) -> None:
+    audit(
+        session,
+        now,
+        "attempt",
+        attempt.id,
+        "outcome_conflict",
+        {
+            "kept": {
+                "outcome": attempt.outcome.value if attempt.outcome else None,
+                "result_id": attempt.result_id,
+            },
+            "refused": refused,
+        },
+    )
+
+
+async def _settle(
+    session: AsyncSession,
+    assignment_id: int,
+    campaign: Campaign,
+    result: TypificationResult | None,
+    outcome: CallOutcome | None,
+    now: datetime,
+) -> None:
+    """Retry or close the assignment per the result's retry rule; release its lease."""
+    assignment = await session.get(Assignment, assignment_id)
+    if assignment is None:
+        return
+    if result is not None and result.max_attempts is not None:
+        assignment.max_attempts = result.max_attempts
+    limit = assignment.max_attempts or campaign.default_max_attempts
+    retry_after = campaign.default_retry_seconds
+    if result is not None and result.retry_after_seconds is not None:
+        retry_after = result.retry_after_seconds
+    assignment.last_outcome = outcome
+    assignment.last_result_id = result.id if result else None
+    if assignment.last_used_at != now:
+        assignment.previous_last_used_at = assignment.last_used_at
+        assignment.last_used_at = now
+    await session.execute(
+        update(Contact)
+        .where(Contact.id == assignment.contact_id)
+        .values(previous_last_used_at=Contact.last_used_at, last_used_at=now)
+    )
+    assignment.lease_owner = None
+    assignment.lease_expires_at = None
+    assignment.retry = True
+    # A due auto-drop callback has now been dialled; a later one keeps the assignment first.
+    await session.execute(
+        update(Callback)
+        .where(
+            Callback.assignment_id == assignment.id,
+            Callback.kind == ReminderType.AUTO_DROP,
+            Callback.state == CallbackState.PENDING,
+            Callback.due_at <= now,
+        )
+        .values(state=CallbackState.DONE, done_at=now)
+    )
+    next_callback = await session.scalar(
+        select(Callback.due_at)
+        .where(
+            Callback.assignment_id == assignment.id,
+            Callback.kind == ReminderType.AUTO_DROP,
+            Callback.state == CallbackState.PENDING,
+        )
+        .order_by(Callback.due_at)
+        .limit(1)
+    )
+    if assignment.attempts >= limit:
+        assignment.state = AssignmentState.DONE
+        assignment.next_attempt_at = None
+        assignment.lane = 1
+    elif next_callback is not None:
+        assignment.state = AssignmentState.PENDING
+        assignment.next_attempt_at = next_callback
+        assignment.lane = 0
+    elif result is not None and result.is_final:
+        assignment.state = AssignmentState.DONE
+        assignment.next_attempt_at = None
+        assignment.lane = 1
+    else:
+        assignment.state = AssignmentState.PENDING
+        assignment.next_attempt_at = now + timedelta(seconds=retry_after)
+        assignment.lane = 1

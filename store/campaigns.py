@@ -1,0 +1,482 @@
+"""Companies and campaigns: creation, settings, activation, readiness to dial.
+
+Seeds 002 and 004: a campaign belongs to a company and a new company gets a default campaign;
+name, company and operation type are required; a VoIP trunk is required to dial; a campaign is
+deactivated only when no agent is assigned and no conversation is active; the predictive
+strategy needs a "No contact" group with at least one result.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.audit import audit
+from store.enums import (
+    NO_CONTACT_OUTCOMES,
+    AcwTimeoutAction,
+    AssignmentState,
+    AutoDropTarget,
+    AutomaticAssignment,
+    DialMode,
+    GroupKind,
+    MachineAction,
+    MonthEndRegeneration,
+    OperationType,
+    OutOfHoursAction,
+    ReminderType,
+    Role,
+    SurveyMode,
+)
+from store.errors import CampaignInUse, CannotDial, InvalidSetting, NotFound
+from store.models import (
+    Assignment,
+    Attempt,
+    Campaign,
+    CampaignDefaultTypification,
+    CampaignLink,
+    CampaignMember,
+    Company,
+    DefaultPurpose,
+    NoContactMapping,
+    TypificationGroup,
+    TypificationResult,
+    User,
+)
+from store.schedule import WeeklySchedule, zone
+
+DEFAULT_CAMPAIGN_NAME = "Default"
+NO_CONTACT_GROUP_NAME = "No contact"
+
+_ENUM_SETTINGS: dict[str, type[StrEnum]] = {
+    "operation_type": OperationType,
+    "out_of_hours_action": OutOfHoursAction,
+    "dial_mode": DialMode,
+    "machine_action": MachineAction,
+    "acw_timeout_action": AcwTimeoutAction,
+    "reminder_type": ReminderType,
+    "auto_drop_target": AutoDropTarget,
+    "month_end_regeneration": MonthEndRegeneration,
+    "automatic_assignment": AutomaticAssignment,
+    "survey_mode": SurveyMode,
+}
+_TEXT_SETTINGS = (
+    "name",
+    "trunk",
+    "caller_id",
+    "timezone",
+    "out_of_hours_message",
+    "machine_message",
+    "drop_message",
+    "script",
+    "comments",
+    "queue",
+)
+_INT_SETTINGS = (
+    "acw_max_seconds",
+    "success_limit",
+    "default_max_attempts",
+    "default_retry_seconds",
+)
+_BOOL_SETTINGS = ("amd_enabled", "allow_reassignment")
+_OTHER_SETTINGS = ("schedule", "pacing", "calling_hours_start", "calling_hours_end")
+SETTINGS: frozenset[str] = frozenset(
+    (*_ENUM_SETTINGS, *_TEXT_SETTINGS, *_INT_SETTINGS, *_BOOL_SETTINGS, *_OTHER_SETTINGS)
+)
+
+
+def _coerce(field: str, value: Any) -> Any:
+    """The setting's value in its stored type, or InvalidSetting naming the field."""
+    if field in _ENUM_SETTINGS:
+        kind = _ENUM_SETTINGS[field]
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(m.value for m in kind)
+            raise InvalidSetting("campaign", field, f"{value!r} is not one of {allowed}") from None
+    if field in _TEXT_SETTINGS:
+        if value is not None and not isinstance(value, str):
+            raise InvalidSetting("campaign", field, f"{value!r} is not text")
+        return value.strip() if isinstance(value, str) else value
+    if field in _INT_SETTINGS:
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise InvalidSetting("campaign", field, f"{value!r} is not a whole number")
+        if value is not None and value < (1 if field != "default_retry_seconds" else 0):
+            raise InvalidSetting("campaign", field, f"{value} is out of range")
+        return value
+    if field in _BOOL_SETTINGS:
+        if not isinstance(value, bool):
+            raise InvalidSetting("campaign", field, f"{value!r} is not true or false")
+        return value
+    if field in ("calling_hours_start", "calling_hours_end"):
+        if not isinstance(value, time):
+            raise InvalidSetting("campaign", field, f"{value!r} is not a time of day")
+        return value
+    if field in ("schedule", "pacing"):
+        if not isinstance(value, dict):
+            raise InvalidSetting("campaign", field, f"{value!r} is not a mapping")
+        return value
+    raise InvalidSetting("campaign", field, "is not a campaign setting")
+
+
+def _validate(campaign: Campaign) -> None:
+    if not campaign.name:
+        raise InvalidSetting("campaign", "name", "is required")
+    zone(campaign.timezone)
+    WeeklySchedule.parse(campaign.schedule)
+    if campaign.default_max_attempts is None:
+        raise InvalidSetting("campaign", "default_max_attempts", "is required")
+    if campaign.calling_hours_start == campaign.calling_hours_end:
+        raise InvalidSetting(
+            "campaign", "calling_hours_end", "equals calling_hours_start: no time to call"
+        )
+
+
+async def get_campaign(session: AsyncSession, campaign_id: int) -> Campaign:
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("campaign", campaign_id)
+    return campaign
+
+
+async def get_company(session: AsyncSession, company_id: int) -> Company:
+    company = await session.get(Company, company_id)
+    if company is None:
+        raise NotFound("company", company_id)
+    return company
+
+
+async def create_company(
+    session: AsyncSession, name: str, now: datetime, *, user_id: int | None = None
+) -> Company:
+    """A company and its default campaign (seed 002: a new company gets a default campaign)."""
+    name = name.strip()
+    if not name:
+        raise InvalidSetting("company", "name", "is required")
+    if await session.scalar(select(Company.id).where(Company.name == name)) is not None:
+        raise InvalidSetting("company", "name", f"a company named {name!r} already exists")
+    company = Company(name=name, created_at=now)
+    session.add(company)
+    await session.flush()
+    audit(session, now, "company", company.id, "create", {"name": name}, user_id=user_id)
+    await create_campaign(
+        session,
+        company.id,
+        DEFAULT_CAMPAIGN_NAME,
+        OperationType.CUSTOMER_SERVICE,
+        now,
+        is_default=True,
+        user_id=user_id,
+    )
+    return company
+
+
+async def default_campaign(session: AsyncSession, company_id: int) -> Campaign:
+    campaign = await session.scalar(
+        select(Campaign).where(Campaign.company_id == company_id, Campaign.is_default)
+    )
+    if campaign is None:
+        raise NotFound("default campaign of company", company_id)
+    return campaign
+
+
+async def create_campaign(
+    session: AsyncSession,
+    company_id: int,
+    name: str,
+    operation_type: OperationType | str,
+    now: datetime,
+    *,
+    is_default: bool = False,
+    user_id: int | None = None,
+    **settings: Any,
+) -> Campaign:
+    """A campaign with the given settings (any of :data:`SETTINGS`); the rest take defaults.
+
+    A predictive campaign gets a "No contact" group with one result, mapped from every
+    no-contact call outcome, unless it has one (seed 004)."""
+    await get_company(session, company_id)
+    unknown = sorted(set(settings) - SETTINGS)
+    if unknown:
+        raise InvalidSetting("campaign", unknown[0], "is not a campaign setting")
+    values = {field: _coerce(field, value) for field, value in settings.items()}
+    campaign = Campaign(
+        company_id=company_id,
+        name=_coerce("name", name) or "",
+        operation_type=_coerce("operation_type", operation_type),
+        is_default=is_default,
+        active=True,
+        created_at=now,
+        updated_at=now,
+        timezone="UTC",
+        schedule={},
+        pacing={},
+        default_max_attempts=3,
+        default_retry_seconds=3600,
+        calling_hours_start=time(8, 0),
+        calling_hours_end=time(21, 0),
+        **values,
+    )
+    _validate(campaign)
+    taken = await session.scalar(
+        select(Campaign.id).where(Campaign.company_id == company_id, Campaign.name == campaign.name)
+    )
+    if taken is not None:
+        raise InvalidSetting("campaign", "name", f"{campaign.name!r} exists in this company")
+    session.add(campaign)
+    await session.flush()
+    if campaign.dial_mode == DialMode.PREDICTIVE:
+        await ensure_no_contact_group(session, campaign)
+    audit(
+        session,
+        now,
+        "campaign",
+        campaign.id,
+        "create",
+        {"name": campaign.name, **values},
+        user_id=user_id,
+        company_id=company_id,
+    )
+    return campaign
+
+
+async def update_campaign(
+    session: AsyncSession,
+    campaign_id: int,
+    now: datetime,
+    *,
+    user_id: int | None = None,
+    **settings: Any,
+) -> Campaign:
+    """Change settings; the audit log keeps each old and new value."""
+    campaign = await get_campaign(session, campaign_id)
+    changes: dict[str, Any] = {}
+    for field, value in settings.items():
+        if field not in SETTINGS:
+            raise InvalidSetting("campaign", field, "is not a campaign setting")
+        coerced = _coerce(field, value)
+        old = getattr(campaign, field)
+        if old != coerced:
+            changes[field] = {"old": _plain(old), "new": _plain(coerced)}
+            setattr(campaign, field, coerced)
+    _validate(campaign)
+    if campaign.dial_mode == DialMode.PREDICTIVE:
+        await ensure_no_contact_group(session, campaign)
+    if changes:
+        campaign.updated_at = now
+        audit(
+            session,
+            now,
+            "campaign",
+            campaign.id,
+            "update",
+            changes,
+            user_id=user_id,
+            company_id=campaign.company_id,
+        )
+    await session.flush()
+    return campaign
+
+
+def _plain(value: object) -> Any:
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, time):
+        return value.isoformat(timespec="minutes")
+    return value
+
+
+async def ensure_no_contact_group(session: AsyncSession, campaign: Campaign) -> TypificationGroup:
+    """The campaign's no-contact group; created with one result when missing (seed 004)."""
+    group = await session.scalar(
+        select(TypificationGroup)
+        .where(
+            TypificationGroup.campaign_id == campaign.id,
+            TypificationGroup.kind == GroupKind.NO_CONTACT,
+        )
+        .order_by(TypificationGroup.id)
+        .limit(1)
+    )
+    if group is None:
+        group = TypificationGroup(
+            campaign_id=campaign.id, name=NO_CONTACT_GROUP_NAME, kind=GroupKind.NO_CONTACT
+        )
+        session.add(group)
+        await session.flush()
+    has_result = await session.scalar(
+        select(TypificationResult.id).where(TypificationResult.group_id == group.id).limit(1)
+    )
+    if has_result is None:
+        result = TypificationResult(
+            group_id=group.id,
+            name=NO_CONTACT_GROUP_NAME,
+            retry_after_seconds=None,
+            max_attempts=None,
+            is_final=False,
+        )
+        session.add(result)
+        await session.flush()
+        mapped = set(
+            await session.scalars(
+                select(NoContactMapping.outcome).where(NoContactMapping.campaign_id == campaign.id)
+            )
+        )
+        for outcome in NO_CONTACT_OUTCOMES:
+            if outcome not in mapped:
+                session.add(
+                    NoContactMapping(campaign_id=campaign.id, outcome=outcome, result_id=result.id)
+                )
+        await session.flush()
+    return group
+
+
+async def set_active(
+    session: AsyncSession,
+    campaign_id: int,
+    active: bool,
+    now: datetime,
+    *,
+    user_id: int | None = None,
+) -> Campaign:
+    """Activate or deactivate. Seed 002: deactivation is refused while agents are assigned to
+    the campaign or a call of it is active."""
+    campaign = await get_campaign(session, campaign_id)
+    if campaign.active == active:
+        return campaign
+    if not active:
+        agents = await session.scalar(
+            select(func.count())
+            .select_from(CampaignMember)
+            .join(User, User.id == CampaignMember.user_id)
+            .where(CampaignMember.campaign_id == campaign_id, User.role == Role.AGENT)
+        )
+        calls = await active_calls(session, campaign_id, now)
+        if agents or calls:
+            raise CampaignInUse(
+                f"campaign {campaign_id} ({campaign.name!r}) cannot be deactivated: "
+                f"{agents} agent(s) assigned and {calls} active call(s); remove the agents "
+                "and let the calls end first"
+            )
+    campaign.active = active
+    campaign.updated_at = now
+    audit(
+        session,
+        now,
+        "campaign",
+        campaign.id,
+        "activate" if active else "deactivate",
+        {"active": active},
+        user_id=user_id,
+        company_id=campaign.company_id,
+    )
+    await session.flush()
+    return campaign
+
+
+async def active_calls(session: AsyncSession, campaign_id: int, now: datetime) -> int:
+    """Calls of the campaign without an outcome, plus assignments under a live lease."""
+    open_attempts = await session.scalar(
+        select(func.count())
+        .select_from(Attempt)
+        .where(Attempt.campaign_id == campaign_id, Attempt.outcome.is_(None))
+    )
+    leased = await session.scalar(
+        select(func.count())
+        .select_from(Assignment)
+        .where(
+            Assignment.campaign_id == campaign_id,
+            Assignment.state == AssignmentState.LEASED,
+            Assignment.lease_expires_at > now,
+        )
+    )
+    return int(open_attempts or 0) + int(leased or 0)
+
+
+async def dial_problems(session: AsyncSession, campaign: Campaign) -> list[str]:
+    """Why the campaign cannot place calls now; empty when it can."""
+    problems = []
+    if not campaign.active:
+        problems.append("the campaign is inactive")
+    if not campaign.trunk:
+        problems.append("no trunk: a VoIP trunk is required to place calls (seed 004)")
+    if campaign.dial_mode == DialMode.PREDICTIVE:
+        result = await session.scalar(
+            select(TypificationResult.id)
+            .join(TypificationGroup, TypificationGroup.id == TypificationResult.group_id)
+            .where(
+                TypificationGroup.campaign_id == campaign.id,
+                TypificationGroup.kind == GroupKind.NO_CONTACT,
+            )
+            .limit(1)
+        )
+        if result is None:
+            problems.append("predictive mode needs a no-contact group with at least one result")
+    return problems
+
+
+async def require_dialable(session: AsyncSession, campaign: Campaign) -> None:
+    problems = await dial_problems(session, campaign)
+    if problems:
+        raise CannotDial(
+            f"campaign {campaign.id} ({campaign.name!r}) cannot dial: " + "; ".join(problems)
+        )
+
+
+async def link_campaigns(session: AsyncSession, campaign_id: int, linked_campaign_id: int) -> None:
+    """Seed 000: agents of ``campaign_id`` also take ``linked_campaign_id``'s queue calls."""
+    if campaign_id == linked_campaign_id:
+        raise InvalidSetting("campaign", "linked_campaign_id", "a campaign cannot link itself")
+    first = await get_campaign(session, campaign_id)
+    second = await get_campaign(session, linked_campaign_id)
+    if first.company_id != second.company_id:
+        raise InvalidSetting("campaign", "linked_campaign_id", "belongs to another company")
+    if await session.get(CampaignLink, (campaign_id, linked_campaign_id)) is None:
+        session.add(CampaignLink(campaign_id=campaign_id, linked_campaign_id=linked_campaign_id))
+        await session.flush()
+
+
+async def linked_queues(session: AsyncSession, campaign_id: int) -> list[str]:
+    """The queues an agent of the campaign joins: its own, then its linked campaigns'."""
+    own = await get_campaign(session, campaign_id)
+    rows = await session.scalars(
+        select(Campaign.queue)
+        .join(CampaignLink, CampaignLink.linked_campaign_id == Campaign.id)
+        .where(CampaignLink.campaign_id == campaign_id, Campaign.queue.is_not(None))
+        .order_by(Campaign.id)
+    )
+    return [q for q in ([own.queue] if own.queue else []) + [q for q in rows if q]]
+
+
+async def set_default_typification(
+    session: AsyncSession, campaign_id: int, purpose: DefaultPurpose, result_id: int
+) -> None:
+    """Seeds 002/004: the typification applied on ACW timeout, inactivity or transfer."""
+    result = await session.get(TypificationResult, result_id)
+    group = await session.get(TypificationGroup, result.group_id) if result else None
+    if result is None or group is None or group.campaign_id != campaign_id:
+        raise InvalidSetting(
+            "campaign",
+            f"default typification ({purpose.value})",
+            f"result {result_id} is not in campaign {campaign_id}'s tree",
+        )
+    row = await session.get(CampaignDefaultTypification, (campaign_id, purpose))
+    if row is None:
+        session.add(
+            CampaignDefaultTypification(
+                campaign_id=campaign_id, purpose=purpose, result_id=result_id
+            )
+        )
+    else:
+        row.result_id = result_id
+    await session.flush()
+
+
+async def default_typification(
+    session: AsyncSession, campaign_id: int, purpose: DefaultPurpose
+) -> int | None:
+    row = await session.get(CampaignDefaultTypification, (campaign_id, purpose))
+    return row.result_id if row else None
