@@ -204,6 +204,15 @@ async def create_campaign(
     if unknown:
         raise InvalidSetting("campaign", unknown[0], "is not a campaign setting")
     values = {field: _coerce(field, value) for field, value in settings.items()}
+    defaults: dict[str, Any] = {
+        "timezone": "UTC",
+        "schedule": {},
+        "pacing": {},
+        "default_max_attempts": 3,
+        "default_retry_seconds": 3600,
+        "calling_hours_start": time(8, 0),
+        "calling_hours_end": time(21, 0),
+    }
     campaign = Campaign(
         company_id=company_id,
         name=_coerce("name", name) or "",
@@ -212,14 +221,7 @@ async def create_campaign(
         active=True,
         created_at=now,
         updated_at=now,
-        timezone="UTC",
-        schedule={},
-        pacing={},
-        default_max_attempts=3,
-        default_retry_seconds=3600,
-        calling_hours_start=time(8, 0),
-        calling_hours_end=time(21, 0),
-        **values,
+        **(defaults | values),
     )
     _validate(campaign)
     taken = await session.scalar(

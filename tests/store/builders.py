@@ -1,0 +1,67 @@
+"""Test data for the store tests: a company, a campaign that can dial, contacts in it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.campaigns import create_campaign, create_company
+from store.contacts import create_contact
+from store.enums import OperationType
+from store.models import Assignment, Campaign, Company, Phone
+
+# A Wednesday: 10:00 in Bogotá (UTC-5, no DST) and in New York (EST, UTC-5).
+NOW = datetime(2025, 3, 5, 15, 0, tzinfo=UTC)
+
+BOGOTA_MOBILES = [f"+57310{n:07d}" for n in range(1_000_000, 1_100_000)]
+
+
+async def company_and_campaign(session: AsyncSession, **settings: Any) -> tuple[Company, Campaign]:
+    company = await create_company(session, "Acme", NOW)
+    settings.setdefault("trunk", "trunk-out")
+    settings.setdefault("timezone", "America/Bogota")
+    campaign = await create_campaign(
+        session, company.id, "Collections March", OperationType.COLLECTIONS, NOW, **settings
+    )
+    return company, campaign
+
+
+async def add_assignment(
+    session: AsyncSession,
+    campaign: Campaign,
+    number: str,
+    *,
+    document: str | None = None,
+    order_key: int = 0,
+    priority: int = 0,
+    **fields: Any,
+) -> Assignment:
+    """A contact with one phone, assigned to ``campaign``."""
+    contact = await create_contact(
+        session,
+        campaign.company_id,
+        NOW,
+        customer_type="person",
+        document_type="CC",
+        document_number=document or number,
+        first_name="Ana",
+        first_surname="Pérez",
+        phones=[number],
+    )
+    phone = await session.scalar(select(Phone.id).where(Phone.contact_id == contact.id))
+    assert phone is not None
+    assignment = Assignment(
+        campaign_id=campaign.id,
+        contact_id=contact.id,
+        phone_id=phone,
+        order_key=order_key,
+        priority=priority,
+        created_at=NOW,
+        **fields,
+    )
+    session.add(assignment)
+    await session.flush()
+    return assignment
