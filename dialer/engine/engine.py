@@ -34,6 +34,7 @@ from dialer.engine.ports import (
     AttemptResult,
     CampaignPlan,
     Dialable,
+    DialRefused,
     Outcome,
     Records,
     Typification,
@@ -215,9 +216,14 @@ class Engine:
             log.info("not dialing assignment %s: %s", dialable.assignment_id, refusal)
             await self.records.release(dialable.assignment_id, self.owner)
             return False
-        attempt_id = await self.records.start_attempt(
-            plan.campaign_id, dialable, now, plan.trunk_context
-        )
+        try:
+            attempt_id = await self.records.start_attempt(
+                plan.campaign_id, dialable, now, plan.trunk_context
+            )
+        except DialRefused as exc:
+            log.info("not dialing assignment %s: %s", dialable.assignment_id, exc)
+            await self.records.release(dialable.assignment_id, self.owner)
+            return False
         self.calls.dialed(attempt_id, plan.campaign_id, dialable, self.clock.now())
         running.recent_dials.append(self.clock.now())
         running.stats.placed += 1

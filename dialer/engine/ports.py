@@ -90,10 +90,21 @@ class Typification:
     callback_at: dt.datetime | None = None
 
 
+class CampaignCannotStart(Exception):
+    """The campaign's settings do not allow dialing (no trunk, inactive, predictive without a
+    "No contact" group with a result: seed 004)."""
+
+
+class DialRefused(Exception):
+    """The records refuse this call now (blocked number, outside hours, attempts used up)."""
+
+
 class Records(Protocol):
     """The campaign records: contacts in, attempts and outcomes out (store/ behind it)."""
 
-    async def campaign(self, campaign_id: int) -> CampaignPlan: ...
+    async def campaign(self, campaign_id: int) -> CampaignPlan:
+        """The campaign's plan; raises CampaignCannotStart when it cannot dial."""
+        ...
 
     async def claim(
         self, campaign_id: int, n: int, now: dt.datetime, owner: str
@@ -107,7 +118,9 @@ class Records(Protocol):
 
     async def start_attempt(
         self, campaign_id: int, dialable: Dialable, now: dt.datetime, trunk: str
-    ) -> int: ...
+    ) -> int:
+        """Write the attempt row (before the Originate); raises DialRefused."""
+        ...
 
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None: ...
 

@@ -1,0 +1,174 @@
+"""The engine's campaign records on the store (SQLite or PostgreSQL): ``Records`` for real.
+
+Each call is one short transaction: the hopper's claim, the attempt row (written before the
+Originate; the store re-checks block list, schedule, calling hours and attempt limits there and
+refuses with ``AttemptRefused``), the outcome (idempotent; a call that never reached an agent is
+typified under the campaign's "No contact" group by the store, seed 004), and the agent's
+typification (mandatory dynamic fields enforced by the store).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from dialer.clock import Clock
+from dialer.engine.ports import (
+    AttemptResult,
+    CampaignCannotStart,
+    CampaignPlan,
+    Dialable,
+    DialMode,
+    DialRefused,
+    Outcome,
+    Typification,
+)
+from store import attempts as store_attempts
+from store import hopper
+from store.campaigns import default_typification, get_campaign, require_dialable
+from store.db import SessionFactory
+from store.enums import AcwTimeoutAction, CallOutcome, MachineAction
+from store.errors import AttemptRefused, CannotDial
+from store.models import Attempt, DefaultPurpose
+
+log = logging.getLogger(__name__)
+
+# Written on the attempt when the ACW timer, not the agent, closed the after-call work.
+ACW_TIMEOUT_NOTE = "acw timeout: default applied"
+
+# The engine's outcome -> the store's. An answered person who hung up before an agent came
+# is stored as a drop: on the safe side of the abandon cap.
+_OUTCOMES = {
+    Outcome.CONNECTED: CallOutcome.ANSWERED,
+    Outcome.NO_ANSWER: CallOutcome.NO_ANSWER,
+    Outcome.BUSY: CallOutcome.BUSY,
+    Outcome.CONGESTION: CallOutcome.CONGESTION,
+    Outcome.FAILED: CallOutcome.FAILED,
+    Outcome.INVALID: CallOutcome.INVALID,
+    Outcome.MACHINE: CallOutcome.MACHINE,
+    Outcome.DROPPED: CallOutcome.DROPPED,
+    Outcome.CUSTOMER_HUNG_UP: CallOutcome.DROPPED,
+    Outcome.UNKNOWN: CallOutcome.FAILED,
+}
+
+
+class StoreRecords:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        clock: Clock,
+        *,
+        owner: str = "dialer-1",
+        lease_seconds: int = 300,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock  # the engine's clock: retry times and leases follow its time
+        self.owner = owner  # the lease owner: the same for claim, attempt and release
+        self.lease_seconds = lease_seconds
+
+    async def campaign(self, campaign_id: int) -> CampaignPlan:
+        async with self.sessions() as session:
+            c = await get_campaign(session, campaign_id)
+            try:
+                await require_dialable(session, c)
+            except CannotDial as exc:
+                raise CampaignCannotStart(str(exc)) from exc
+            pacing = dict(c.pacing or {})
+            return CampaignPlan(
+                campaign_id=c.id,
+                name=c.name,
+                dial_mode=DialMode(c.dial_mode.value),
+                trunk_context=c.trunk or "",
+                caller_id=c.caller_id or "",
+                amd=c.amd_enabled,
+                machine_message=(
+                    c.machine_message if c.machine_action == MachineAction.MESSAGE else None
+                ),
+                drop_message=c.drop_message,
+                ring_timeout_s=float(pacing.get("ring_timeout_s", 25.0)),
+                hand_off_s=float(pacing.get("hand_off_s", 2.0)),
+                acw_max_s=float(c.acw_max_seconds) if c.acw_max_seconds else 0.0,
+                abandon_target=float(pacing.get("abandon_target", 0.03)),
+                dial_ratio=float(pacing.get("dial_ratio", 1.0)),
+                max_channels=int(pacing.get("max_channels", 100)),
+                max_calls_per_s=float(pacing.get("max_calls_per_s", 20.0)),
+            )
+
+    async def claim(
+        self, campaign_id: int, n: int, now: dt.datetime, owner: str
+    ) -> Sequence[Dialable]:
+        async with self.sessions() as session, session.begin():
+            claims = await hopper.claim_in(
+                session, campaign_id, n, now, self.owner, self.lease_seconds
+            )
+        return [Dialable(c.assignment_id, c.contact_id, c.e164.lstrip("+")) for c in claims]
+
+    async def release(self, assignment_id: int, owner: str) -> None:
+        async with self.sessions() as session, session.begin():
+            await hopper.release_in(session, [assignment_id], self.owner, self._now())
+
+    async def may_dial(self, campaign_id: int, dialable: Dialable, now: dt.datetime) -> str | None:
+        # The store checks everything again inside start_attempt, in the same transaction
+        # that writes the attempt: nothing to ask separately.
+        return None
+
+    async def start_attempt(
+        self, campaign_id: int, dialable: Dialable, now: dt.datetime, trunk: str
+    ) -> int:
+        try:
+            async with self.sessions() as session, session.begin():
+                attempt = await store_attempts.start_attempt(
+                    session, dialable.assignment_id, now, owner=self.owner
+                )
+                attempt.dialed_at = now
+                return attempt.id
+        except AttemptRefused as exc:
+            raise DialRefused(str(exc)) from exc
+
+    async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None:
+        async with self.sessions() as session, session.begin():
+            await store_attempts.record_outcome(
+                session,
+                result.attempt_id,
+                _OUTCOMES[result.outcome],
+                result.ended_at or self._now(),
+                hangup_cause=result.hangup_cause,
+                amd_result=result.amd,
+                agent_id=result.agent_id,
+                dialed_at=result.dialed_at,
+                answered_at=result.answered_at,
+                connected_at=result.connected_at,
+            )
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock.now(), dt.UTC)
+
+    async def typify(self, campaign_id: int, typification: Typification) -> None:
+        now = self._now()
+        timed_out = typification.result_id is None
+        async with self.sessions() as session, session.begin():
+            result_id = typification.result_id
+            if result_id is None:
+                # Seed 004, the ACW timer: apply the campaign's default typification, or save
+                # the default record (phone, agent, date and time, which the attempt has).
+                campaign = await get_campaign(session, campaign_id)
+                if campaign.acw_timeout_action == AcwTimeoutAction.DEFAULT_TYPIFICATION:
+                    result_id = await default_typification(
+                        session, campaign_id, DefaultPurpose.ACW_TIMEOUT
+                    )
+                if result_id is None:
+                    attempt = await session.get(Attempt, typification.attempt_id)
+                    if attempt is not None:
+                        attempt.agent_id = typification.agent_id
+                        attempt.comments = ACW_TIMEOUT_NOTE
+                    return
+            await store_attempts.typify(
+                session,
+                typification.attempt_id,
+                result_id,
+                now,
+                agent_id=typification.agent_id,
+                field_values=typification.fields,
+                comments=ACW_TIMEOUT_NOTE if timed_out else None,
+            )
