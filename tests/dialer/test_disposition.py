@@ -152,7 +152,7 @@ def test_a_reminder_holds_the_assignment_until_its_time() -> None:
 
 
 def test_a_reminder_in_the_past_is_refused() -> None:
-    with pytest.raises(DispositionError, match="reminder_at .* is not in the future"):
+    with pytest.raises(DispositionError, match=r"reminder_at .* is not in the future"):
         run(Outcome.CONNECTED, agent_result_id=CALL_LATER_R, reminder_at=NOW)
 
 
