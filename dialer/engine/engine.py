@@ -190,11 +190,23 @@ class Engine:
             return 0
         now = self.now()
         leased = await self.records.claim(plan.campaign_id, wanted, now, self.owner)
-        placed = 0
-        for dialable in leased:
-            if await self._dial(running, dialable):
-                placed += 1
-        return placed
+        if not leased:
+            return 0
+        # Checked again at originate time, and the attempt rows written before anything is
+        # sent: a number blocked a second ago must not ring, and no call goes out unrecorded.
+        started = await self.records.start_attempts(
+            plan.campaign_id, leased, self.now(), plan.trunk_context
+        )
+        calls = []
+        for dialable, attempt in zip(leased, started, strict=True):
+            if isinstance(attempt, DialRefused):
+                log.info("not dialing assignment %s: %s", dialable.assignment_id, attempt)
+                await self.records.release(dialable.assignment_id, self.owner)
+            else:
+                calls.append(self._originate(running, dialable, attempt))
+        # The Originates go out side by side: their acks overlap.
+        await asyncio.gather(*calls)
+        return len(calls)
 
     def _within_limits(self, running: RunningCampaign, wanted: int) -> int:
         plan = running.plan
@@ -207,23 +219,10 @@ class Engine:
             recent.popleft()
         return max(0, min(wanted, int(plan.max_calls_per_s) - len(recent)))
 
-    async def _dial(self, running: RunningCampaign, dialable: Dialable) -> bool:
+    async def _originate(
+        self, running: RunningCampaign, dialable: Dialable, attempt_id: int
+    ) -> None:
         plan = running.plan
-        now = self.now()
-        # Checked again at originate time: a number blocked a second ago must not ring.
-        refusal = await self.records.may_dial(plan.campaign_id, dialable, now)
-        if refusal is not None:
-            log.info("not dialing assignment %s: %s", dialable.assignment_id, refusal)
-            await self.records.release(dialable.assignment_id, self.owner)
-            return False
-        try:
-            attempt_id = await self.records.start_attempt(
-                plan.campaign_id, dialable, now, plan.trunk_context
-            )
-        except DialRefused as exc:
-            log.info("not dialing assignment %s: %s", dialable.assignment_id, exc)
-            await self.records.release(dialable.assignment_id, self.owner)
-            return False
         self.calls.dialed(attempt_id, plan.campaign_id, dialable, self.clock.now())
         running.recent_dials.append(self.clock.now())
         running.stats.placed += 1
@@ -255,7 +254,6 @@ class Engine:
             if call is not None:
                 call.notes.append(str(exc))
                 self._record(call)
-        return True
 
     # AMI events ------------------------------------------------------------------------------
     def _on_originate_response(self, event: Message) -> None:

@@ -46,6 +46,17 @@ class Pacer:
         free = sum(1 for s in snapshot.agent_states if s == "available")
         if self.plan.dial_mode is DialMode.PREVIEW:
             return self._keep(Decision(0, 0.0, "preview: agents ask for their next contact"))
+        if self.plan.dial_mode is DialMode.AGENTLESS:
+            # No agents: keep the campaign's channels full, at most its calls per second.
+            busy = len(snapshot.dialing_seconds) + snapshot.answered_unconnected
+            wanted = max(0, min(self.plan.max_channels - busy, int(self.plan.max_calls_per_s)))
+            return self._keep(
+                Decision(
+                    wanted,
+                    0.0,
+                    f"agentless: {busy} of {self.plan.max_channels} channels busy -> {wanted}",
+                )
+            )
         if snapshot.waiting_for_agent:
             return self._keep(
                 Decision(0, 0.0, f"{snapshot.waiting_for_agent} live answers waiting: hold")

@@ -9,9 +9,12 @@ typification (mandatory dynamic fields enforced by the store).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.clock import Clock
 from dialer.engine.ports import (
@@ -64,6 +67,8 @@ class StoreRecords:
     ) -> None:
         self.sessions = sessions
         self.clock = clock  # the engine's clock: retry times and leases follow its time
+        self._outcomes: list[tuple[AttemptResult, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Future[None] | None = None
         self.owner = owner  # the lease owner: the same for claim, attempt and release
         self.lease_seconds = lease_seconds
 
@@ -116,30 +121,74 @@ class StoreRecords:
     async def start_attempt(
         self, campaign_id: int, dialable: Dialable, now: dt.datetime, trunk: str
     ) -> int:
-        try:
-            async with self.sessions() as session, session.begin():
-                attempt = await store_attempts.start_attempt(
-                    session, dialable.assignment_id, now, owner=self.owner
-                )
+        [result] = await self.start_attempts(campaign_id, [dialable], now, trunk)
+        if isinstance(result, DialRefused):
+            raise result
+        return result
+
+    async def start_attempts(
+        self, campaign_id: int, dialables: Sequence[Dialable], now: dt.datetime, trunk: str
+    ) -> list[int | DialRefused]:
+        """The attempt rows of one tick's calls, in one transaction (SQLite has one writer:
+        a transaction per call would queue them all behind each other). The store checks each
+        call again and refuses it without writing anything for it."""
+        out: list[int | DialRefused] = []
+        async with self.sessions() as session, session.begin():
+            for dialable in dialables:
+                try:
+                    attempt = await store_attempts.start_attempt(
+                        session, dialable.assignment_id, now, owner=self.owner
+                    )
+                except AttemptRefused as exc:
+                    out.append(DialRefused(str(exc)))
+                    continue
                 attempt.dialed_at = now
-                return attempt.id
-        except AttemptRefused as exc:
-            raise DialRefused(str(exc)) from exc
+                out.append(attempt.id)
+        return out
 
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None:
-        async with self.sessions() as session, session.begin():
-            await store_attempts.record_outcome(
-                session,
-                result.attempt_id,
-                _OUTCOMES[result.outcome],
-                result.ended_at or self._now(),
-                hangup_cause=result.hangup_cause,
-                amd_result=result.amd,
-                agent_id=result.agent_id,
-                dialed_at=result.dialed_at,
-                answered_at=result.answered_at,
-                connected_at=result.connected_at,
-            )
+        """Written with the other outcomes of the moment in one transaction (group commit);
+        returns once it is committed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((result, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes[:500], self._outcomes[500:]
+            try:
+                async with self.sessions() as session, session.begin():
+                    for result, _ in batch:
+                        await self._record(session, result)
+            except Exception:
+                # One bad outcome must not lose the others: write them one by one.
+                for result, future in batch:
+                    try:
+                        async with self.sessions() as session, session.begin():
+                            await self._record(session, result)
+                    except Exception as exc:
+                        future.set_exception(exc)
+                    else:
+                        future.set_result(None)
+                continue
+            for _, future in batch:
+                future.set_result(None)
+
+    async def _record(self, session: AsyncSession, result: AttemptResult) -> None:
+        await store_attempts.record_outcome(
+            session,
+            result.attempt_id,
+            _OUTCOMES[result.outcome],
+            result.ended_at or self._now(),
+            hangup_cause=result.hangup_cause,
+            amd_result=result.amd,
+            agent_id=result.agent_id,
+            dialed_at=result.dialed_at,
+            answered_at=result.answered_at,
+            connected_at=result.connected_at,
+        )
 
     def _now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock.now(), dt.UTC)

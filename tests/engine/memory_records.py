@@ -12,7 +12,13 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from dialer.engine.ports import AttemptResult, CampaignPlan, Dialable, Typification
+from dialer.engine.ports import (
+    AttemptResult,
+    CampaignPlan,
+    Dialable,
+    DialRefused,
+    Typification,
+)
 
 
 @dataclass
@@ -56,6 +62,18 @@ class MemoryRecords:
         self._next += 1
         self.attempts[attempt_id] = (dialable, now)
         return attempt_id
+
+    async def start_attempts(
+        self, campaign_id: int, dialables: Sequence[Dialable], now: dt.datetime, trunk: str
+    ) -> list[int | DialRefused]:
+        out: list[int | DialRefused] = []
+        for dialable in dialables:
+            refusal = await self.may_dial(campaign_id, dialable, now)
+            if refusal is not None:
+                out.append(DialRefused(refusal))
+            else:
+                out.append(await self.start_attempt(campaign_id, dialable, now, trunk))
+        return out
 
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None:
         old = self.results.get(result.attempt_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -133,7 +134,7 @@ async def test_no_contact_is_in_two_calls_at_once(session_factory: SessionFactor
         by_contact.setdefault(a.contact_id or 0, []).append(a)
     for calls in by_contact.values():
         calls.sort(key=lambda a: a.created_at)
-        for earlier, later in zip(calls, calls[1:], strict=False):
+        for earlier, later in itertools.pairwise(calls):
             assert earlier.ended_at is not None and earlier.ended_at <= later.created_at
 
 
