@@ -10,13 +10,15 @@ defaults either: every column a row leaves out gets the model's Python default h
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
 from sqlalchemy import Table, text
 
-from store.importing.writer import Writer
+from store.importing.records import ContactRecord
+from store.importing.writer import Key, Writer
 
 
 def _python_defaults(table: Table) -> dict[str, Any]:
@@ -44,10 +46,17 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot COPY a {type(value).__name__}: {value!r}")
 
 
+# Parents before children: every foreign key points to a table copied earlier.
+COPY_ORDER = ("contact", "phone", "email", "account", "contact_tag", "assignment", "ticket")
+FLUSH_ROWS = 50_000
+
+
 class PostgresWriter(Writer):
     """:class:`Writer` with COPY for the bulk rows."""
 
     _sequences: dict[str, str]
+    _buffers: dict[str, tuple[Table, list[dict[str, Any]]]]
+    _buffered: int
 
     async def _driver(self) -> Any:
         connection = await self.s.connection()
@@ -55,16 +64,54 @@ class PostgresWriter(Writer):
         return raw.driver_connection  # the asyncpg connection, in our transaction
 
     async def insert_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Buffer the rows; they are copied in big batches (a COPY has a fixed cost: asyncpg
+        reads the table's column types first), in the order tables depend on each other."""
         if not rows:
             return
-        defaults = _python_defaults(table)
-        columns = [c.name for c in table.columns if c.name in rows[0] or c.name in defaults]
-        records = [
-            tuple(_plain(row[name] if name in row else defaults[name]) for name in columns)
-            for row in rows
-        ]
+        if not hasattr(self, "_buffers"):
+            self._buffers = {}
+            self._buffered = 0
+        self._buffers.setdefault(table.name, (table, []))[1].extend(rows)
+        self._buffered += len(rows)
+        if self._buffered >= FLUSH_ROWS:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not getattr(self, "_buffers", None):
+            return
         driver = await self._driver()
-        await driver.copy_records_to_table(table.name, records=records, columns=columns)
+        for name in COPY_ORDER:
+            entry = self._buffers.pop(name, None)
+            if entry is None:
+                continue
+            table, rows = entry
+            defaults = _python_defaults(table)
+            columns = [c.name for c in table.columns if c.name in rows[0] or c.name in defaults]
+            records = [
+                tuple(_plain(row[c] if c in row else defaults[c]) for c in columns) for row in rows
+            ]
+            await driver.copy_records_to_table(name, records=records, columns=columns)
+        if self._buffers:
+            raise RuntimeError(f"no COPY order for tables {sorted(self._buffers)}")
+        self._buffered = 0
+
+    async def finish(self) -> None:
+        await self.flush()
+        await super().finish()
+
+    async def _existing(self, chunk: Sequence[ContactRecord]) -> dict[Key, int]:
+        # One unique-index probe per document (LATERAL forces it): the planner, blind to the
+        # rows this transaction has added, would otherwise scan the company's whole range.
+        driver = await self._driver()
+        rows = await driver.fetch(
+            "SELECT k.t, k.n, c.id FROM unnest($1::text[], $2::text[]) AS k(t, n) "
+            "CROSS JOIN LATERAL (SELECT id FROM contact WHERE company_id = $3 "
+            "AND document_type = k.t AND document_number = k.n) AS c",
+            [r.document_type for r in chunk],
+            [r.document_number for r in chunk],
+            self.company_id,
+        )
+        return {(t, n): int(i) for t, n, i in rows}
 
     async def insert_returning_ids(self, table: Table, rows: list[dict[str, Any]]) -> list[int]:
         if not rows:
