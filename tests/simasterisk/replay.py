@@ -13,6 +13,7 @@ Asterisk is multi-threaded, so the order of events *across* channels varies from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections import defaultdict
@@ -194,12 +195,37 @@ def _recorded_agi_commands(name: str) -> list[tuple[list[str], bool]]:
     return out
 
 
-async def replay(name: str, speed: float = 10.0) -> Replay:
-    """Send every recorded client block to a simulator at its recorded (scaled) time."""
+def _settled(messages: list[Message]) -> int:
+    """Responses and unsolicited events: what a connection must have seen by a given time
+    (list items and OriginateResponses are left out: their number and place vary)."""
+    return sum(1 for m in messages if not m.is_event or m.action_id is None)
+
+
+def replay_speed(name: str) -> float:
+    """x10, but slow enough that a short scenario lasts about a second of wall time: the
+    capture's script runs in real time beside the scaled model, and a busy machine must not
+    let the model's next step overtake the script's next command."""
+    duration = max(block.t for block in blocks(name))
+    return min(10.0, max(2.0, duration))
+
+
+async def replay(name: str, speed: float | None = None) -> Replay:
+    """Send every recorded client block to a simulator at its recorded (scaled) time.
+
+    Before each client block, the replay also waits (bounded) until the simulator has sent, on
+    every connection, as many responses and unsolicited events as Asterisk had by then: a
+    lagging machine then delays the client instead of reordering the capture's sessions or
+    cutting a call short with the final Logoff.
+    """
+    speed = speed or replay_speed(name)
     recorded: dict[int, list[Message]] = defaultdict(list)
     parsers: dict[int, Parser] = {}
     first_seen: dict[int, float] = {}
-    for block in blocks(name):
+    # Per client block (by position): what each connection had received before it.
+    seen_before: dict[int, dict[int, int]] = {}
+    for i, block in enumerate(blocks(name)):
+        if block.dir == "client":
+            seen_before[i] = {conn: _settled(ms) for conn, ms in recorded.items()}
         if block.dir == "server":
             parser = parsers.setdefault(block.conn, Parser())
             first_seen.setdefault(block.conn, block.t)
@@ -232,6 +258,12 @@ async def replay(name: str, speed: float = 10.0) -> Replay:
     loop = asyncio.get_running_loop()
     start = loop.time()
     simulated: dict[int, list[Message]] = defaultdict(list)
+    arrived = asyncio.Event()
+
+    async def caught_up(counts: dict[int, int]) -> None:
+        while any(_settled(simulated[conn]) < n for conn, n in counts.items()):
+            arrived.clear()
+            await arrived.wait()
 
     async def connection(conn: int) -> None:
         await asyncio.sleep(max(0.0, start + first_seen[conn] / speed - loop.time()))
@@ -241,12 +273,16 @@ async def replay(name: str, speed: float = 10.0) -> Replay:
             p = Parser()
             while data := await reader.read(65536):
                 simulated[conn].extend(m for m in p.feed(data) if not isinstance(m, Banner))
+                arrived.set()
 
         reading = asyncio.create_task(read())
-        for block in blocks(name):
+        for i, block in enumerate(blocks(name)):
             if block.dir != "client" or block.conn != conn:
                 continue
             await asyncio.sleep(max(0.0, start + block.t / speed - loop.time()))
+            # Bounded: where the simulator rightly sends fewer events, the comparison says so.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(caught_up(seen_before[i]), 3.0)
             writer.write(block.data)
             await writer.drain()
         try:
