@@ -151,7 +151,7 @@ def view_of(
     talk = sum(a.talk_s for a in agents) + sum(
         clock.now() - a.since for a in agents if a.state is AgentState.ON_CALL
     )
-    calls = engine.calls.in_flight(plan.campaign_id)
+    calls = engine.in_flight(plan.campaign_id)
     local = dt.datetime.fromtimestamp(clock.now(), ZoneInfo(CAMPAIGN_TIMEZONE))
     return ShiftView(
         clock=local.strftime("%a %H:%M:%S"),

@@ -181,6 +181,32 @@ async def release_in(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def renew_in(
+    session: AsyncSession,
+    assignment_ids: list[int],
+    owner: str,
+    now: datetime,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+) -> int:
+    """Extend ``owner``'s live leases to ``now + lease_seconds``: a call in progress keeps its
+    contact leased however long it lasts (an expired lease would let another claim dial the
+    same contact during the call). A lease already lost is not taken back. Returns how many
+    were renewed."""
+    if not assignment_ids:
+        return 0
+    result = await session.execute(
+        update(Assignment)
+        .where(
+            Assignment.id.in_(assignment_ids),
+            Assignment.state == AssignmentState.LEASED,
+            Assignment.lease_owner == owner,
+            Assignment.lease_expires_at > now,
+        )
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 class Hopper:
     """The hopper over a session factory; each call is one transaction."""
 

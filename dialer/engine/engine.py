@@ -26,8 +26,8 @@ from agi.server import AGICall
 from ami.client import AMIClient
 from ami.codec import Message
 from ami.errors import ActionError, AMIError, LinkLost
+from dialer.calls import EVENTS, CallRecord, CallState, CallTracker, action_id, channel_ids
 from dialer.clock import Clock
-from dialer.engine.calls import Call, CallBook, Stage, action_id, channel_ids
 from dialer.engine.outbound import AgentSeat, CallPlan, handle_outbound
 from dialer.engine.pace import Pacer, PacingSnapshot
 from dialer.engine.ports import (
@@ -39,12 +39,24 @@ from dialer.engine.ports import (
     Records,
     Typification,
 )
-from dialer.engine.roster import Agent, Roster
+from dialer.engine.roster import Agent, AgentState, Roster
 
 log = logging.getLogger(__name__)
 
-# Outcomes that count against the abandon rate: a live person nobody talked to in time.
-ABANDONED = frozenset({Outcome.DROPPED})
+# Calls placed and not answered yet / answered and still wanting an agent (pacing).
+_DIALING = frozenset({CallState.DIALING, CallState.RINGING, CallState.UNKNOWN})
+_WANTING_AGENT = frozenset({CallState.ANSWERED})
+
+
+@dataclass
+class CallMeta:
+    """What the engine knows of a call beyond its tracking: whose it is and what it dials."""
+
+    campaign_id: int
+    dialable: Dialable
+    dialed_at: float
+    human_at: float | None = None
+    talked: bool | None = None  # set when the call's record arrives
 
 
 @dataclass
@@ -72,6 +84,7 @@ class RunningCampaign:
     task: asyncio.Task[None] | None = None
     paused: bool = False
     recent_dials: deque[float] = field(default_factory=deque)
+    leases_renewed_at: float = 0.0
 
 
 class Engine:
@@ -86,6 +99,7 @@ class Engine:
         dialer_out_context: str = "dialer-out",
         tick_s: float = 1.0,
         pacer_factory: Callable[[CampaignPlan], Pacer] | None = None,
+        lease_renew_s: float = 60.0,
     ) -> None:
         self.records = records
         self.ami = ami
@@ -95,13 +109,19 @@ class Engine:
         self.dialer_out_context = dialer_out_context
         self.tick_s = tick_s
         self.pacer_factory = pacer_factory or Pacer
-        self.calls = CallBook()
+        # How often the leases of calls in progress are extended: well inside the records'
+        # lease (300 s by default), so a long call never loses its contact to another claim.
+        self.lease_renew_s = lease_renew_s
+        self.tracker = CallTracker(settle_s=5.0)
+        self.calls: dict[int, CallMeta] = {}
         self.campaigns: dict[int, RunningCampaign] = {}
         self._writes: set[asyncio.Task[None]] = set()
         self.accepting = True
         roster.on_acw_timeout = self._acw_timeout
-        ami.on("OriginateResponse", self._on_originate_response)
-        ami.on("Hangup", self._on_hangup)
+        for name in EVENTS:
+            ami.on(name, self._on_call_event)
+        if ami.on_resync is None:
+            ami.on_resync = self.resync
 
     # Lifecycle -------------------------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -130,25 +150,26 @@ class Engine:
     async def drain(self, timeout_s: float) -> None:
         """Wait (in clock time) for the calls in flight and their writes to finish."""
         waited = 0.0
-        while (self.calls.calls or self._writes) and waited < timeout_s:
+        while (len(self.tracker) or self._writes) and waited < timeout_s:
             await self.clock.sleep(0.5)
             waited += 0.5
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
 
     async def resync(self, client: AMIClient) -> None:
-        """After a reconnect: close as ``unknown`` the calls Asterisk no longer has."""
+        """After every (re)connect: calls in flight are unknown until Asterisk says which
+        channels it still has (CoreShowChannels); the others are closed with what was known,
+        and none is ever re-dialed."""
+        if client.connections <= 1:
+            return
+        self._apply(self.tracker.link_lost(self.clock.now()))
         try:
             channels = await client.core_show_channels()
         except AMIError as exc:
             log.error("resync: CoreShowChannels failed: %s", exc)
             return
         live = [m.get("Uniqueid") or "" for m in channels.events]
-        for call in self.calls.reconcile(live, self.clock.now()):
-            log.warning(
-                "attempt %s: not found after the reconnect, outcome unknown", call.attempt_id
-            )
-            self._record(call)
+        self._apply(self.tracker.reconcile(live, self.clock.now()))
 
     # The tick --------------------------------------------------------------------------------
     async def _run(self, running: RunningCampaign) -> None:
@@ -163,24 +184,38 @@ class Engine:
                 log.exception("campaign %s: tick failed", running.plan.campaign_id)
             await self.clock.sleep(max(0.0, self.tick_s - (self.clock.now() - started)))
 
+    def in_flight(self, campaign_id: int) -> list[tuple[int, CallMeta, CallState]]:
+        out = []
+        for attempt_id, meta in self.calls.items():
+            state = self.tracker.state(attempt_id)
+            if meta.campaign_id == campaign_id and state is not None:
+                out.append((attempt_id, meta, state))
+        return out
+
     def snapshot(self, running: RunningCampaign) -> PacingSnapshot:
         plan = running.plan
         now = self.clock.now()
         agents = self.roster.working(plan.campaign_id)
-        calls = self.calls.in_flight(plan.campaign_id)
+        calls = self.in_flight(plan.campaign_id)
         return PacingSnapshot(
             now=now,
             agent_states=[a.state.value for a in agents],
             agent_seconds_in_state=[now - a.since for a in agents],
             agent_campaign_count=[len(a.campaigns) for a in agents],
-            dialing_seconds=[now - c.dialed_at for c in calls if c.stage is Stage.DIALING],
-            answered_unconnected=sum(1 for c in calls if c.stage is Stage.ANSWERED),
+            dialing_seconds=[now - m.dialed_at for _, m, st in calls if st in _DIALING],
+            answered_unconnected=sum(1 for _, _, st in calls if st in _WANTING_AGENT),
             waiting_for_agent=self.roster.waiting_answers,
         )
 
     async def tick(self, running: RunningCampaign) -> int:
         """One decision for one campaign; how many calls it placed."""
         plan = running.plan
+        now_s = self.clock.now()
+        self._apply(self.tracker.expire(now_s))
+        if now_s - running.leases_renewed_at >= self.lease_renew_s:
+            running.leases_renewed_at = now_s
+            ours = [m.dialable.assignment_id for _, m, _ in self.in_flight(plan.campaign_id)]
+            await self.records.renew(ours, self.now())
         snapshot = self.snapshot(running)
         decision = running.pacer.decide(snapshot)
         running.stats.last_decision = decision.reason
@@ -210,7 +245,7 @@ class Engine:
 
     def _within_limits(self, running: RunningCampaign, wanted: int) -> int:
         plan = running.plan
-        in_flight = len(self.calls.in_flight(plan.campaign_id))
+        in_flight = len(self.in_flight(plan.campaign_id))
         wanted = min(wanted, plan.max_channels - in_flight)
         # Calls-per-second cap over the last second of clock time (carrier limits).
         now = self.clock.now()
@@ -223,7 +258,8 @@ class Engine:
         self, running: RunningCampaign, dialable: Dialable, attempt_id: int
     ) -> None:
         plan = running.plan
-        self.calls.dialed(attempt_id, plan.campaign_id, dialable, self.clock.now())
+        self.calls[attempt_id] = CallMeta(plan.campaign_id, dialable, self.clock.now())
+        self._apply(self.tracker.dialed(attempt_id, self.clock.now()))
         running.recent_dials.append(self.clock.now())
         running.stats.placed += 1
         one, two = channel_ids(attempt_id)
@@ -250,29 +286,28 @@ class Engine:
             log.warning("attempt %s: link lost during Originate, outcome unknown", attempt_id)
         except (ActionError, AMIError) as exc:
             log.error("attempt %s: Originate refused: %s", attempt_id, exc)
-            call = self.calls.finish(attempt_id, Outcome.FAILED, self.clock.now())
-            if call is not None:
-                call.notes.append(str(exc))
-                self._record(call)
+            self._apply(self.tracker.rejected(attempt_id, str(exc), self.clock.now()))
 
     # AMI events ------------------------------------------------------------------------------
-    def _on_originate_response(self, event: Message) -> None:
-        call = self.calls.originate_response(event, self.clock.now())
-        if call is not None:
-            self._record(call)
-
-    def _on_hangup(self, event: Message) -> None:
-        uniqueid = event.get("Uniqueid") or ""
-        if not uniqueid.startswith("att-"):
-            return
-        call = self.calls.hangup(event, self.clock.now())
-        if call is not None:
-            self._record(call)
+    def _on_call_event(self, event: Message) -> None:
+        self._apply(self.tracker.handle(event, self.clock.now()))
 
     # Outcomes --------------------------------------------------------------------------------
-    def _record(self, call: Call) -> None:
-        running = self.campaigns.get(call.campaign_id)
-        outcome = call.outcome or Outcome.FAILED
+    def _apply(self, changes: tuple[object, ...]) -> None:
+        for change in changes:
+            if isinstance(change, CallRecord):
+                self._record(change)
+
+    def _record(self, record: CallRecord) -> None:
+        meta = self.calls.get(record.attempt_id)
+        if meta is None:
+            return
+        outcome = Outcome(record.outcome.value)
+        meta.talked = record.connected_at is not None
+        if record.answered_at is None:
+            # Never answered: no FastAGI handler will report on it.
+            del self.calls[record.attempt_id]
+        running = self.campaigns.get(meta.campaign_id)
         if running is not None:
             stats = running.stats
             stats.outcomes[outcome.value] = stats.outcomes.get(outcome.value, 0) + 1
@@ -284,22 +319,22 @@ class Engine:
                 stats.dropped += 1
             elif outcome is Outcome.MACHINE:
                 stats.machines += 1
-            elif outcome not in (Outcome.CUSTOMER_HUNG_UP,):
+            elif outcome is not Outcome.CUSTOMER_HUNG_UP:
                 stats.failed += 1
-            running.pacer.observe(call, self.clock.now())
+            running.pacer.observe(record, self.clock.now())
         result = AttemptResult(
-            attempt_id=call.attempt_id,
+            attempt_id=record.attempt_id,
             outcome=outcome,
-            reason=call.reason,
-            hangup_cause=call.called_cause,
-            amd=call.amd,
-            agent_id=call.agent_id,
-            dialed_at=_utc(call.dialed_at),
-            answered_at=_utc(call.answered_at),
-            connected_at=_utc(call.connected_at),
-            ended_at=_utc(call.ended_at),
+            reason=record.reason,
+            hangup_cause=record.hangup_cause,
+            amd=record.amd,
+            agent_id=record.agent_id,
+            dialed_at=_utc(record.dialed_at),
+            answered_at=_utc(record.answered_at),
+            connected_at=_utc(record.connected_at),
+            ended_at=_utc(record.ended_at),
         )
-        task = asyncio.ensure_future(self._write(call.campaign_id, result))
+        task = asyncio.ensure_future(self._write(meta.campaign_id, result))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
@@ -314,10 +349,8 @@ class Engine:
         await handle_outbound(call, self)
 
     def plan(self, attempt_id: int) -> CallPlan | None:
-        call = self.calls.get(attempt_id)
-        if call is None:
-            return None
-        running = self.campaigns.get(call.campaign_id)
+        meta = self.calls.get(attempt_id)
+        running = self.campaigns.get(meta.campaign_id) if meta is not None else None
         if running is None:
             return None
         p = running.plan
@@ -331,66 +364,56 @@ class Engine:
         )
 
     def answered(self, attempt_id: int, channel: str) -> None:
-        self.calls.answered(attempt_id, channel, self.clock.now())
+        self._apply(self.tracker.answered(attempt_id, self.clock.now(), channel))
 
     def machine(self, attempt_id: int, amd_cause: str) -> None:
-        call = self.calls.finish(attempt_id, Outcome.MACHINE, self.clock.now())
-        if call is not None:
-            call.amd = "MACHINE"
-            call.notes.append(amd_cause)
-            self._record(call)
+        self._apply(self.tracker.amd_result(attempt_id, "MACHINE", self.clock.now()))
 
     def human(self, attempt_id: int, amd_cause: str | None) -> None:
-        self.calls.human(attempt_id, amd_cause, self.clock.now())
+        now = self.clock.now()
+        if amd_cause is not None:
+            self._apply(self.tracker.amd_result(attempt_id, "HUMAN", now))
+        meta = self.calls.get(attempt_id)
+        if meta is not None:
+            meta.human_at = now
 
     async def reserve_agent(self, attempt_id: int, within_s: float) -> AgentSeat | None:
-        call = self.calls.get(attempt_id)
-        if call is None:
+        meta = self.calls.get(attempt_id)
+        if meta is None:
             return None
-        agent = await self.roster.reserve(call.campaign_id, attempt_id, within_s)
+        agent = await self.roster.reserve(meta.campaign_id, attempt_id, within_s)
         if agent is None:
             return None
         return AgentSeat(agent.agent_id, agent.interface)
 
-    def connected(self, attempt_id: int, seat: AgentSeat) -> None:
+    def connecting(self, attempt_id: int, seat: AgentSeat) -> None:
+        # The agent is busy from here; the call counts as connected when Asterisk says the
+        # agent's phone answered (DialEnd ANSWER / BridgeEnter on the ;1 half).
         self.roster.on_call(seat.agent_id)
-        self.calls.connected(attempt_id, seat.agent_id, self.clock.now())
+        self._apply(self.tracker.agent_reserved(attempt_id, seat.agent_id, self.clock.now()))
 
     def agent_failed(self, attempt_id: int, seat: AgentSeat) -> None:
-        agent = self.roster.get(seat.agent_id)
         # The phone never answered: the agent is not at their desk. Pause them, so the next
         # live answer is not sent to an empty chair.
         self.roster.call_ended(seat.agent_id)
         self.roster.finish_acw(seat.agent_id)
-        self.roster.pause(agent.agent_id, "no answer on the phone")
-        call = self.calls.get(attempt_id)
-        if call is not None:
-            call.stage = Stage.ANSWERED
-            call.agent_id = None
+        self.roster.pause(seat.agent_id, "no answer on the phone")
 
     def dropped(self, attempt_id: int) -> None:
-        call = self.calls.finish(attempt_id, Outcome.DROPPED, self.clock.now())
-        if call is not None:
-            self._record(call)
+        self._apply(self.tracker.dropped(attempt_id, self.clock.now()))
 
     def ended(self, attempt_id: int, hung_up_by: str) -> None:
-        call = self.calls.get(attempt_id)
-        if call is None:
-            return
-        if call.stage is Stage.CONNECTED and call.agent_id is not None:
-            self.roster.call_ended(call.agent_id)
-            finished = self.calls.finish(attempt_id, Outcome.CONNECTED, self.clock.now())
-        else:
-            # Answered, never connected: hung up while AMD listened or while waiting. Waiting
-            # past the hand-off limit is a drop whoever hangs up first.
-            plan = self.plan(attempt_id)
-            limit = plan.hand_off_s if plan else 2.0
-            waited = self.clock.now() - (call.human_at or call.answered_at or self.clock.now())
-            outcome = Outcome.DROPPED if waited > limit else Outcome.CUSTOMER_HUNG_UP
-            finished = self.calls.finish(attempt_id, outcome, self.clock.now())
-        if finished is not None:
-            finished.notes.append(f"hung up by {hung_up_by}")
-            self._record(finished)
+        talked = self.tracker.state(attempt_id) is CallState.CONNECTED
+        self._apply(self.tracker.ended(attempt_id, self.clock.now()))
+        meta = self.calls.pop(attempt_id, None)
+        if meta is not None and meta.talked is not None:
+            talked = meta.talked
+        for agent in list(self.roster.agents.values()):
+            if agent.attempt_id == attempt_id and agent.state is AgentState.ON_CALL:
+                self.roster.call_ended(agent.agent_id)
+                if not talked:
+                    # Reserved, never talked (the customer left first): no wrap-up to do.
+                    self.roster.finish_acw(agent.agent_id)
 
     # Agents ----------------------------------------------------------------------------------
     async def typify(self, typification: Typification, campaign_id: int) -> None:

@@ -61,7 +61,7 @@ class OutboundCalls(Protocol):
 
     def agent_failed(self, attempt_id: int, seat: AgentSeat) -> None: ...
 
-    def connected(self, attempt_id: int, seat: AgentSeat) -> None: ...
+    def connecting(self, attempt_id: int, seat: AgentSeat) -> None: ...
 
     def dropped(self, attempt_id: int) -> None: ...
 
@@ -125,7 +125,7 @@ async def _hand_off(call: AGICall, calls: OutboundCalls, plan: CallPlan) -> Agen
     seat = await calls.reserve_agent(plan.attempt_id, plan.hand_off_s)
     if seat is None:
         return None
-    calls.connected(plan.attempt_id, seat)
+    calls.connecting(plan.attempt_id, seat)
     # Agent phones auto-answer, so the customer hears the agent as Dial starts; Dial returns
     # when the agent's leg ends.
     await call.exec("Dial", seat.interface, plan.agent_ring_s)

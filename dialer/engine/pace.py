@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from dialer.engine.ports import CampaignPlan, DialMode
 
 if TYPE_CHECKING:
-    from dialer.engine.calls import Call
+    from dialer.calls import CallRecord
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Pacer:
             )
         )
 
-    def observe(self, call: Call, now: float) -> None:
+    def observe(self, call: CallRecord, now: float) -> None:
         self.placed += 1
         if call.answered_at is not None:
             self.answered += 1

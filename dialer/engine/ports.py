@@ -112,6 +112,11 @@ class Records(Protocol):
 
     async def release(self, assignment_id: int, owner: str) -> None: ...
 
+    async def renew(self, assignment_ids: Sequence[int], now: dt.datetime) -> None:
+        """Keep the leases of calls still in progress (a long call must not lose its contact
+        to another claim)."""
+        ...
+
     async def may_dial(self, campaign_id: int, dialable: Dialable, now: dt.datetime) -> str | None:
         """None when the call may go out now; else why not (blocked, out of hours...)."""
         ...

@@ -113,6 +113,12 @@ class StoreRecords:
         async with self.sessions() as session, session.begin():
             await hopper.release_in(session, [assignment_id], self.owner, self._now())
 
+    async def renew(self, assignment_ids: Sequence[int], now: dt.datetime) -> None:
+        async with self.sessions() as session, session.begin():
+            await hopper.renew_in(
+                session, list(assignment_ids), self.owner, now, self.lease_seconds
+            )
+
     async def may_dial(self, campaign_id: int, dialable: Dialable, now: dt.datetime) -> str | None:
         # The store checks everything again inside start_attempt, in the same transaction
         # that writes the attempt: nothing to ask separately.

@@ -52,6 +52,9 @@ class MemoryRecords:
         self.leased.discard(assignment_id)
         self.lease_log.append(("release", assignment_id))
 
+    async def renew(self, assignment_ids: Sequence[int], now: dt.datetime) -> None:
+        self.lease_log.extend(("renew", a) for a in assignment_ids)
+
     async def may_dial(self, campaign_id: int, dialable: Dialable, now: dt.datetime) -> str | None:
         return "blocked" if dialable.phone in self.blocked else None
 

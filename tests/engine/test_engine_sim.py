@@ -11,8 +11,8 @@ import pytest
 
 from agi.server import FastAGIServer
 from ami.client import AMIClient
+from dialer.calls import CallState
 from dialer.clock import ScaledClock
-from dialer.engine.calls import Stage
 from dialer.engine.engine import Engine
 from dialer.engine.ports import CampaignPlan, Dialable, DialMode, Outcome, Typification
 from dialer.engine.roster import AgentState, Roster
@@ -148,7 +148,7 @@ async def test_no_contact_is_leased_twice_at_once(rig: Rig) -> None:
         if what == "lease":
             assert assignment not in held
             held.add(assignment)
-        else:
+        elif what == "release":
             held.discard(assignment)
 
 
@@ -157,7 +157,7 @@ async def test_progressive_never_has_more_calls_wanting_an_agent_than_agents(rig
 
     def watch() -> bool:
         nonlocal peak
-        wanting = [c for c in rig.engine.calls.in_flight(1) if c.stage is not Stage.CONNECTED]
+        wanting = [c for c in rig.engine.in_flight(1) if c[2] is not CallState.CONNECTED]
         talking = sum(1 for a in rig.roster.agents.values() if a.state is not AgentState.AVAILABLE)
         peak = max(peak, len(wanting) + talking)
         return len(rig.records.results) == len(MIX)

@@ -53,7 +53,9 @@ async def shift(sessions: SessionFactory, *, agents: int, contacts: int) -> Asyn
     _, ami_port = await sim.start()
     ami = AMIClient("127.0.0.1", ami_port, ping_interval=None)
     roster = Roster(clock)
-    engine = Engine(StoreRecords(sessions, clock, owner="test"), ami, roster, clock, owner="test")
+    # Leases far shorter than the calls: only renewal keeps a contact from a second dial.
+    records = StoreRecords(sessions, clock, owner="test", lease_seconds=15)
+    engine = Engine(records, ami, roster, clock, owner="test", lease_renew_s=4.0)
     agi.route("outbound", engine.handle_outbound)
     await ami.connect()
     for agent in center.agents:

@@ -12,7 +12,7 @@ from store.blocklist import block_number
 from store.db import SessionFactory
 from store.enums import AssignmentState, CallOutcome, GroupKind, ReminderType
 from store.errors import AttemptRefused, CannotDial, OutcomeConflict
-from store.hopper import Hopper, claim_in
+from store.hopper import Hopper, claim_in, renew_in
 from store.models import Assignment, Attempt, AuditEntry
 from store.typifications import add_group, add_result
 from store.work import schedule_callback
@@ -318,3 +318,22 @@ async def test_start_attempt_counts_the_attempt_and_writes_the_row_before_dialli
         )
         assert assignment.attempts == 1
         await record_outcome(session, attempt.id, CallOutcome.FAILED, NOW)
+
+
+async def test_renewing_keeps_a_long_call_s_contact_leased(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session, session.begin():
+        _, campaign = await company_and_campaign(session)
+        first = await add_assignment(session, campaign, "+573101000001", order_key=1)
+    hopper = Hopper(session_factory)
+    assert ids(await hopper.claim(campaign.id, 1, NOW, OWNER, 60)) == [first.id]
+    async with session_factory() as session, session.begin():
+        assert await renew_in(session, [first.id], OWNER, NOW + timedelta(seconds=50), 60) == 1
+    # 100 s after the claim the original lease is long gone, the renewed one is not.
+    assert await hopper.claim(campaign.id, 1, NOW + timedelta(seconds=100), "dialer-2", 60) == []
+    async with session_factory() as session, session.begin():
+        # Another owner, or a lease already expired, is not renewed.
+        assert await renew_in(session, [first.id], "dialer-2", NOW, 60) == 0
+        later = NOW + timedelta(seconds=500)
+        assert await renew_in(session, [first.id], OWNER, later, 60) == 0
