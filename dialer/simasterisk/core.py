@@ -478,12 +478,14 @@ class Asterisk:
         if not await self.wait(ch, behaviour.ring_s):
             return "hangup"
         ch.machine = kind is PartyKind.MACHINE
+        if behaviour.keys and not ch.machine:
+            # Known before the answer: the caller's side starts its AGI while Answer() is still
+            # waiting for media, and its first prompt must already find them.
+            ch.pending_digits.extend(behaviour.keys)
         await self._app_answer(ch, "")
         if ch.machine:
             await self.wait(ch, behaviour.message_s)
             return "hangup"
-        if behaviour.keys:
-            ch.pending_digits.extend(behaviour.keys)
         # A human waits a little for someone to speak; once an agent is on the line they talk.
         try:
             await asyncio.wait_for(ch.connected_to_agent.wait(), behaviour.patience_s / self.speed)
@@ -887,7 +889,7 @@ class Asterisk:
             )
             if ch.hung_up:
                 status = "CANCEL"
-            self._cancel_agent_leg(one, two, status)
+            self._cancel_agent_leg(one, two, status, hangup_reports_cancel=False)
             self.set_variable(ch, "DIALSTATUS", status)
             return "hangup" if ch.hung_up else None
         one.linked = two.linked = True
@@ -912,11 +914,15 @@ class Asterisk:
             ("DIALEDTIME_MS", str(dialed_ms)),
         ]
 
-    def _cancel_agent_leg(self, one: Channel, two: Channel, status: str) -> None:
+    def _cancel_agent_leg(
+        self, one: Channel, two: Channel, status: str, *, hangup_reports_cancel: bool = True
+    ) -> None:
         """A leg that was not answered: DialEnd with the status, then CANCEL as it is torn
-        down (Asterisk reports both, 03d), and its ;2 is told with cause 0."""
+        down, and its ;2 is told with cause 0. app_queue's hangupcalls() reports that CANCEL
+        (03d); app_dial's hanguptree() does not, so Dial reports its status once."""
         self.dial_end(one, status)
-        self.dial_end(one, "CANCEL")
+        if hangup_reports_cancel:
+            self.dial_end(one, "CANCEL")
         self.request_hangup(two, 0)
         self.finish_channel(one)
 

@@ -57,7 +57,8 @@ class NumberModel:
     machine_message_s: float = 20.0
     p_press_1: float = 0.2  # in an IVR: "press 1 for an agent"
     p_press_9: float = 0.05  # "press 9 to opt out"
-    overrides: Mapping[str, PartyKind] = field(default_factory=dict)
+    # Per number: a kind (times and keys still drawn) or a whole Behaviour (for tests).
+    overrides: Mapping[str, PartyKind | Behaviour] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         total = self.p_machine + self.p_busy + self.p_no_answer + self.p_congestion
@@ -70,8 +71,11 @@ class NumberModel:
         return random.Random(int.from_bytes(digest.digest(), "big"))
 
     def decide(self, number: str, attempt: int = 1) -> Behaviour:
+        pinned = self.overrides.get(number)
+        if isinstance(pinned, Behaviour):
+            return pinned
         rng = self._rng(number, attempt)
-        kind = self.overrides.get(number)
+        kind = pinned
         if kind is None:
             roll = rng.random()
             kind = PartyKind.HUMAN

@@ -22,6 +22,7 @@ from dialer.simasterisk import NumberModel, PartyKind, SimConfig, SimulatedAster
 from dialer.simasterisk.agi_client import environment
 from dialer.simasterisk.channels import Channel
 from tests.agi.replay import agi_session
+from tests.waiting import until
 
 HUMAN, MACHINE, BUSY, NOANS, CONG, INVALID = (
     "15550000001",
@@ -108,11 +109,7 @@ def _hangups(rig: Rig, attempt: int) -> dict[str, str]:
 
 
 async def _until_hung_up(rig: Rig, attempt: int) -> None:
-    for _ in range(2000):
-        if len(_hangups(rig, attempt)) >= 2:
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("the call never ended")
+    await until(lambda: len(_hangups(rig, attempt)) >= 2, timeout=20)
 
 
 async def test_a_human_is_detected_and_bridged_to_an_agent_until_they_hang_up(rig: Rig) -> None:
