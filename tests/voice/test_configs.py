@@ -52,6 +52,7 @@ def test_every_file_parses_and_the_set_is_complete() -> None:
     }
     for name in CONF_FILES:
         assert _load(name).sections, name
+    assert "extensions_dialer.conf" in CONF_FILES
 
 
 # -- manager.conf -------------------------------------------------------------------------------
@@ -281,9 +282,24 @@ def test_asterisklint_finds_nothing_in_extensions_conf() -> None:
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
-def test_asterisklint_would_catch_a_missing_application(tmp_path: Path) -> None:
-    text = (CONFIGS / "extensions.conf").read_text().replace("Echo()", "Ecko()")
-    (tmp_path / "extensions.conf").write_text(text)
+def test_asterisklint_follows_the_include_and_would_catch_a_missing_application(
+    tmp_path: Path,
+) -> None:
+    shutil.copy(CONFIGS / "extensions.conf", tmp_path / "extensions.conf")
+    text = (CONFIGS / "extensions_dialer.conf").read_text().replace("Echo()", "Ecko()")
+    (tmp_path / "extensions_dialer.conf").write_text(text)
     result = _lint(tmp_path / "extensions.conf")
     assert result.returncode == 1
+    assert "extensions_dialer.conf" in result.stdout + result.stderr
     assert "E_APP_MISSING: app 'Ecko'" in result.stdout + result.stderr
+
+
+def test_the_contexts_file_has_no_general_or_globals_so_it_can_be_included() -> None:
+    # A second [general]/[globals] is legal to Asterisk but crashes asterisklint 0.5.0 when an
+    # existing extensions.conf includes ours; the globals stay in extensions.conf.
+    included = load(CONFIGS / "extensions_dialer.conf")
+    assert not {s.name for s in included.sections} & {"general", "globals"}
+    assert [p.name for p in _load("extensions.conf").files] == [
+        "extensions.conf",
+        "extensions_dialer.conf",
+    ]
