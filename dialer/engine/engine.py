@@ -135,6 +135,16 @@ class Engine:
         running.task = asyncio.create_task(self._run(running), name=f"campaign-{campaign_id}")
         return running
 
+    async def reload_campaign(self, campaign_id: int) -> None:
+        """Take a running campaign's changed settings (pacing tuned live) from the next tick."""
+        running = self.campaigns.get(campaign_id)
+        if running is None:
+            return
+        plan = await self.records.campaign(campaign_id)
+        running.plan = plan
+        running.pacer.plan = plan
+        self.roster.acw_max_s[campaign_id] = plan.acw_max_s
+
     def pause_campaign(self, campaign_id: int, paused: bool = True) -> None:
         self.campaigns[campaign_id].paused = paused
 

@@ -1,0 +1,409 @@
+"""The HTTP API for agent desktops and supervisors (aiohttp), plus /metrics and /health.
+
+Authentication: ``Authorization: Bearer <token>``; tokens are issued by the store
+(``store.users.issue_token``) and only their hash is kept. Roles: agents act on themselves and
+see only the campaigns they are members of; supervisors and administrators watch campaigns and
+tune pacing live (validated, written through the store, which audits the change).
+
+Errors are JSON ``{"error": "...", "field": "..."}`` with 400 (bad input, naming the field), 401
+(no or bad token), 403 (not yours), 404, 409 (not possible in the current state) or 422
+(mandatory dynamic fields missing, naming them). Never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+
+from dialer.engine.engine import Engine
+from dialer.engine.ports import Typification
+from dialer.engine.roster import AgentStateError
+from dialer.metrics import Registry
+from store import users as store_users
+from store.campaigns import get_campaign, update_campaign
+from store.db import SessionFactory
+from store.enums import Role
+from store.errors import InvalidSetting, MissingMandatoryFields, NotFound, StoreError
+from store.models import Assignment, Attempt, CampaignMember, Contact, Phone, User
+from store.work import schedule_callback
+
+log = logging.getLogger(__name__)
+
+USER: web.RequestKey[User] = web.RequestKey("user", User)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# What a supervisor may change live, and the bounds that keep it sane.
+PACING_FIELDS: dict[str, tuple[type, float, float]] = {
+    "dial_ratio": (float, 0.0, 10.0),
+    "abandon_target": (float, 0.0, 0.03),  # never above the legal cap
+    "max_channels": (int, 1, 10_000),
+    "max_calls_per_s": (float, 0.1, 1_000.0),
+    "hand_off_s": (float, 0.5, 2.0),  # the 2-second rule is the upper bound
+    "ring_timeout_s": (float, 5.0, 120.0),
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
+
+
+class Api:
+    def __init__(self, engine: Engine, sessions: SessionFactory, metrics: Registry) -> None:
+        self.engine = engine
+        self.sessions = sessions
+        self.metrics = metrics
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._errors, self._auth])
+        app.add_routes(
+            [
+                web.get("/health", self.health),
+                web.get("/metrics", self.prometheus),
+                web.post("/api/agent/login", self.agent_login),
+                web.post("/api/agent/ready", self.agent_ready),
+                web.post("/api/agent/pause", self.agent_pause),
+                web.post("/api/agent/logout", self.agent_logout),
+                web.get("/api/agent", self.agent_state),
+                web.post("/api/agent/typify", self.agent_typify),
+                web.post("/api/agent/callback", self.agent_callback),
+                web.get("/api/campaigns/{id}", self.campaign_state),
+                web.get("/api/campaigns/{id}/pacing", self.pacing_get),
+                web.patch("/api/campaigns/{id}/pacing", self.pacing_set),
+                web.post("/api/campaigns/{id}/pause", self.campaign_pause),
+                web.post("/api/campaigns/{id}/resume", self.campaign_resume),
+            ]
+        )
+        return app
+
+    # Middlewares -----------------------------------------------------------------------------
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            body: dict[str, Any] = {"error": exc.message}
+            if exc.field:
+                body["field"] = exc.field
+            return _json(body, exc.status)
+        except MissingMandatoryFields as exc:
+            return _json({"error": str(exc), "fields": list(exc.fields)}, 422)
+        except InvalidSetting as exc:
+            return _json({"error": str(exc), "field": getattr(exc, "field", None)}, 400)
+        except NotFound as exc:
+            return _json({"error": str(exc)}, 404)
+        except (AgentStateError, StoreError, ValueError) as exc:
+            return _json({"error": str(exc)}, 409)
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("API %s %s failed", request.method, request.path)
+            return _json({"error": "internal error"}, 500)
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in ("/health", "/metrics"):
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            raise ApiError(401, "send Authorization: Bearer <token>")
+        async with self.sessions() as session:
+            user = await store_users.user_for_token(session, header[len("Bearer ") :].strip())
+        if user is None:
+            raise ApiError(401, "unknown or revoked token")
+        request[USER] = user
+        return await handler(request)
+
+    # Helpers ---------------------------------------------------------------------------------
+    def _user(self, request: web.Request) -> User:
+        return request[USER]
+
+    def _agent(self, request: web.Request) -> User:
+        user = self._user(request)
+        if user.role != Role.AGENT:
+            raise ApiError(403, "agents only")
+        return user
+
+    def _supervisor(self, request: web.Request) -> User:
+        user = self._user(request)
+        if user.role not in (Role.SUPERVISOR, Role.ADMINISTRATOR):
+            raise ApiError(403, "supervisors and administrators only")
+        return user
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        if not request.can_read_body:
+            return {}
+        try:
+            data = await request.json()
+        except json.JSONDecodeError as exc:
+            raise ApiError(400, f"the body is not JSON: {exc.msg} at {exc.pos}") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "the body must be a JSON object")
+        return data
+
+    async def _campaigns_of(self, user: User) -> set[int]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                CampaignMember.__table__.select()
+                .with_only_columns(CampaignMember.campaign_id)
+                .where(CampaignMember.user_id == user.id)
+            )
+            return set(rows)
+
+    def _campaign_id(self, request: web.Request) -> int:
+        raw = request.match_info["id"]
+        if not raw.isdigit():
+            raise ApiError(400, f"campaign id {raw!r} is not a number", "id")
+        return int(raw)
+
+    # Health and metrics ----------------------------------------------------------------------
+    async def health(self, request: web.Request) -> web.Response:
+        return _json({"status": "ok", "ami": self.engine.ami.connected})
+
+    async def prometheus(self, request: web.Request) -> web.Response:
+        roster = self.engine.roster
+        for state, count in roster.counts().items():
+            self.metrics.gauge("dialer_agents", "agents by state").set(count, state=state)
+        for campaign_id, running in self.engine.campaigns.items():
+            labels = {"campaign": str(campaign_id)}
+            stats = running.stats
+            self.metrics.gauge("dialer_calls_in_flight", "calls in flight").set(
+                len(self.engine.in_flight(campaign_id)), **labels
+            )
+            self.metrics.gauge("dialer_abandon_rate", "drops / live answers").set(
+                stats.abandon_rate, **labels
+            )
+            for name, value in (
+                ("placed", stats.placed),
+                ("connected", stats.connected),
+                ("dropped", stats.dropped),
+                ("answered", stats.answered),
+            ):
+                self.metrics.gauge(f"dialer_calls_{name}", f"calls {name}").set(value, **labels)
+        return web.Response(text=self.metrics.render(), content_type="text/plain")
+
+    # Agent -----------------------------------------------------------------------------------
+    async def agent_login(self, request: web.Request) -> web.Response:
+        user = self._agent(request)
+        roster = self.engine.roster
+        if user.id not in roster.agents:
+            if not user.interface:
+                raise ApiError(
+                    409, f"agent {user.username} has no phone interface set", "interface"
+                )
+            roster.add(
+                user.id,
+                user.full_name or user.username,
+                user.interface,
+                await self._campaigns_of(user),
+            )
+        agent = roster.login(user.id)
+        return _json({"state": agent.state.value, "campaigns": sorted(agent.campaigns)})
+
+    async def agent_ready(self, request: web.Request) -> web.Response:
+        agent = self.engine.roster.ready(self._agent(request).id)
+        return _json({"state": agent.state.value})
+
+    async def agent_pause(self, request: web.Request) -> web.Response:
+        reason = str((await self._body(request)).get("reason") or "").strip()
+        if not reason:
+            raise ApiError(400, "a pause needs a reason", "reason")
+        agent = self.engine.roster.pause(self._agent(request).id, reason)
+        return _json({"state": agent.state.value, "reason": agent.pause_reason})
+
+    async def agent_logout(self, request: web.Request) -> web.Response:
+        agent = self.engine.roster.logout(self._agent(request).id)
+        return _json({"state": agent.state.value})
+
+    async def agent_state(self, request: web.Request) -> web.Response:
+        user = self._agent(request)
+        agent = self.engine.roster.agents.get(user.id)
+        if agent is None:
+            return _json({"state": "logged_out"})
+        body: dict[str, Any] = {
+            "state": agent.state.value,
+            "since": dt.datetime.fromtimestamp(agent.since, dt.UTC),
+            "pause_reason": agent.pause_reason or None,
+            "campaigns": sorted(agent.campaigns),
+            "attempt_id": agent.attempt_id,
+        }
+        if agent.attempt_id is not None:
+            body["call"] = await self._call_view(agent.attempt_id)
+        return _json(body)
+
+    async def _call_view(self, attempt_id: int) -> dict[str, Any]:
+        async with self.sessions() as session:
+            attempt = await session.get(Attempt, attempt_id)
+            if attempt is None:
+                return {}
+            contact = await session.get(Contact, attempt.contact_id) if attempt.contact_id else None
+            phones = []
+            if contact is not None:
+                phones = list(
+                    await session.scalars(
+                        Phone.__table__.select()
+                        .with_only_columns(Phone.e164)
+                        .where(Phone.contact_id == contact.id)
+                    )
+                )
+            campaign = await get_campaign(session, attempt.campaign_id)
+            return {
+                "attempt_id": attempt.id,
+                "campaign_id": attempt.campaign_id,
+                "number": attempt.e164,
+                "script": campaign.script,
+                "contact": None
+                if contact is None
+                else {
+                    "id": contact.id,
+                    "first_name": contact.first_name,
+                    "first_surname": contact.first_surname,
+                    "document": f"{contact.document_type} {contact.document_number}",
+                    "phones": phones,
+                    "additional_data": contact.additional_data,
+                },
+            }
+
+    async def agent_typify(self, request: web.Request) -> web.Response:
+        user = self._agent(request)
+        body = await self._body(request)
+        agent = self.engine.roster.get(user.id)
+        if agent.attempt_id is None or agent.campaign_id is None:
+            raise ApiError(409, "no call to typify")
+        result_id = body.get("result_id")
+        if not isinstance(result_id, int):
+            raise ApiError(400, "result_id must be the id of a result of the campaign", "result_id")
+        fields = body.get("fields") or {}
+        if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+            raise ApiError(400, "fields must map field names to text", "fields")
+        await self.engine.typify(
+            Typification(agent.attempt_id, user.id, result_id, dict(fields)), agent.campaign_id
+        )
+        return _json({"state": self.engine.roster.get(user.id).state.value})
+
+    async def agent_callback(self, request: web.Request) -> web.Response:
+        """Schedule a reminder for the current (or just finished) call's contact (seed 004)."""
+        user = self._agent(request)
+        body = await self._body(request)
+        attempt_id = body.get("attempt_id") or self.engine.roster.get(user.id).attempt_id
+        if not isinstance(attempt_id, int):
+            raise ApiError(400, "attempt_id is required when no call is on", "attempt_id")
+        try:
+            due = dt.datetime.fromisoformat(str(body.get("at")))
+        except ValueError:
+            raise ApiError(400, "at must be an ISO 8601 date and time", "at") from None
+        if due.tzinfo is None:
+            raise ApiError(400, "at needs a timezone offset", "at")
+        kind = str(body.get("kind") or "simple")
+        async with self.sessions() as session, session.begin():
+            attempt = await session.get(Attempt, attempt_id)
+            if attempt is None or attempt.assignment_id is None:
+                raise ApiError(404, f"no outbound attempt {attempt_id}")
+            if attempt.campaign_id not in await self._campaigns_of(user):
+                raise ApiError(403, "not a campaign you work")
+            callback = await schedule_callback(
+                session,
+                attempt.assignment_id,
+                due,
+                kind,
+                self.engine.now(),
+                agent_id=user.id,
+                note=str(body.get("note") or ""),
+            )
+            return _json({"callback_id": callback.id, "due_at": callback.due_at, "kind": kind}, 201)
+
+    # Supervisor ------------------------------------------------------------------------------
+    def _running(self, request: web.Request) -> int:
+        self._supervisor(request)
+        return self._campaign_id(request)
+
+    async def campaign_state(self, request: web.Request) -> web.Response:
+        campaign_id = self._running(request)
+        running = self.engine.campaigns.get(campaign_id)
+        async with self.sessions() as session:
+            campaign = await get_campaign(session, campaign_id)
+            pending = await session.scalar(
+                Assignment.__table__.select()
+                .with_only_columns(Assignment.id)
+                .where(Assignment.campaign_id == campaign_id)
+                .limit(1)
+            )
+        body: dict[str, Any] = {
+            "id": campaign.id,
+            "name": campaign.name,
+            "dial_mode": campaign.dial_mode.value,
+            "active": campaign.active,
+            "running": running is not None,
+            "has_contacts": pending is not None,
+            "agents": self.engine.roster.counts(campaign_id),
+        }
+        if running is not None:
+            stats = running.stats
+            body.update(
+                paused=running.paused,
+                calls_in_flight=len(self.engine.in_flight(campaign_id)),
+                waiting_for_agent=self.engine.roster.waiting_answers,
+                stats={k: v for k, v in asdict(stats).items() if k != "outcomes"},
+                outcomes=stats.outcomes,
+                abandon_rate=stats.abandon_rate,
+                decisions=[asdict(d) for d in running.pacer.history[-20:]],
+            )
+        return _json(body)
+
+    async def pacing_get(self, request: web.Request) -> web.Response:
+        campaign_id = self._running(request)
+        async with self.sessions() as session:
+            campaign = await get_campaign(session, campaign_id)
+            return _json({"dial_mode": campaign.dial_mode.value, "pacing": campaign.pacing})
+
+    async def pacing_set(self, request: web.Request) -> web.Response:
+        user = self._supervisor(request)
+        campaign_id = self._campaign_id(request)
+        body = await self._body(request)
+        if not body:
+            raise ApiError(400, f"send one or more of {', '.join(PACING_FIELDS)}")
+        changes: dict[str, float | int] = {}
+        for name, value in body.items():
+            if name not in PACING_FIELDS:
+                raise ApiError(400, f"{name!r} is not a pacing parameter", name)
+            kind, low, high = PACING_FIELDS[name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ApiError(400, f"{name} must be a number", name)
+            if not low <= value <= high:
+                raise ApiError(400, f"{name} must be between {low:g} and {high:g}", name)
+            changes[name] = kind(value)
+        async with self.sessions() as session, session.begin():
+            campaign = await get_campaign(session, campaign_id)
+            pacing = {**(campaign.pacing or {}), **changes}
+            await update_campaign(
+                session, campaign_id, self.engine.now(), user_id=user.id, pacing=pacing
+            )
+        await self.engine.reload_campaign(campaign_id)
+        return _json({"pacing": pacing})
+
+    async def campaign_pause(self, request: web.Request) -> web.Response:
+        campaign_id = self._running(request)
+        if campaign_id not in self.engine.campaigns:
+            raise ApiError(409, f"campaign {campaign_id} is not running")
+        self.engine.pause_campaign(campaign_id, True)
+        return _json({"paused": True})
+
+    async def campaign_resume(self, request: web.Request) -> web.Response:
+        campaign_id = self._running(request)
+        if campaign_id not in self.engine.campaigns:
+            raise ApiError(409, f"campaign {campaign_id} is not running")
+        self.engine.pause_campaign(campaign_id, False)
+        return _json({"paused": False})

@@ -1,0 +1,95 @@
+"""``dialer serve``: the engine, the FastAGI server and the API against a real Asterisk.
+
+Everything comes from the settings (dialer/settings.py: TOML file and ``DIALER_*`` variables).
+On SQLite the database is locked to this one process (the store refuses a second: SQLite has no
+``SKIP LOCKED``). Every active campaign that can dial is started; one that cannot (no trunk,
+predictive without its "No contact" results) is logged with the reason and left alone. Agents
+log in through the API. SIGTERM/SIGINT: stop dialing, let the calls in flight finish, exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiohttp import web
+from sqlalchemy import select
+
+from agi.server import FastAGIServer
+from ami.client import AMIClient
+from dialer.api import Api
+from dialer.clock import RealClock
+from dialer.engine.engine import Engine
+from dialer.engine.ports import CampaignCannotStart
+from dialer.engine.records import StoreRecords
+from dialer.engine.roster import Roster
+from dialer.metrics import Registry
+from dialer.settings import Settings
+from store.db import Database
+from store.enums import DialMode
+from store.models import Campaign
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
+    db = Database.open(settings.database_url)
+    clock = RealClock()
+    ami = AMIClient(
+        settings.ami.host, settings.ami.port, settings.ami.username, settings.ami.secret
+    )
+    roster = Roster(clock)
+    engine = Engine(
+        StoreRecords(db.sessions, clock, owner=owner),
+        ami,
+        roster,
+        clock,
+        owner=owner,
+        dialer_out_context=settings.dialer_out_context,
+        tick_s=settings.tick_seconds,
+    )
+    agi = FastAGIServer(
+        {"outbound": engine.handle_outbound}, host=settings.fastagi.host, port=settings.fastagi.port
+    )
+    runner = web.AppRunner(Api(engine, db.sessions, Registry()).app())
+    await agi.start()
+    await ami.connect()
+    await runner.setup()
+    await web.TCPSite(runner, settings.api.host, settings.api.port).start()
+    log.info(
+        "serving: AMI %s:%s, FastAGI %s:%s, API %s:%s",
+        settings.ami.host,
+        settings.ami.port,
+        settings.fastagi.host,
+        agi.port,
+        settings.api.host,
+        settings.api.port,
+    )
+    async with db.sessions() as session:
+        ids = list(
+            await session.scalars(
+                select(Campaign.id).where(Campaign.active, Campaign.dial_mode != DialMode.PREVIEW)
+            )
+        )
+    for campaign_id in ids:
+        try:
+            await engine.start_campaign(campaign_id)
+        except CampaignCannotStart as exc:
+            log.warning("campaign %s not started: %s", campaign_id, exc)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await engine.stop_dialing()
+        await engine.drain(timeout_s=120)
+        await runner.cleanup()
+        await roster.close()
+        await ami.close()
+        await agi.close()
+        await db.close()

@@ -1,0 +1,197 @@
+"""The HTTP API: tokens and roles, agent actions, typification rules, live pacing changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from ami.client import AMIClient
+from dialer.api import Api
+from dialer.clock import ScaledClock
+from dialer.demo import shift_start
+from dialer.demo_seed import DemoCenter, seed_center
+from dialer.engine.engine import Engine
+from dialer.engine.records import StoreRecords
+from dialer.engine.roster import AgentState, Roster
+from dialer.metrics import Registry
+from store import hopper
+from store.attempts import start_attempt
+from store.db import SessionFactory
+from store.enums import Role
+from store.models import AuditEntry, Callback, Campaign, TypificationResult
+from store.typifications import add_form, add_form_field
+from store.users import create_user, issue_token
+
+
+@dataclass
+class Desk:
+    client: TestClient  # type: ignore[type-arg]
+    engine: Engine
+    center: DemoCenter
+    sessions: SessionFactory
+    agent_token: str
+    supervisor_token: str
+
+    def as_agent(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.agent_token}"}
+
+    def as_supervisor(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.supervisor_token}"}
+
+
+@pytest.fixture
+async def desk(session_factory: SessionFactory) -> AsyncIterator[Desk]:
+    start = shift_start()
+    clock = ScaledClock(1, start=start.timestamp())
+    center = await seed_center(session_factory, agents=2, contacts=3, now=start)
+    async with session_factory() as session, session.begin():
+        boss = await create_user(session, center.company_id, "boss", Role.SUPERVISOR, start)
+        supervisor_token = await issue_token(session, boss.id, start)
+        agent_token = await issue_token(session, center.agents[0].user_id, start)
+    ami = AMIClient("127.0.0.1", 9, ping_interval=None)  # never connected: no calls here
+    engine = Engine(StoreRecords(session_factory, clock, owner="api"), ami, Roster(clock), clock)
+    client = TestClient(TestServer(Api(engine, session_factory, Registry()).app()))
+    await client.start_server()
+    try:
+        yield Desk(client, engine, center, session_factory, agent_token, supervisor_token)
+    finally:
+        await client.close()
+        await engine.roster.close()
+
+
+async def test_no_token_or_a_bad_one_is_401(desk: Desk) -> None:
+    assert (await desk.client.get("/api/agent")).status == 401
+    bad = await desk.client.get("/api/agent", headers={"Authorization": "Bearer nope"})
+    assert bad.status == 401
+    assert "token" in (await bad.json())["error"]
+
+
+async def test_health_and_metrics_need_no_token(desk: Desk) -> None:
+    assert (await (await desk.client.get("/health")).json())["status"] == "ok"
+    await desk.client.post("/api/agent/login", headers=desk.as_agent())
+    text = await (await desk.client.get("/metrics")).text()
+    assert 'dialer_agents{state="available"} 1' in text
+
+
+async def test_an_agent_logs_in_to_its_campaigns_pauses_with_a_reason_and_is_ready(
+    desk: Desk,
+) -> None:
+    login = await desk.client.post("/api/agent/login", headers=desk.as_agent())
+    assert await login.json() == {"state": "available", "campaigns": [desk.center.campaign_id]}
+    no_reason = await desk.client.post("/api/agent/pause", headers=desk.as_agent(), json={})
+    assert no_reason.status == 400 and (await no_reason.json())["field"] == "reason"
+    paused = await desk.client.post(
+        "/api/agent/pause", headers=desk.as_agent(), json={"reason": "coffee"}
+    )
+    assert await paused.json() == {"state": "paused", "reason": "coffee"}
+    ready = await desk.client.post("/api/agent/ready", headers=desk.as_agent())
+    assert (await ready.json())["state"] == "available"
+
+
+async def test_typifying_without_a_call_is_refused(desk: Desk) -> None:
+    await desk.client.post("/api/agent/login", headers=desk.as_agent())
+    response = await desk.client.post(
+        "/api/agent/typify", headers=desk.as_agent(), json={"result_id": 1}
+    )
+    assert response.status == 409
+
+
+async def test_mandatory_dynamic_fields_are_enforced_naming_them(desk: Desk) -> None:
+    agent_id = desk.center.agents[0].user_id
+    sale = desk.center.direct_results["Sale"]
+    now = desk.engine.now()
+    async with desk.sessions() as session, session.begin():
+        form = await add_form(session, desk.center.campaign_id, "Sale form")
+        await add_form_field(session, form.id, "contract", mandatory=True)
+        result = await session.get(TypificationResult, sale)
+        assert result is not None
+        result.form_id = form.id
+        [claimed] = await hopper.claim_in(session, desk.center.campaign_id, 1, now, "api", 300)
+        attempt = await start_attempt(session, claimed.assignment_id, now, owner="api")
+        attempt_id = attempt.id
+    await desk.client.post("/api/agent/login", headers=desk.as_agent())
+    roster = desk.engine.roster
+    await roster.reserve(desk.center.campaign_id, attempt_id, 1.0)
+    roster.on_call(agent_id)
+    roster.call_ended(agent_id)
+    missing = await desk.client.post(
+        "/api/agent/typify", headers=desk.as_agent(), json={"result_id": sale}
+    )
+    assert missing.status == 422
+    assert (await missing.json())["fields"] == ["contract"]
+    assert roster.get(agent_id).state is AgentState.ACW  # still wrapping up
+    done = await desk.client.post(
+        "/api/agent/typify",
+        headers=desk.as_agent(),
+        json={"result_id": sale, "fields": {"contract": "C-1"}},
+    )
+    assert done.status == 200 and (await done.json())["state"] == "available"
+
+
+async def test_supervisors_only_see_campaign_state(desk: Desk) -> None:
+    path = f"/api/campaigns/{desk.center.campaign_id}"
+    assert (await desk.client.get(path, headers=desk.as_agent())).status == 403
+    body = await (await desk.client.get(path, headers=desk.as_supervisor())).json()
+    assert body["name"] == "Demo predictive" and body["dial_mode"] == "predictive"
+    assert body["running"] is False
+
+
+async def test_pacing_is_validated_naming_the_field(desk: Desk) -> None:
+    path = f"/api/campaigns/{desk.center.campaign_id}/pacing"
+    unknown = await desk.client.patch(path, headers=desk.as_supervisor(), json={"speed": 2})
+    assert unknown.status == 400 and (await unknown.json())["field"] == "speed"
+    over_cap = await desk.client.patch(
+        path, headers=desk.as_supervisor(), json={"abandon_target": 0.05}
+    )
+    assert over_cap.status == 400 and (await over_cap.json())["field"] == "abandon_target"
+    text = await desk.client.patch(path, headers=desk.as_supervisor(), json={"dial_ratio": "2"})
+    assert text.status == 400
+
+
+async def test_pacing_changes_are_stored_and_audited(desk: Desk) -> None:
+    path = f"/api/campaigns/{desk.center.campaign_id}/pacing"
+    changed = await desk.client.patch(
+        path, headers=desk.as_supervisor(), json={"dial_ratio": 1.5, "max_channels": 40}
+    )
+    assert changed.status == 200
+    read = await (await desk.client.get(path, headers=desk.as_supervisor())).json()
+    assert read["pacing"]["dial_ratio"] == 1.5 and read["pacing"]["max_channels"] == 40
+    async with desk.sessions() as session:
+        campaign = await session.get(Campaign, desk.center.campaign_id)
+        assert campaign is not None and campaign.pacing["dial_ratio"] == 1.5
+        audits = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.entity == "campaign"))
+        )
+    assert any("pacing" in str(a.changes) for a in audits)
+
+
+async def test_a_callback_is_scheduled_for_the_contact(desk: Desk) -> None:
+    now = desk.engine.now()
+    async with desk.sessions() as session, session.begin():
+        [claimed] = await hopper.claim_in(session, desk.center.campaign_id, 1, now, "api", 300)
+        attempt = await start_attempt(session, claimed.assignment_id, now, owner="api")
+        attempt_id = attempt.id
+    due = (now + dt.timedelta(hours=2)).isoformat()
+    made = await desk.client.post(
+        "/api/agent/callback",
+        headers=desk.as_agent(),
+        json={"attempt_id": attempt_id, "at": due, "kind": "auto_drop"},
+    )
+    assert made.status == 201, await made.text()
+    naive = await desk.client.post(
+        "/api/agent/callback",
+        headers=desk.as_agent(),
+        json={"attempt_id": attempt_id, "at": "2030-01-01T10:00:00"},
+    )
+    assert naive.status == 400 and (await naive.json())["field"] == "at"
+    async with desk.sessions() as session:
+        [callback] = list(await session.scalars(select(Callback)))
+    assert callback.assignment_id == claimed.assignment_id
+    assert callback.agent_id == desk.center.agents[0].user_id
+    assert callback.kind.value == "auto_drop"
+    assert callback.due_at == dt.datetime.fromisoformat(due)
