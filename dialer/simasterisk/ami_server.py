@@ -204,8 +204,15 @@ class AMIServer:
             self._server.close()
         for session in list(self.sessions):
             session.close()
-        for task in list(self._tasks):
-            task.cancel()
+        # Closed sockets end each session's read loop; wait for them rather than cancel them
+        # (a cancelled connection callback is logged as an error by asyncio), but bounded: a
+        # session blocked in a synchronous Originate is cancelled after a moment.
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=1.0)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
@@ -218,6 +225,10 @@ class AMIServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = Session(self, writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         self.sessions.append(session)
         self.ast.sinks.append(session)
         writer.write(BANNER)
@@ -230,7 +241,7 @@ class AMIServer:
                 for action in parser.feed(data):
                     assert isinstance(action, Message)
                     await self._dispatch(session, action)
-        except (ConnectionError, OSError, ProtocolError):
+        except (ConnectionError, OSError, ProtocolError, asyncio.CancelledError):
             pass
         finally:
             session.closed = True
@@ -241,7 +252,13 @@ class AMIServer:
             writer.close()
 
     async def _dispatch(self, session: Session, action: Message) -> None:
-        name = action.name.lower()
+        name = (action.get("Action") or "").strip().lower()
+        if not name:
+            # manager.c process_message(): no (or an empty) Action header, checked before the
+            # login; the security event is queued, so it follows the reply on the wire (01).
+            session.error(action, "Missing action in request")
+            self._security(session, "RequestBadFormat", "Error", [("RequestType", "NONE")])
+            return
         if not session.authenticated and name not in ("login", "challenge", "logoff"):
             session.error(action, "Permission denied")
             return

@@ -1,0 +1,151 @@
+"""The simulator's AMI server on the wire, beyond the recorded scenarios: several sessions at
+once, malformed input, login failure, counters, and a clean stop.
+
+Facts from ../shared/asterisk/README.md ("Protocol facts", 01): a bad secret is answered after a
+delay and the socket closes; events go to every logged-in session whose mask lets them through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ami.codec import Banner, Message, Parser, encode
+from dialer.clock import ScaledClock
+from dialer.simasterisk import SimConfig, SimulatedAsterisk
+from tests.waiting import until
+
+
+class Wire:
+    """One raw AMI connection: send actions, read messages with the project's codec."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.parser = Parser()
+        self.inbox: list[Message] = []
+
+    def send(self, *headers: tuple[str, str]) -> None:
+        self.writer.write(encode(list(headers)))
+
+    async def next(self, name: str | None = None, timeout: float = 10.0) -> Message:
+        """The next message (with that name, skipping others); fails on EOF or timeout."""
+        async with asyncio.timeout(timeout):
+            while True:
+                while self.inbox:
+                    m = self.inbox.pop(0)
+                    if name is None or m.name == name:
+                        return m
+                data = await self.reader.read(65536)
+                if not data:
+                    raise EOFError("the server closed the connection")
+                self.inbox.extend(m for m in self.parser.feed(data) if not isinstance(m, Banner))
+
+    async def eof(self, timeout: float = 10.0) -> bool:
+        """True once the server has closed (or reset: unread input was left) the connection."""
+        async with asyncio.timeout(timeout):
+            try:
+                while data := await self.reader.read(65536):
+                    self.inbox.extend(
+                        m for m in self.parser.feed(data) if not isinstance(m, Banner)
+                    )
+            except ConnectionResetError:
+                pass
+        return True
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimulatedAsterisk]:
+    s = SimulatedAsterisk(SimConfig(route="lab"), clock=ScaledClock(100))
+    await s.start()
+    yield s
+    await s.stop()
+
+
+async def connect(sim: SimulatedAsterisk, events: str | None = None) -> Wire:
+    wire = Wire(*await asyncio.open_connection("127.0.0.1", sim.port))
+    login = [("Action", "Login"), ("Username", "dialer"), ("Secret", "dialer")]
+    if events is not None:
+        login.append(("Events", events))
+    wire.send(*login)
+    assert (await wire.next())["Message"] == "Authentication accepted"
+    return wire
+
+
+async def test_a_message_without_an_action_gets_asterisk_s_error_and_the_session_goes_on(
+    sim: SimulatedAsterisk,
+) -> None:
+    wire = await connect(sim, events="off")
+    wire.send(("Foo", "bar"), ("ActionID", "x1"))
+    reply = await wire.next()
+    assert list(reply.headers) == [
+        ("Response", "Error"),
+        ("ActionID", "x1"),
+        ("Message", "Missing action in request"),
+    ]
+    wire.send(("Action", "Ping"), ("ActionID", "p1"))
+    assert (await wire.next())["Ping"] == "Pong"
+
+
+async def test_one_session_s_oversized_message_closes_only_that_session(
+    sim: SimulatedAsterisk,
+) -> None:
+    good, bad = await connect(sim, events="off"), await connect(sim, events="off")
+    bad.writer.write(b"Action: Ping\r\nX: " + b"a" * (5 * 1024 * 1024))
+    assert await bad.eof()
+    good.send(("Action", "Ping"), ("ActionID", "still-here"))
+    assert (await good.next())["ActionID"] == "still-here"
+
+
+async def test_events_reach_every_logged_in_session_its_mask_allows(
+    sim: SimulatedAsterisk,
+) -> None:
+    first, second = await connect(sim), await connect(sim, events="user")
+    quiet = await connect(sim, events="off")
+    first.send(("Action", "UserEvent"), ("UserEvent", "Hello"), ("Greeting", "hi"))
+    for wire in (first, second):
+        event = await wire.next("UserEvent")
+        assert (event["UserEvent"], event["Greeting"]) == ("Hello", "hi")
+    # The quiet session hears nothing but the reply to its own action.
+    quiet.send(("Action", "Ping"), ("ActionID", "q"))
+    assert (await quiet.next()).name == "Success"
+    assert quiet.inbox == []
+    # The user-class session never saw the call/system events of the first's own login.
+    assert all(m.name != "FullyBooted" for m in second.inbox)
+
+
+async def test_a_bad_secret_is_refused_then_the_socket_closes(sim: SimulatedAsterisk) -> None:
+    wire = Wire(*await asyncio.open_connection("127.0.0.1", sim.port))
+    wire.send(("Action", "Login"), ("ActionID", "bad"), ("Username", "dialer"), ("Secret", "x"))
+    reply = await wire.next()
+    assert (reply["Response"], reply["Message"]) == ("Error", "Authentication failed")
+    assert await wire.eof()
+
+
+async def test_the_counters_follow_originates_and_live_channels(sim: SimulatedAsterisk) -> None:
+    wire = await connect(sim, events="off")
+    wire.send(
+        ("Action", "Originate"),
+        ("ActionID", "o1"),
+        ("Channel", "Local/8001@sim-pstn"),
+        ("Context", "dialer-out"),
+        ("Exten", "park"),
+        ("Priority", "1"),
+        ("Async", "true"),
+    )
+    assert (await wire.next())["Message"] == "Originate successfully queued"
+    assert sim.originates == 1
+    await until(lambda: sim.active_channels == 2)
+
+
+async def test_stop_ends_every_session_without_errors(caplog: pytest.LogCaptureFixture) -> None:
+    s = SimulatedAsterisk(SimConfig(route="lab"), clock=ScaledClock(100))
+    await s.start()
+    wires = [await connect(s) for _ in range(3)]
+    with caplog.at_level(logging.ERROR):
+        await s.stop()
+        for wire in wires:
+            assert await wire.eof()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
