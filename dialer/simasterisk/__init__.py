@@ -15,6 +15,15 @@ Use::
     await sim.stop()
 
 Time runs on the injected clock, so ``ScaledClock(10)`` rings a 30 s call in 3 s.
+
+Settings (``SimConfig``): ``username``/``secret`` (dialer/dialer), ``fastagi_url`` (where
+``AGI()`` connects), ``route`` ("dialer": ``[dialer-out] s`` runs the product's FastAGI script;
+"lab": the capture lab's dialplan), ``trunk_context``, ``queues``, and ``model``: a
+``NumberModel`` (seeded outcome probabilities, ring/talk/patience times, DTMF keys; its
+``overrides`` pin a number to a ``PartyKind`` or a whole ``Behaviour``). Counters for tests:
+``sim.originates``, ``sim.active_channels``, ``sim.asterisk.calls_completed``. Inbound callers:
+``await sim.asterisk.inbound_call(InboundCaller(...))`` or ``run_inbound(InboundModel(...), s)``.
+Standalone: ``python -m dialer.simasterisk --port 5038``.
 """
 
 from __future__ import annotations
