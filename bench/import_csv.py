@@ -3,7 +3,8 @@ normalisation. Prints ``import_csv_rows_per_s``.
 
     .venv/bin/python bench/import_csv.py [--rows N] [--database URL]
 
-The database gets a fresh schema (dropped afterwards); the default is the local `test`.
+A fresh database is created from the one ``--database`` names (default: the local `test`)
+and dropped afterwards (bench/bench_support.py).
 """
 
 from __future__ import annotations
@@ -42,8 +43,12 @@ MOBILE_PREFIXES = (
 )
 SURNAMES = ("García", "Rodríguez", "Martínez", "López", "González", "Pérez", "Sánchez", "Ramírez")
 NAMES = ("Ana", "Luis", "María", "José", "Carmen", "Jorge", "Lucía", "Andrés", "Sofía", "Diego")
-CITIES = (("Bogotá", "Cundinamarca", "110111"), ("Medellín", "Antioquia", "050001"),
-          ("Cali", "Valle del Cauca", "760001"), ("Barranquilla", "Atlántico", "080001"))  # fmt: skip
+CITIES = (
+    ("Bogotá", "Cundinamarca", "110111"),
+    ("Medellín", "Antioquia", "050001"),
+    ("Cali", "Valle del Cauca", "760001"),
+    ("Barranquilla", "Atlántico", "080001"),
+)
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
@@ -54,9 +59,10 @@ def generate_rows(count: int, seed: int = 7) -> Iterator[list[str]]:
         city, region, postal = rng.choice(CITIES)
         mobile = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**7):07d}"
         phone = f"+57601{rng.randrange(2 * 10**6, 9 * 10**6):07d}" if i % 3 == 0 else ""
+        birth = f"19{rng.randrange(40, 99)}-0{rng.randrange(1, 9)}-1{rng.randrange(9)}"
         yield [
             "PERSON", "CC", str(10_000_000 + i), rng.choice(SURNAMES), rng.choice(SURNAMES),
-            rng.choice(NAMES), f"19{rng.randrange(40, 99)}-0{rng.randrange(1, 9)}-1{rng.randrange(9)}",
+            rng.choice(NAMES), birth,
             phone, mobile, f"user{i}@example.com" if i % 2 else "",
             f"Calle {rng.randrange(1, 200)} # {rng.randrange(1, 99)}-{rng.randrange(1, 99)}",
             city, region, postal, f"ACC-{i}", "VIP" if i % 10 == 0 else "", rng.choice("ABC"),
