@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from import_csv import DEFAULT_URL, HEADER, generate_rows, run_import  # noqa: E402
+from import_csv import DEFAULT_URL, HEADER, generate_rows, run_import
 
 
 def write_xlsx(path: Path, count: int) -> None:
