@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -56,7 +57,8 @@ def _event_mask(value: str | None) -> set[str] | None:
         return None
     if text in ("off", "no", "false", "0", ""):
         return set()
-    return {c.strip() for c in text.split(",") if c.strip()}
+    # manager.c get_perm(): unknown class names add nothing, so "bogus" means Events: Off.
+    return {c.strip() for c in text.split(",")} & EVENT_CLASSES
 
 
 def queue_show(queue: Queue, now: float) -> list[str]:
@@ -87,6 +89,15 @@ def queue_show(queue: Queue, now: float) -> list[str]:
         lines.append("   No Callers")
     lines.append("")
     return lines
+
+
+_LEADING_INT = re.compile(r"\s*([+-]?\d+)")
+
+
+def scan_int(text: str) -> int | None:
+    """Asterisk's ``sscanf(text, "%30d", ...)``: a leading integer, or None."""
+    match = _LEADING_INT.match(text)
+    return int(match.group(1)) if match else None
 
 
 class Session:
@@ -273,9 +284,13 @@ class AMIServer:
                 session, "RequestBadFormat", "Error", [("RequestType", f"Action: {action.name}")]
             )
             return
-        result = handler(session, action)
-        if result is not None:
-            await result
+        try:
+            result = handler(session, action)
+            if result is not None:
+                await result
+        except Exception:  # a simulator bug or an input we do not model: keep the session
+            log.exception("simulated AMI: %s failed", action.name)
+            session.error(action, f"Failed to process {action.name}")
 
     def _now_tv(self) -> str:
         now = dt.datetime.fromtimestamp(self.ast.clock.now(), dt.UTC)
@@ -426,6 +441,11 @@ class AMIServer:
 
     def redirect(self, session: Session, action: Message) -> None:
         name = action.get("Channel") or ""
+        priority = scan_int(action.get("Priority") or "1")
+        if priority is None:
+            # manager.c action_redirect(): checked before the channel (no labels here).
+            session.error(action, "Invalid priority")
+            return
         ch = self.ast.find_channel(name)
         if ch is None:
             session.error(action, f"Channel does not exist: {name}")
@@ -434,7 +454,7 @@ class AMIServer:
         ch.redirect_to = (
             action.get("Context") or ch.context,
             action.get("Exten") or ch.exten,
-            int(action.get("Priority") or 1),
+            priority,
         )
         ch.wake.set()
 
@@ -592,7 +612,8 @@ class AMIServer:
             interface=interface,
             name=action.get("MemberName") or interface,
             state_interface=state_interface,
-            penalty=int(action.get("Penalty") or 0),
+            # app_queue: a penalty that does not scan as a number, or is negative, is 0.
+            penalty=max(0, scan_int(action.get("Penalty") or "0") or 0),
             paused=paused,
             paused_reason=(action.get("Reason") or "") if paused else "",
             last_pause=now if paused else 0,
@@ -745,14 +766,25 @@ class AMIServer:
         )
 
     # Misc ------------------------------------------------------------------------------------
+    def _version_line(self) -> str:
+        # The shape of 04b's line; the build host and date are the simulator's own.
+        built = dt.datetime.fromtimestamp(self.ast.started_at, dt.UTC)
+        return (
+            "Asterisk 22.10.1 built by root @ sim on a x86_64 running Linux on "
+            f"{built:%Y-%m-%d %H:%M:%S} UTC"
+        )
+
     def command(self, session: Session, action: Message) -> None:
         cmd = (action.get("Command") or "").strip()
+        if not cmd:
+            session.error(action, "No command provided")  # manager.c action_command()
+            return
         if cmd == "core show version":
             session.reply(
                 action,
                 fields=[
                     ("Message", "Command output follows"),
-                    ("Output", "Asterisk 22.10.1 (simulated by dialer.simasterisk)"),
+                    ("Output", self._version_line()),
                 ],
             )
             return

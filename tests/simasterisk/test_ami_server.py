@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -149,3 +151,86 @@ async def test_stop_ends_every_session_without_errors(caplog: pytest.LogCaptureF
         for wire in wires:
             assert await wire.eof()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def _fuzz(rng: random.Random) -> bytes:
+    """Bytes a confused client might send: fragments of actions, separators and noise."""
+    pieces = [
+        b"Action: ",
+        b"Originate",
+        b"Login",
+        b"Ping",
+        b"\r\n",
+        b"\r\n\r\n",
+        b"\n",
+        b": ",
+        b"ActionID: ",
+        b"Channel: Local/",
+        b"Variable: A=1,B",
+        b"\x00\xff\xfe",
+        "é€".encode(),
+        bytes(rng.randrange(256) for _ in range(8)),
+    ]
+    return b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 40)))
+
+
+async def test_no_byte_stream_breaks_the_server_for_anyone_else(sim: SimulatedAsterisk) -> None:
+    rng = random.Random(2024)
+    watcher = await connect(sim, events="off")
+    for n in range(40):
+        wire = Wire(*await asyncio.open_connection("127.0.0.1", sim.port))
+        wire.writer.write(_fuzz(rng) + b"\r\n\r\n")
+        wire.send(("Action", "Logoff"))
+        assert await wire.eof()
+        watcher.send(("Action", "Ping"), ("ActionID", f"alive-{n}"))
+        assert (await watcher.next())["ActionID"] == f"alive-{n}"
+
+
+@pytest.mark.parametrize(
+    ("action", "reply"),
+    [
+        # manager.c action_redirect(): the priority is checked before the channel.
+        (
+            [("Action", "Redirect"), ("Channel", "nope"), ("Exten", "s"), ("Priority", "q")],
+            ("Error", "Invalid priority"),
+        ),
+        ([("Action", "Command")], ("Error", "No command provided")),
+        ([("Action", "Events"), ("EventMask", "bogus")], ("Success", None)),
+        # app_queue: a penalty that is not a number is 0, not an error.
+        (
+            [
+                ("Action", "QueueAdd"),
+                ("Queue", "sales"),
+                ("Interface", "Local/7001@agents"),
+                ("Penalty", "x"),
+            ],
+            ("Success", "Added interface to queue"),
+        ),
+    ],
+)
+async def test_malformed_actions_get_asterisk_s_replies_and_the_session_goes_on(
+    sim: SimulatedAsterisk, action: list[tuple[str, str]], reply: tuple[str, str | None]
+) -> None:
+    wire = await connect(sim, events="off")
+    wire.send(*action, ("ActionID", "m1"))
+    got = await wire.next()
+    assert (got["Response"], got.get("Message")) == reply
+    wire.send(("Action", "Ping"), ("ActionID", "after"))
+    assert (await wire.next())["ActionID"] == "after"
+
+
+async def test_an_events_mask_of_unknown_classes_turns_events_off(sim: SimulatedAsterisk) -> None:
+    wire = await connect(sim)
+    wire.send(("Action", "Events"), ("ActionID", "e"), ("EventMask", "bogus"))
+    assert (await wire.next("Success"))["Events"] == "Off"
+
+
+async def test_core_show_version_has_the_recorded_shape(sim: SimulatedAsterisk) -> None:
+    wire = await connect(sim, events="off")
+    wire.send(("Action", "Command"), ("ActionID", "v"), ("Command", "core show version"))
+    output = (await wire.next())["Output"]
+    assert re.fullmatch(
+        r"Asterisk 22\.10\.1 built by \S+ @ \S+ on a x86_64 running Linux on "
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC",
+        output,
+    ), output
