@@ -249,3 +249,36 @@ async def test_an_ami_hangup_of_the_agent_leg_ends_dial_and_the_script_goes_on(r
     assert [m["DialStatus"] for m in rig.named("DialEnd") if "7001" in m["DestChannel"]] == [
         "ANSWER"
     ]
+
+
+async def test_an_unreachable_fastagi_server_fails_the_agi_and_the_dialplan_goes_on() -> None:
+    # res_agi: a failed connect sets AGISTATUS=FAILURE and the dialplan continues.
+    sim = SimulatedAsterisk(
+        SimConfig(fastagi_url="agi://127.0.0.1:9", model=NumberModel(overrides=OVERRIDES)),
+        clock=ScaledClock(50),
+    )
+    _, port = await sim.start()
+    client = AMIClient("127.0.0.1", port, ping_interval=None)
+    events: list[Message] = []
+    client.on("*", events.append)
+    await client.connect()
+    try:
+        await client.originate_and_wait(
+            f"Local/{PATIENT}@dialer-trunk",
+            context="dialer-out",
+            exten="s",
+            priority=1,
+            action_id="a1",
+            timeout=30,
+        )
+        await until(lambda: sim.active_channels == 0, timeout=30)
+    finally:
+        await client.close()
+        await sim.stop()
+    assert [m["Value"] for m in events if m.name == "VarSet" and m["Variable"] == "AGISTATUS"] == [
+        "FAILURE"
+    ]
+    steps = [
+        m["Application"] for m in events if m.name == "Newexten" and m["Context"] == "dialer-out"
+    ]
+    assert steps == ["NoOp", "AGI", "Hangup"]
