@@ -421,11 +421,17 @@ async def dial_problems(session: AsyncSession, campaign: Campaign) -> list[str]:
 
 
 async def require_dialable(session: AsyncSession, campaign: Campaign) -> None:
+    # Checked once per session: a batch of attempts written in one transaction (the engine
+    # writes a tick's calls together) asks the same question for every call.
+    checked = session.info.setdefault("dialable_campaigns", set())
+    if campaign.id in checked:
+        return
     problems = await dial_problems(session, campaign)
     if problems:
         raise CannotDial(
             f"campaign {campaign.id} ({campaign.name!r}) cannot dial: " + "; ".join(problems)
         )
+    checked.add(campaign.id)
 
 
 async def link_campaigns(session: AsyncSession, campaign_id: int, linked_campaign_id: int) -> None:

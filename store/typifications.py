@@ -226,6 +226,23 @@ async def no_contact_result(
     campaign's no-contact group, else None (and None for an answered call)."""
     if outcome == CallOutcome.ANSWERED:
         return None
+    # Remembered for the session: a batch of outcomes written in one transaction looks the
+    # same few mappings up again and again (the result rows stay in the identity map).
+    memo: dict[tuple[int, CallOutcome], int | None] = session.info.setdefault(
+        "no_contact_results", {}
+    )
+    key = (campaign_id, outcome)
+    if key in memo:
+        known = memo[key]
+        return None if known is None else await session.get(TypificationResult, known)
+    found = await _no_contact_result(session, campaign_id, outcome)
+    memo[key] = found.id if found is not None else None
+    return found
+
+
+async def _no_contact_result(
+    session: AsyncSession, campaign_id: int, outcome: CallOutcome
+) -> TypificationResult | None:
     mapped = await session.scalar(
         select(TypificationResult)
         .join(NoContactMapping, NoContactMapping.result_id == TypificationResult.id)
