@@ -21,9 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
+from dialer.agents import AgentStateError
 from dialer.engine.engine import Engine
 from dialer.engine.ports import Typification
-from dialer.engine.roster import AgentStateError
 from dialer.metrics import Registry
 from store import users as store_users
 from store.campaigns import get_campaign, update_campaign

@@ -13,27 +13,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from dialer.calls import Outcome  # one outcome vocabulary for tracker, engine and records
+
+__all__ = [
+    "AttemptResult",
+    "CampaignCannotStart",
+    "CampaignPlan",
+    "DialMode",
+    "DialRefused",
+    "Dialable",
+    "Outcome",
+    "Records",
+    "Typification",
+]
+
 
 class DialMode(enum.StrEnum):
     PREVIEW = "preview"
     PROGRESSIVE = "progressive"
     PREDICTIVE = "predictive"
     AGENTLESS = "agentless"
-
-
-class Outcome(enum.StrEnum):
-    """How an attempt ended, as the engine records it (one per attempt)."""
-
-    CONNECTED = "connected"  # talked to an agent
-    NO_ANSWER = "no_answer"
-    BUSY = "busy"
-    CONGESTION = "congestion"
-    FAILED = "failed"
-    INVALID = "invalid"
-    MACHINE = "machine"
-    DROPPED = "dropped"  # a live answer nobody was free for within the hand-off limit
-    CUSTOMER_HUNG_UP = "customer_hung_up"  # answered, hung up before reaching an agent
-    UNKNOWN = "unknown"  # the link dropped and the call was not found again
 
 
 @dataclass(frozen=True)

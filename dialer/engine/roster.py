@@ -15,40 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+from dialer.agents import TRANSITIONS, AgentState, AgentStateError
+
+__all__ = ["Agent", "AgentState", "AgentStateError", "Roster"]
 from dialer.clock import Clock
 
 log = logging.getLogger(__name__)
 
 
-class AgentState(enum.StrEnum):
-    LOGGED_OUT = "logged_out"
-    AVAILABLE = "available"
-    RESERVED = "reserved"
-    ON_CALL = "on_call"
-    ACW = "acw"
-    PAUSED = "paused"
-
-
-# Which state each state may go to. Anything else is a bug in the caller, refused loudly.
-_ALLOWED: dict[AgentState, frozenset[AgentState]] = {
-    AgentState.LOGGED_OUT: frozenset({AgentState.AVAILABLE, AgentState.PAUSED}),
-    AgentState.AVAILABLE: frozenset(
-        {AgentState.RESERVED, AgentState.PAUSED, AgentState.LOGGED_OUT, AgentState.ON_CALL}
-    ),
-    AgentState.RESERVED: frozenset({AgentState.ON_CALL, AgentState.AVAILABLE}),
-    AgentState.ON_CALL: frozenset({AgentState.ACW}),
-    AgentState.ACW: frozenset({AgentState.AVAILABLE, AgentState.PAUSED}),
-    AgentState.PAUSED: frozenset({AgentState.AVAILABLE, AgentState.LOGGED_OUT}),
-}
-
-
-class AgentStateError(Exception):
-    """An agent was asked to do something its state does not allow."""
+# The states, the legal moves between them and the error for an illegal one are the pure
+# core's (dialer/agents.py); this module is the asyncio side: hand-off waits and ACW timers.
+_ALLOWED = TRANSITIONS
 
 
 @dataclass
