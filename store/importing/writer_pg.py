@@ -42,6 +42,9 @@ BATCH_ROWS = 50_000
 STAGING = """
 CREATE TEMPORARY TABLE import_row (
     row integer NOT NULL,
+    contact_id bigint NOT NULL,
+    existing boolean NOT NULL,
+    phone_id bigint,
     customer_type text NOT NULL,
     document_type text NOT NULL,
     document_number text NOT NULL,
@@ -61,24 +64,21 @@ CREATE TEMPORARY TABLE import_row (
     account_number text NOT NULL
 ) ON COMMIT DROP;
 CREATE TEMPORARY TABLE import_phone (
-    row integer NOT NULL, position integer NOT NULL, kind text NOT NULL, e164 text NOT NULL,
-    timezone text NOT NULL
+    id bigint NOT NULL, contact_id bigint NOT NULL, position integer NOT NULL,
+    kind text NOT NULL, e164 text NOT NULL, timezone text NOT NULL
 ) ON COMMIT DROP;
-CREATE TEMPORARY TABLE import_tag (row integer NOT NULL, tag_id bigint NOT NULL) ON COMMIT DROP;
-CREATE TEMPORARY TABLE import_id (
-    row integer NOT NULL, contact_id bigint NOT NULL, existing boolean NOT NULL
-) ON COMMIT DROP;
-CREATE TEMPORARY TABLE import_first_phone (
-    contact_id bigint NOT NULL, phone_id bigint NOT NULL
+CREATE TEMPORARY TABLE import_tag (
+    contact_id bigint NOT NULL, existing boolean NOT NULL, tag_id bigint NOT NULL
 ) ON COMMIT DROP;
 """
 ROW_COLUMNS = (
-    "row", "customer_type", "document_type", "document_number", "first_name", "middle_name",
-    "first_surname", "second_surname", "birth_date", "social", "address", "city", "region",
-    "postal_code", "additional_data", "assigned_user_id", "email", "account_number",
+    "row", "contact_id", "existing", "phone_id", "customer_type", "document_type",
+    "document_number", "first_name", "middle_name", "first_surname", "second_surname",
+    "birth_date", "social", "address", "city", "region", "postal_code", "additional_data",
+    "assigned_user_id", "email", "account_number",
 )  # fmt: skip
-PHONE_COLUMNS = ("row", "position", "kind", "e164", "timezone")
-TAG_COLUMNS = ("row", "tag_id")
+PHONE_COLUMNS = ("id", "contact_id", "position", "kind", "e164", "timezone")
+TAG_COLUMNS = ("contact_id", "existing", "tag_id")
 # The contact columns an import sets (and an overwrite replaces), from the staged row.
 CONTACT_DATA = {
     "customer_type": "s.customer_type",
@@ -164,41 +164,22 @@ class PostgresWriter(Writer):
         for statement in STAGING.split(";"):
             if statement.strip():
                 await self.s.execute(text(statement))
-        self._staged_rows: list[tuple[Any, ...]] = []
-        self._staged_phones: list[tuple[Any, ...]] = []
-        self._staged_tags: list[tuple[Any, ...]] = []
-        sequence = await self.s.scalar(text("SELECT pg_get_serial_sequence('contact', 'id')"))
-        self._contact_sequence = str(sequence)
+        self._staged: list[ContactRecord] = []
+        self._sequence: dict[str, str] = {}
+        for name in ("contact", "phone"):
+            sequence = await self.s.scalar(
+                text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": name}
+            )
+            self._sequence[name] = str(sequence)
 
     async def write(self, chunk: Sequence[ContactRecord]) -> None:
         """Stage ``chunk``; every BATCH_ROWS rows the staged batch is written."""
-        users = self.users
-        tags = self.tags
-        dumps = json.dumps
-        rows = self._staged_rows
-        phones = self._staged_phones
-        tag_rows = self._staged_tags
-        for r in chunk:
-            n = r.row
-            rows.append(
-                (
-                    n, r.customer_type, r.document_type, r.document_number, r.first_name,
-                    r.middle_name, r.first_surname, r.second_surname, r.birth_date, r.social,
-                    r.address, r.city, r.region, r.postal_code,
-                    dumps(r.additional_data, ensure_ascii=False) if r.additional_data else "{}",
-                    users.get(r.assigned_user) if r.assigned_user else None,
-                    r.email, r.account_number,
-                )
-            )  # fmt: skip
-            for position, (kind, e164, tz) in enumerate(r.phones):
-                phones.append((n, position, kind, e164, tz))
-            for name in r.tags:
-                tag_rows.append((n, tags[name]))
-        if len(rows) >= BATCH_ROWS:
+        self._staged.extend(chunk)
+        if len(self._staged) >= BATCH_ROWS:
             await self._write_batch()
 
     async def finish(self) -> None:
-        if self._staged_rows:
+        if self._staged:
             await self._write_batch()
         await super().finish()
 
@@ -207,26 +188,95 @@ class PostgresWriter(Writer):
         result = await self.s.execute(text(statement), params or {})
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def _write_batch(self) -> None:
-        driver = await self._driver()
-        await driver.execute(
-            "TRUNCATE import_row, import_phone, import_tag, import_id, import_first_phone"
+    async def _ids(self, driver: Any, table: str, count: int) -> list[int]:
+        """``count`` new ids from ``table``'s sequence, ascending."""
+        if not count:
+            return []
+        rows = await driver.fetch(
+            "SELECT nextval($1::regclass) FROM generate_series(1, $2)",
+            self._sequence[table],
+            count,
         )
-        await driver.copy_records_to_table(
-            "import_row", records=self._staged_rows, columns=ROW_COLUMNS
-        )
-        if self._staged_phones:
-            await driver.copy_records_to_table(
-                "import_phone", records=self._staged_phones, columns=PHONE_COLUMNS
-            )
-        if self._staged_tags:
-            await driver.copy_records_to_table(
-                "import_tag", records=self._staged_tags, columns=TAG_COLUMNS
-            )
-        batch = len(self._staged_rows)
-        self._staged_rows, self._staged_phones, self._staged_tags = [], [], []
-        await driver.execute("ANALYZE import_row, import_phone, import_tag")
+        return sorted(r[0] for r in rows)
 
+    async def _write_batch(self) -> None:
+        records, self._staged = self._staged, []
+        driver = await self._driver()
+        opts = self.options
+        # 1. Customers already in the company: one join of the batch's documents against the
+        # unique index (company, document type, number).
+        found = await driver.fetch(
+            "SELECT k.row, c.id FROM unnest($1::int[], $2::text[], $3::text[]) AS k(row, t, n) "
+            "JOIN contact c ON c.company_id = $4 AND c.document_type = k.t "
+            "AND c.document_number = k.n",
+            [r.row for r in records],
+            [r.document_type for r in records],
+            [r.document_number for r in records],
+            self.company_id,
+        )
+        existing: dict[int, int] = {row: cid for row, cid in found}
+        new_ids = iter(await self._ids(driver, "contact", len(records) - len(existing)))
+        # Phones are (re)written for new contacts and for overwritten duplicates.
+        overwrite = opts.overwrite_duplicates
+        phone_count = sum(len(r.phones) for r in records if overwrite or r.row not in existing)
+        phone_ids = iter(await self._ids(driver, "phone", phone_count))
+        first_phone: dict[int, int] = {}
+        untouched = [] if overwrite else list(existing.values())
+        if untouched:
+            # Duplicates left unchanged keep their phones: the first one not blocked.
+            for cid, pid, e164 in await driver.fetch(
+                "SELECT contact_id, id, e164 FROM phone WHERE contact_id = ANY($1::bigint[]) "
+                "ORDER BY contact_id, position, id",
+                untouched,
+            ):
+                if e164 not in self.blocked:
+                    first_phone.setdefault(cid, pid)
+
+        users = self.users
+        tags = self.tags
+        blocked = self.blocked
+        dumps = json.dumps
+        rows: list[tuple[Any, ...]] = []
+        phones: list[tuple[Any, ...]] = []
+        tag_rows: list[tuple[Any, ...]] = []
+        for r in records:
+            n = r.row
+            cid = existing.get(n)
+            old = cid is not None
+            if cid is None:
+                cid = next(new_ids)
+            first = first_phone.get(cid)
+            if overwrite or not old:
+                for position, (kind, e164, tz) in enumerate(r.phones):
+                    pid = next(phone_ids)
+                    phones.append((pid, cid, position, kind, e164, tz))
+                    if first is None and e164 not in blocked:
+                        first = pid
+            rows.append(
+                (
+                    n, cid, old, first, r.customer_type, r.document_type, r.document_number,
+                    r.first_name, r.middle_name, r.first_surname, r.second_surname,
+                    r.birth_date, r.social, r.address, r.city, r.region, r.postal_code,
+                    dumps(r.additional_data, ensure_ascii=False) if r.additional_data else "{}",
+                    users.get(r.assigned_user) if r.assigned_user else None,
+                    r.email, r.account_number,
+                )
+            )  # fmt: skip
+            for name in r.tags:
+                tag_rows.append((cid, old, tags[name]))
+
+        await driver.execute("TRUNCATE import_row, import_phone, import_tag")
+        await driver.copy_records_to_table("import_row", records=rows, columns=ROW_COLUMNS)
+        if phones:
+            await driver.copy_records_to_table(
+                "import_phone", records=phones, columns=PHONE_COLUMNS
+            )
+        if tag_rows:
+            await driver.copy_records_to_table("import_tag", records=tag_rows, columns=TAG_COLUMNS)
+        await self._statements(len(records), len(existing))
+
+    async def _statements(self, batch: int, existing: int) -> None:
+        """The set-based writes of one staged batch (``existing`` rows are duplicates)."""
         p: dict[str, Any] = {
             "company": self.company_id,
             "campaign": self.campaign_id,
@@ -234,37 +284,15 @@ class PostgresWriter(Writer):
             "now": self.now,
         }
         opts = self.options
-        # 1. Customers already in the company: one join on the unique index's columns.
-        existing = await self._sql(
-            "INSERT INTO import_id (row, contact_id, existing) "
-            "SELECT s.row, c.id, true FROM import_row s JOIN contact c "
-            "ON c.company_id = :company AND c.document_type = s.document_type "
-            "AND c.document_number = s.document_number",
-            p,
-        )
         new = batch - existing
-        if new:
-            # Ids from the sequence, in file order (OFFSET 0 keeps the sort below nextval).
-            await self._sql(
-                "INSERT INTO import_id (row, contact_id, existing) "
-                f"SELECT q.row, nextval('{self._contact_sequence}'), false FROM ("
-                "SELECT s.row FROM import_row s "
-                + (
-                    "WHERE NOT EXISTS (SELECT 1 FROM import_id i WHERE i.row = s.row) "
-                    if existing
-                    else ""
-                )
-                + "ORDER BY s.row OFFSET 0) q"
-            )
-        await driver.execute("ANALYZE import_id")
         self.report.created += new
         self.report.duplicates += existing
-        # Rows whose phones and emails are (re)written: new contacts, overwritten duplicates.
-        fresh = "" if opts.overwrite_duplicates else "AND NOT i.existing "
+        # Rows whose emails are (re)written: new contacts, overwritten duplicates.
+        fresh = "" if opts.overwrite_duplicates else "AND NOT s.existing "
 
         if new:
             values = {
-                "id": "i.contact_id",
+                "id": "s.contact_id",
                 "company_id": COMPANY,
                 "document_type": "s.document_type",
                 "document_number": "s.document_number",
@@ -274,11 +302,7 @@ class PostgresWriter(Writer):
             }
             await self._sql(
                 _insert_select(
-                    _table(Contact),
-                    values,
-                    "FROM import_row s JOIN import_id i ON i.row = s.row "
-                    "WHERE NOT i.existing ORDER BY s.row",
-                    p,
+                    _table(Contact), values, "FROM import_row s WHERE NOT s.existing", p
                 ),
                 p,
             )
@@ -287,57 +311,39 @@ class PostgresWriter(Writer):
             assignments = ", ".join(f"{k} = {v}" for k, v in CONTACT_DATA.items())
             self.report.updated += await self._sql(
                 f"UPDATE contact c SET {assignments} FROM import_row s "
-                "JOIN import_id i ON i.row = s.row WHERE i.existing AND c.id = i.contact_id",
+                "WHERE s.existing AND c.id = s.contact_id",
                 p,
             )
             for model in (Phone, Email):
                 await self._sql(
                     f"DELETE FROM {_table(model).name} WHERE contact_id IN "
-                    "(SELECT contact_id FROM import_id WHERE existing)"
+                    "(SELECT contact_id FROM import_row WHERE existing)"
                 )
 
-        # 2. Phones, and each contact's first phone not on the block list.
-        blocked = (
-            "NOT EXISTS (SELECT 1 FROM blocked_number b "
-            "WHERE b.company_id = :company AND b.e164 = {0}.e164)"
-        )
-        phone_insert = _insert_select(
-            _table(Phone),
-            {
-                "contact_id": "i.contact_id",
-                "kind": "ph.kind",
-                "e164": "ph.e164",
-                "timezone": "ph.timezone",
-                "position": "ph.position",
-            },
-            f"FROM import_phone ph JOIN import_id i ON i.row = ph.row WHERE true {fresh}"
-            "ORDER BY ph.row, ph.position",
-            p,
-        )
+        # 2. Phones (ids and each contact's first phone not blocked were chosen when staging).
         await self._sql(
-            f"WITH added AS ({phone_insert} RETURNING id, contact_id, e164, position) "
-            "INSERT INTO import_first_phone (contact_id, phone_id) "
-            "SELECT DISTINCT ON (a.contact_id) a.contact_id, a.id FROM added a "
-            f"WHERE {blocked.format('a')} ORDER BY a.contact_id, a.position, a.id",
+            _insert_select(
+                _table(Phone),
+                {
+                    "id": "ph.id",
+                    "contact_id": "ph.contact_id",
+                    "kind": "ph.kind",
+                    "e164": "ph.e164",
+                    "timezone": "ph.timezone",
+                    "position": "ph.position",
+                },
+                "FROM import_phone ph",
+                p,
+            ),
             p,
         )
-        if existing and not opts.overwrite_duplicates:
-            await self._sql(
-                "INSERT INTO import_first_phone (contact_id, phone_id) "
-                "SELECT DISTINCT ON (ph.contact_id) ph.contact_id, ph.id FROM phone ph "
-                "JOIN import_id i ON i.contact_id = ph.contact_id "
-                f"WHERE i.existing AND {blocked.format('ph')} "
-                "ORDER BY ph.contact_id, ph.position, ph.id",
-                p,
-            )
 
         # 3. Emails.
         await self._sql(
             _insert_select(
                 _table(Email),
-                {"contact_id": "i.contact_id", "address": "s.email"},
-                "FROM import_row s JOIN import_id i ON i.row = s.row "
-                f"WHERE s.email <> '' {fresh}ORDER BY s.row",
+                {"contact_id": "s.contact_id", "address": "s.email"},
+                f"FROM import_row s WHERE s.email <> '' {fresh}",
                 p,
             ),
             p,
@@ -347,25 +353,20 @@ class PostgresWriter(Writer):
         # delete_other_accounts, a duplicate's other accounts go (seed 000).
         if existing and opts.delete_other_accounts:
             self.report.accounts_deleted += await self._sql(
-                "DELETE FROM account a USING import_row s JOIN import_id i ON i.row = s.row "
-                "WHERE i.existing AND a.contact_id = i.contact_id "
+                "DELETE FROM account a USING import_row s "
+                "WHERE s.existing AND a.contact_id = s.contact_id "
                 "AND a.number <> s.account_number"
             )
         account_values = {
-            "contact_id": "i.contact_id",
+            "contact_id": "s.contact_id",
             "number": "s.account_number",
             "additional_data": "s.additional_data::json",
         }
-        account_from = (
-            "FROM import_row s JOIN import_id i ON i.row = s.row WHERE s.account_number <> '' "
-        )
+        account_from = "FROM import_row s WHERE s.account_number <> '' "
         if new:
             await self._sql(
                 _insert_select(
-                    _table(Account),
-                    account_values,
-                    account_from + "AND NOT i.existing ORDER BY s.row",
-                    p,
+                    _table(Account), account_values, account_from + "AND NOT s.existing", p
                 ),
                 p,
             )
@@ -374,9 +375,8 @@ class PostgresWriter(Writer):
                 _insert_select(
                     _table(Account),
                     account_values,
-                    account_from + "AND i.existing AND NOT EXISTS (SELECT 1 FROM account a "
-                    "WHERE a.contact_id = i.contact_id AND a.number = s.account_number) "
-                    "ORDER BY s.row",
+                    account_from + "AND s.existing AND NOT EXISTS (SELECT 1 FROM account a "
+                    "WHERE a.contact_id = s.contact_id AND a.number = s.account_number)",
                     p,
                 ),
                 p,
@@ -385,50 +385,45 @@ class PostgresWriter(Writer):
         # 5. Tags: added to the customer's, or replacing them (for rows that name tags).
         if existing and opts.tag_mode is TagMode.REPLACE:
             await self._sql(
-                "DELETE FROM contact_tag ct USING import_id i WHERE i.existing "
-                "AND ct.contact_id = i.contact_id "
-                "AND EXISTS (SELECT 1 FROM import_tag t WHERE t.row = i.row)"
+                "DELETE FROM contact_tag ct WHERE ct.contact_id IN "
+                "(SELECT t.contact_id FROM import_tag t WHERE t.existing)"
             )
         await self._sql(
             _insert_select(
                 _table(ContactTag),
-                {"contact_id": "i.contact_id", "tag_id": "t.tag_id"},
-                "FROM import_tag t JOIN import_id i ON i.row = t.row ORDER BY t.row "
-                "ON CONFLICT DO NOTHING",
+                {"contact_id": "t.contact_id", "tag_id": "t.tag_id"},
+                "FROM import_tag t" + (" ON CONFLICT DO NOTHING" if existing else ""),
                 p,
             ),
             p,
         )
 
-        # 6. Assignments in file order, to contacts not yet in the campaign.
-        p["order_base"] = self.order_key
+        # 6. Assignments in file order (order_key from the file row), to contacts not yet in
+        # the campaign.
+        p["order_base"] = self.order_key - 1  # the first data row is row 2
         not_assigned = (
-            "AND NOT (i.existing AND EXISTS (SELECT 1 FROM assignment a "
-            "WHERE a.campaign_id = :campaign AND a.contact_id = i.contact_id)) "
+            "WHERE NOT (s.existing AND EXISTS (SELECT 1 FROM assignment a "
+            "WHERE a.campaign_id = :campaign AND a.contact_id = s.contact_id))"
             if existing
             else ""
         )
-        assigned = await self._sql(
+        self.report.assigned += await self._sql(
             _insert_select(
                 _table(Assignment),
                 {
                     "campaign_id": CAMPAIGN,
-                    "contact_id": "i.contact_id",
-                    "phone_id": "f.phone_id",
-                    "order_key": "CAST(:order_base AS bigint) + row_number() OVER (ORDER BY s.row)",
+                    "contact_id": "s.contact_id",
+                    "phone_id": "s.phone_id",
+                    "order_key": "CAST(:order_base AS bigint) + s.row",
                     "assigned_user_id": "s.assigned_user_id",
                     "import_batch_id": BATCH,
                     "created_at": NOW,
                 },
-                "FROM import_row s JOIN import_id i ON i.row = s.row "
-                "LEFT JOIN import_first_phone f ON f.contact_id = i.contact_id "
-                f"WHERE true {not_assigned}ORDER BY s.row",
+                f"FROM import_row s {not_assigned}",
                 p,
             ),
             p,
         )
-        self.order_key += assigned
-        self.report.assigned += assigned
 
         # 7. A ticket per record.
         if opts.create_tickets:
@@ -441,7 +436,7 @@ class PostgresWriter(Writer):
                     {
                         "company_id": COMPANY,
                         "campaign_id": CAMPAIGN,
-                        "contact_id": "i.contact_id",
+                        "contact_id": "s.contact_id",
                         "priority": "CAST(:ticket_priority AS varchar)",
                         "state": "CAST(:ticket_state AS varchar)",
                         "assigned_user_id": "s.assigned_user_id",
@@ -449,7 +444,7 @@ class PostgresWriter(Writer):
                         "subject": "CAST(:file_name AS text) || s.row",
                         "created_at": NOW,
                     },
-                    "FROM import_row s JOIN import_id i ON i.row = s.row ORDER BY s.row",
+                    "FROM import_row s",
                     p,
                 ),
                 p,
