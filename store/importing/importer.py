@@ -1,22 +1,43 @@
 """Write a validated file into the store, in one transaction (seed 000, "Import Accounts").
 
-The whole file is validated first (store.importing.pipeline); only then is anything written,
-and a failure while writing rolls everything back. Imported contacts are assigned to the
+The whole file is validated (store.importing.pipeline) before anything is committed, and a
+fault or a failure while writing rolls everything back. Imported contacts are assigned to the
 campaign in file order.
+
+On SQLite the file is validated whole, then written. On PostgreSQL validation (CPU, a thread)
+and the write (the server) overlap: valid chunks stream into the import's transaction while the
+rest of the file is validated, and a fault found later rolls the transaction back, so the
+database still sees nothing of a rejected file. (SQLite has one writer: holding its write
+transaction through validation would stall the dialer, so there the two stay apart.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import queue
+import threading
 import time
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from store.importing.fields import Field
+from store.importing.mapping import plan_headers
 from store.importing.options import ImportOptions
-from store.importing.pipeline import Progress, ValidationContext, validate_file
+from store.importing.pipeline import (
+    MAX_PROBLEMS,
+    Progress,
+    ValidationContext,
+    _chunks,
+    _make_validator,
+    _validate_chunk,
+    validate_file,
+)
+from store.importing.problems import ImportProblem, ImportRejected
+from store.importing.readers import open_table
+from store.importing.records import ContactRecord
 from store.importing.report import ImportReport
 from store.importing.writer import make_writer
 from store.models import (
@@ -60,9 +81,17 @@ async def import_file(
                 select(User.username, User.id).where(User.company_id == company_id)
             )
             users = {k: v for k, v in rows}
+        streamed = session.get_bind().dialect.name == "postgresql" and (options.workers or 1) <= 1
     context = ValidationContext(
         options.default_country, tuple(tags), tuple(users) if options.save_assigned_user else None
     )
+    if streamed:
+        report = await _import_streaming(
+            session_factory, path, context, options, company_id, campaign_id, tags, users, now,
+            progress,
+        )  # fmt: skip
+        report.seconds = time.perf_counter() - started
+        return report
     validated = await asyncio.to_thread(
         validate_file, path, context, options.mapping, options.workers, progress
     )
@@ -83,4 +112,101 @@ async def import_file(
     finally:
         validated.staged.close()
     report.seconds = time.perf_counter() - started
+    return report
+
+
+QUEUE_CHUNKS = 40  # validated chunks waiting for the writer (2,000 rows each)
+
+
+async def _import_streaming(
+    session_factory: async_sessionmaker[AsyncSession],
+    path: Path,
+    context: ValidationContext,
+    options: ImportOptions,
+    company_id: int,
+    campaign_id: int,
+    tags: dict[str, int],
+    users: dict[str, int],
+    now: dt.datetime,
+    progress: Progress | None,
+) -> ImportReport:
+    """Validate in a thread and write the valid chunks as they come, in one transaction that
+    is rolled back when any row is at fault (ImportRejected lists every problem, as
+    pipeline.validate_file does: same checks, same order, same limit)."""
+    table = open_table(path)
+    plan = plan_headers(table.header, options.mapping)
+    report = ImportReport(path.name, extra_columns=[header for _, header in plan.extras])
+    chunks: queue.Queue[list[ContactRecord] | None] = queue.Queue(QUEUE_CHUNKS)
+    stop = threading.Event()
+    problems: list[ImportProblem] = []
+
+    def put(item: list[ContactRecord] | None) -> None:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def get() -> list[ContactRecord] | None:
+        while not stop.is_set():
+            try:
+                return chunks.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return None
+
+    def validate() -> None:
+        validator = _make_validator(plan, context)
+        seen: dict[tuple[str, str], int] = {}
+        label = plan.label(Field.DOCUMENT_NUMBER)
+        try:
+            for chunk in _chunks(table.rows):
+                if stop.is_set():
+                    return
+                records, found = _validate_chunk(validator, chunk)
+                report.rows += len(chunk)
+                kept: list[ContactRecord] = []
+                for record in records:
+                    first = seen.setdefault(record.document_key, record.row)
+                    if first != record.row:
+                        kind, number = record.document_key
+                        message = f"{kind} {number} is already in row {first}; one row per customer"
+                        found.append(ImportProblem(record.row, label, message))
+                    else:
+                        kept.append(record)
+                if found:
+                    found.sort(key=lambda p: p.row)
+                    problems.extend(found)
+                elif not problems:
+                    put(kept)
+                if progress is not None:
+                    progress("validating", report.rows, table.done())
+                if len(problems) >= MAX_PROBLEMS:
+                    break
+        finally:
+            put(None)
+
+    validation = asyncio.create_task(asyncio.to_thread(validate))
+    try:
+        async with session_factory() as session, session.begin():
+            writer = make_writer(
+                session, company_id, campaign_id, options, tags, users, now, report
+            )
+            await writer.start(path.name)
+            done = 0
+            while (chunk := await asyncio.to_thread(get)) is not None:
+                if problems:
+                    continue  # rejected: drain, the transaction is rolled back below
+                await writer.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress("writing", done, table.done())
+            await validation
+            if problems:
+                raise ImportRejected(problems, report.rows)
+            await writer.finish()
+    finally:
+        stop.set()
+        await asyncio.gather(validation, return_exceptions=True)
     return report

@@ -125,6 +125,7 @@ class Writer:
             update(ImportBatch)
             .where(ImportBatch.id == self.batch_id)
             .values(
+                rows_total=self.report.rows,
                 rows_inserted=self.report.created,
                 rows_updated=self.report.updated,
                 rows_duplicate=self.report.duplicates,
