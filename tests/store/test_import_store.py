@@ -19,10 +19,12 @@ from store.models import (
     Account,
     Assignment,
     Base,
+    BlockedNumber,
     Campaign,
     Company,
     Contact,
     ContactTag,
+    ImportBatch,
     Phone,
     Tag,
     Ticket,
@@ -219,3 +221,77 @@ async def test_custom_template_with_mapping(sessions: Factory) -> None:
     async with sessions() as s:
         names = list(await s.scalars(select(Contact.first_surname).order_by(Contact.id)))
     assert (report.created, names) == (2, ["Muñoz", "Díaz"])
+
+
+def _many_rows(path: Path, count: int, *, fault_at_end: bool = False) -> None:
+    lines = ["CUSTOMER TYPE,DOCUMENT TYPE,DOCUMENT NUMBER,FIRST SURNAME,FIRST NAME,PHONE,MOBILE"]
+    for i in range(count):
+        landline = f"+57601{2000000 + i:07d}"
+        lines.append(f"PERSON,CC,{5000 + i},Pérez,Ana,{landline},310{1000000 + i:07d}")
+    if fault_at_end:
+        lines.append("PERSON,CC,5000,Pérez,Ana,,3109999999")  # the first row's customer again
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation chunks of 5 rows and writer batches of 7: many batches in a small file."""
+    from store.importing import pipeline, writer_pg
+
+    monkeypatch.setattr(pipeline, "CHUNK_ROWS", 5)
+    monkeypatch.setattr(writer_pg, "BATCH_ROWS", 7)
+
+
+@pytest.mark.usefixtures("small_batches")
+async def test_fault_after_written_batches_writes_nothing(
+    sessions: Factory, tmp_path: Path
+) -> None:
+    path = tmp_path / "late-fault.csv"
+    _many_rows(path, 40, fault_at_end=True)
+    with pytest.raises(ImportRejected) as caught:
+        await import_file(sessions, path, 1, ImportOptions(default_country="CO"))
+    assert "CC 5000 is already in row 2" in str(caught.value.problems[0])
+    for model in (Contact, Phone, Assignment, ImportBatch):
+        assert await count(sessions, model) == 0
+
+
+@pytest.mark.usefixtures("small_batches")
+async def test_batches_keep_file_order_first_unblocked_phone_and_duplicates(
+    sessions: Factory, tmp_path: Path
+) -> None:
+    path = tmp_path / "many.csv"
+    _many_rows(path, 40)
+    async with sessions() as s, s.begin():
+        s.add(BlockedNumber(company_id=1, e164="+576012000003", created_at=NOW))
+    report = await import_file(sessions, path, 1, ImportOptions(default_country="CO"), now=NOW)
+    assert (report.created, report.assigned, report.duplicates) == (40, 40, 0)
+
+    async def assigned() -> list[tuple[str, int, str | None]]:
+        async with sessions() as s:
+            rows = await s.execute(
+                select(Contact.document_number, Assignment.order_key, Phone.e164)
+                .join(Assignment, Assignment.contact_id == Contact.id)
+                .outerjoin(Phone, Phone.id == Assignment.phone_id)
+                .order_by(Assignment.order_key)
+            )
+            return [(n, k, e) for n, k, e in rows]
+
+    first = await assigned()
+    assert [n for n, _, _ in first] == [str(5000 + i) for i in range(40)]
+    assert [k for _, k, _ in first] == list(range(1, 41))
+    # Row 4's landline is blocked: its mobile is the number to dial.
+    assert first[3][2] == "+573101000003"
+    assert first[4][2] == "+576012000004"
+    async with sessions() as s:
+        batch = await s.scalar(select(ImportBatch).where(ImportBatch.id == report.batch_id))
+    assert batch is not None
+    assert (batch.rows_total, batch.rows_inserted) == (40, 40)
+
+    again = await import_file(sessions, path, 1, ImportOptions(default_country="CO"))
+    assert (again.created, again.duplicates, again.assigned) == (0, 40, 0)
+    over = await import_file(
+        sessions, path, 1, ImportOptions(default_country="CO", overwrite_duplicates=True)
+    )
+    assert (over.created, over.updated, await count(sessions, Phone)) == (0, 40, 80)
+    # Overwriting leaves the campaign's order as it was.
+    assert [n for n, _, _ in await assigned()] == [n for n, _, _ in first]
