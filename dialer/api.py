@@ -80,6 +80,8 @@ class Api:
                 web.get("/api/agent", self.agent_state),
                 web.post("/api/agent/typify", self.agent_typify),
                 web.post("/api/agent/callback", self.agent_callback),
+                web.post("/api/agent/survey", self.agent_survey),
+                web.post("/api/agent/hangup", self.agent_hangup),
                 web.get("/api/campaigns/{id}", self.campaign_state),
                 web.get("/api/campaigns/{id}/pacing", self.pacing_get),
                 web.patch("/api/campaigns/{id}/pacing", self.pacing_set),
@@ -324,6 +326,17 @@ class Api:
                 note=str(body.get("note") or ""),
             )
             return _json({"callback_id": callback.id, "due_at": callback.due_at, "kind": kind}, 201)
+
+    async def agent_survey(self, request: web.Request) -> web.Response:
+        """Survey mode "agent" (seed 004): send the customer to the IVR survey after this call."""
+        attempt_id = self.engine.request_survey(self._agent(request).id)
+        return _json({"survey": "requested", "attempt_id": attempt_id})
+
+    async def agent_hangup(self, request: web.Request) -> web.Response:
+        """End the call from the desktop: the agent's leg hangs up, the customer may go on to
+        the survey."""
+        await self.engine.hangup_agent(self._agent(request).id)
+        return _json({"hung_up": True})
 
     # Supervisor ------------------------------------------------------------------------------
     def _running(self, request: web.Request) -> int:

@@ -63,6 +63,8 @@ class Outcome(enum.StrEnum):
     DROPPED = "dropped"  # a live answer nobody was free for within the hand-off limit
     CUSTOMER_HUNG_UP = "customer_hung_up"  # answered, gone before reaching an agent
     UNKNOWN = "unknown"  # the link dropped and the call was not found again
+    MESSAGE_DELIVERED = "message_delivered"  # agentless: a person heard the broadcast
+    OPTED_OUT = "opted_out"  # agentless: a person pressed the opt-out key
 
 
 class CallState(enum.StrEnum):

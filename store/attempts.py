@@ -295,3 +295,30 @@ async def _settle(
         assignment.state = AssignmentState.PENDING
         assignment.next_attempt_at = now + timedelta(seconds=retry_after)
         assignment.lane = 1
+
+
+async def save_survey(
+    session: AsyncSession,
+    attempt_id: int,
+    answers: dict[str, str],
+    now: datetime,
+    *,
+    complete: bool,
+) -> Attempt:
+    """The IVR survey's answers (seed 004), on the attempt and, latest first, on the contact's
+    additional data. A survey cut short by a hang-up keeps the answers given (``complete``
+    False)."""
+    attempt = await _locked_attempt(session, attempt_id)
+    attempt.survey_answers = {
+        "answers": dict(answers),
+        "complete": complete,
+        "at": now.isoformat(),
+    }
+    if attempt.contact_id is not None:
+        contact = await session.get(Contact, attempt.contact_id)
+        if contact is not None:
+            data = dict(contact.additional_data or {})
+            data["last_survey"] = {"attempt_id": attempt_id, **attempt.survey_answers}
+            contact.additional_data = data
+    await session.flush()
+    return attempt

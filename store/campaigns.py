@@ -75,6 +75,7 @@ _TEXT_SETTINGS = (
     "script",
     "comments",
     "queue",
+    "broadcast_message",
 )
 _INT_SETTINGS = (
     "acw_max_seconds",
@@ -82,10 +83,24 @@ _INT_SETTINGS = (
     "default_max_attempts",
     "default_retry_seconds",
 )
-_BOOL_SETTINGS = ("amd_enabled", "allow_reassignment")
-_OTHER_SETTINGS = ("schedule", "pacing", "calling_hours_start", "calling_hours_end")
+_BOOL_SETTINGS = ("amd_enabled", "allow_reassignment", "broadcast_to_machines")
+_RESULT_SETTINGS = ("broadcast_result_id", "opt_out_result_id")
+_OTHER_SETTINGS = (
+    "schedule",
+    "pacing",
+    "calling_hours_start",
+    "calling_hours_end",
+    "survey_questions",
+)
 SETTINGS: frozenset[str] = frozenset(
-    (*_ENUM_SETTINGS, *_TEXT_SETTINGS, *_INT_SETTINGS, *_BOOL_SETTINGS, *_OTHER_SETTINGS)
+    (
+        *_ENUM_SETTINGS,
+        *_TEXT_SETTINGS,
+        *_INT_SETTINGS,
+        *_BOOL_SETTINGS,
+        *_RESULT_SETTINGS,
+        *_OTHER_SETTINGS,
+    )
 )
 
 
@@ -116,11 +131,77 @@ def _coerce(field: str, value: Any) -> Any:
         if not isinstance(value, time):
             raise InvalidSetting("campaign", field, f"{value!r} is not a time of day")
         return value
+    if field in _RESULT_SETTINGS:
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise InvalidSetting("campaign", field, f"{value!r} is not a result id")
+        return value
+    if field == "survey_questions":
+        return _survey_questions(value)
     if field in ("schedule", "pacing"):
         if not isinstance(value, dict):
             raise InvalidSetting("campaign", field, f"{value!r} is not a mapping")
         return value
     raise InvalidSetting("campaign", field, "is not a campaign setting")
+
+
+def _survey_questions(value: Any) -> list[dict[str, Any]]:
+    """Seed 004 survey: each question a prompt and the DTMF digits that answer it."""
+    if not isinstance(value, list):
+        raise InvalidSetting("campaign", "survey_questions", f"{value!r} is not a list")
+    out = []
+    keys = set()
+    for n, raw in enumerate(value, 1):
+        where = f"survey_questions[{n}]"
+        if not isinstance(raw, dict):
+            raise InvalidSetting("campaign", where, "is not a mapping")
+        key, prompt, valid = raw.get("key"), raw.get("prompt"), raw.get("valid")
+        if not isinstance(key, str) or not key.strip():
+            raise InvalidSetting("campaign", f"{where}.key", "is required")
+        if key in keys:
+            raise InvalidSetting("campaign", f"{where}.key", f"{key!r} is used twice")
+        keys.add(key)
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InvalidSetting("campaign", f"{where}.prompt", "is required (a sound name)")
+        if not isinstance(valid, str) or not valid or not set(valid) <= set("0123456789*#"):
+            raise InvalidSetting(
+                "campaign", f"{where}.valid", "must be the DTMF digits that answer"
+            )
+        timeout_ms = raw.get("timeout_ms", 5000)
+        retries = raw.get("retries", 1)
+        if not isinstance(timeout_ms, int) or not 1000 <= timeout_ms <= 60000:
+            raise InvalidSetting("campaign", f"{where}.timeout_ms", "must be 1000 to 60000")
+        if not isinstance(retries, int) or not 0 <= retries <= 5:
+            raise InvalidSetting("campaign", f"{where}.retries", "must be 0 to 5")
+        invalid = raw.get("invalid_prompt")
+        if invalid is not None and not isinstance(invalid, str):
+            raise InvalidSetting("campaign", f"{where}.invalid_prompt", "is not a sound name")
+        out.append(
+            {
+                "key": key,
+                "prompt": prompt,
+                "valid": valid,
+                "timeout_ms": timeout_ms,
+                "retries": retries,
+                "invalid_prompt": invalid,
+            }
+        )
+    return out
+
+
+async def _check_result_settings(session: AsyncSession, campaign: Campaign) -> None:
+    for field in _RESULT_SETTINGS:
+        result_id = getattr(campaign, field)
+        if result_id is None:
+            continue
+        group = await session.scalar(
+            select(TypificationGroup)
+            .join(TypificationResult, TypificationResult.group_id == TypificationGroup.id)
+            .where(TypificationResult.id == result_id)
+        )
+        if group is None or group.campaign_id != campaign.id:
+            raise InvalidSetting(
+                "campaign", field, f"result {result_id} is not in campaign {campaign.id}'s tree"
+            )
 
 
 def _validate(campaign: Campaign) -> None:
@@ -231,6 +312,7 @@ async def create_campaign(
         raise InvalidSetting("campaign", "name", f"{campaign.name!r} exists in this company")
     session.add(campaign)
     await session.flush()
+    await _check_result_settings(session, campaign)
     if campaign.dial_mode == DialMode.PREDICTIVE:
         await ensure_no_contact_group(session, campaign)
     audit(
@@ -266,6 +348,7 @@ async def update_campaign(
             changes[field] = {"old": _plain(old), "new": _plain(coerced)}
             setattr(campaign, field, coerced)
     _validate(campaign)
+    await _check_result_settings(session, campaign)
     if campaign.dial_mode == DialMode.PREDICTIVE:
         await ensure_no_contact_group(session, campaign)
     if changes:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -157,6 +158,19 @@ class Campaign(Base):
     # Seed 000: "Allow assignment to another user if the assigned user is not available".
     allow_reassignment: Mapped[bool] = mapped_column(Boolean, default=True)
     survey_mode: Mapped[SurveyMode] = mapped_column(_enum(SurveyMode), default=SurveyMode.OFF)
+    # The survey's questions (seed 004 IVR satisfaction survey): a list of
+    # {"key", "prompt", "valid" (digits), "invalid_prompt", "timeout_ms", "retries"}.
+    survey_questions: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # Agentless voice broadcast (issue 5): the message played to answered humans (and to
+    # machines if asked), and the results a delivered message and an opt-out are recorded under.
+    # Plain ids, checked by the repository: a foreign key here would close a cycle
+    # campaign -> result -> group -> campaign.
+    broadcast_message: Mapped[str | None] = mapped_column(String(200))
+    broadcast_to_machines: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    broadcast_result_id: Mapped[int | None] = mapped_column(Id)
+    opt_out_result_id: Mapped[int | None] = mapped_column(Id)
     script: Mapped[str | None] = mapped_column(Text)
     comments: Mapped[str | None] = mapped_column(Text)
     queue: Mapped[str | None] = mapped_column(String(100))

@@ -34,6 +34,7 @@ from dialer.engine.ports import (
     AttemptResult,
     CampaignPlan,
     Dialable,
+    DialMode,
     DialRefused,
     Outcome,
     Records,
@@ -57,6 +58,8 @@ class CallMeta:
     dialed_at: float
     human_at: float | None = None
     talked: bool | None = None  # set when the call's record arrives
+    agent_leg: str | None = None  # the channel that rings the agent (for the agent's hang-up)
+    survey_requested: bool = False  # the agent asked for the IVR survey (mode "agent")
 
 
 @dataclass
@@ -67,6 +70,7 @@ class CampaignStats:
     connected: int = 0
     dropped: int = 0
     failed: int = 0
+    delivered: int = 0  # agentless: messages heard (opt-outs included)
     outcomes: dict[str, int] = field(default_factory=dict)
     last_decision: str = ""
     dial_level: float = 0.0
@@ -114,6 +118,7 @@ class Engine:
         self.lease_renew_s = lease_renew_s
         self.tracker = CallTracker(settle_s=5.0)
         self.calls: dict[int, CallMeta] = {}
+        self._ended_calls: dict[int, CallMeta] = {}
         self.campaigns: dict[int, RunningCampaign] = {}
         self._writes: set[asyncio.Task[None]] = set()
         self.accepting = True
@@ -300,6 +305,11 @@ class Engine:
 
     # AMI events ------------------------------------------------------------------------------
     def _on_call_event(self, event: Message) -> None:
+        if event.name == "DialBegin":
+            # The agent leg of a hand-off: Dial from the customer's ;1 half (att-<id>-1).
+            meta = self.calls.get(_attempt_of(event.get("Uniqueid")))
+            if meta is not None and event.get("DestChannel"):
+                meta.agent_leg = event.get("DestChannel")
         self._apply(self.tracker.handle(event, self.clock.now()))
 
     # Outcomes --------------------------------------------------------------------------------
@@ -329,12 +339,21 @@ class Engine:
                 stats.dropped += 1
             elif outcome is Outcome.MACHINE:
                 stats.machines += 1
+            elif outcome in (Outcome.MESSAGE_DELIVERED, Outcome.OPTED_OUT):
+                stats.delivered += 1
             elif outcome is not Outcome.CUSTOMER_HUNG_UP:
                 stats.failed += 1
             running.pacer.observe(record, self.clock.now())
+        result_id = None
+        if running is not None:
+            if outcome is Outcome.MESSAGE_DELIVERED:
+                result_id = running.plan.broadcast_result_id
+            elif outcome is Outcome.OPTED_OUT:
+                result_id = running.plan.opt_out_result_id
         result = AttemptResult(
             attempt_id=record.attempt_id,
             outcome=outcome,
+            result_id=result_id,
             reason=record.reason,
             hangup_cause=record.hangup_cause,
             amd=record.amd,
@@ -364,6 +383,7 @@ class Engine:
         if running is None:
             return None
         p = running.plan
+        agentless = p.dial_mode is DialMode.AGENTLESS
         return CallPlan(
             campaign_id=p.campaign_id,
             attempt_id=attempt_id,
@@ -371,6 +391,10 @@ class Engine:
             machine_message=p.machine_message,
             drop_message=p.drop_message,
             hand_off_s=p.hand_off_s,
+            broadcast_message=(p.broadcast_message or "dialer/agentless") if agentless else None,
+            broadcast_to_machines=p.broadcast_to_machines,
+            survey=p.survey_questions if p.survey_mode != "off" else (),
+            survey_thanks=p.survey_thanks,
         )
 
     def answered(self, attempt_id: int, channel: str) -> None:
@@ -416,14 +440,64 @@ class Engine:
         talked = self.tracker.state(attempt_id) is CallState.CONNECTED
         self._apply(self.tracker.ended(attempt_id, self.clock.now()))
         meta = self.calls.pop(attempt_id, None)
-        if meta is not None and meta.talked is not None:
-            talked = meta.talked
+        if meta is not None:
+            # Kept a moment for the survey that may follow the agent's part of the call.
+            self._ended_calls[attempt_id] = meta
+            while len(self._ended_calls) > 1000:
+                self._ended_calls.pop(next(iter(self._ended_calls)))
+            if meta.talked is not None:
+                talked = meta.talked
         for agent in list(self.roster.agents.values()):
             if agent.attempt_id == attempt_id and agent.state is AgentState.ON_CALL:
                 self.roster.call_ended(agent.agent_id)
                 if not talked:
                     # Reserved, never talked (the customer left first): no wrap-up to do.
                     self.roster.finish_acw(agent.agent_id)
+
+    def delivered(self, attempt_id: int) -> None:
+        self._finish_as(attempt_id, Outcome.MESSAGE_DELIVERED)
+
+    async def opted_out(self, attempt_id: int) -> None:
+        meta = self.calls.get(attempt_id)
+        if meta is None:
+            return
+        await self.records.opt_out(meta.campaign_id, attempt_id)
+        self._finish_as(attempt_id, Outcome.OPTED_OUT)
+
+    def _finish_as(self, attempt_id: int, outcome: Outcome) -> None:
+        self._apply(self.tracker.ended(attempt_id, self.clock.now(), outcome=outcome))
+        self.calls.pop(attempt_id, None)
+
+    def survey_wanted(self, attempt_id: int) -> bool:
+        meta = self._ended_calls.get(attempt_id) or self.calls.get(attempt_id)
+        running = self.campaigns.get(meta.campaign_id) if meta is not None else None
+        if running is None or meta is None:
+            return False
+        mode = running.plan.survey_mode
+        return mode == "auto" or (mode == "agent" and meta.survey_requested)
+
+    async def survey_done(self, attempt_id: int, answers: dict[str, str], complete: bool) -> None:
+        meta = self._ended_calls.pop(attempt_id, None) or self.calls.get(attempt_id)
+        if meta is not None:
+            await self.records.save_survey(meta.campaign_id, attempt_id, answers, complete)
+
+    def request_survey(self, agent_id: int) -> int:
+        """The agent's choice (survey mode "agent"): survey the customer after this call."""
+        agent = self.roster.get(agent_id)
+        meta = self.calls.get(agent.attempt_id or -1)
+        if meta is None:
+            raise ValueError(f"agent {agent_id} has no call to survey")
+        meta.survey_requested = True
+        return agent.attempt_id or 0
+
+    async def hangup_agent(self, agent_id: int) -> None:
+        """The agent ends the call from the desktop: their leg hangs up, the customer stays
+        (for the survey, if any)."""
+        agent = self.roster.get(agent_id)
+        meta = self.calls.get(agent.attempt_id or -1)
+        if meta is None or meta.agent_leg is None:
+            raise ValueError(f"agent {agent_id} is not on a call")
+        await self.ami.hangup(meta.agent_leg)
 
     # Agents ----------------------------------------------------------------------------------
     async def typify(self, typification: Typification, campaign_id: int) -> None:
@@ -439,6 +513,14 @@ class Engine:
         # Seed 004: the ACW timer saves the default record, or applies the campaign's default
         # typification; the store decides which from the campaign's setting (result None).
         await self.records.typify(campaign_id, Typification(attempt_id, agent.agent_id, None))
+
+
+def _attempt_of(uniqueid: str | None) -> int:
+    """``att-17-1`` -> 17; -1 for anything else."""
+    if not uniqueid or not uniqueid.startswith("att-"):
+        return -1
+    number = uniqueid[4:].split("-", 1)[0]
+    return int(number) if number.isdigit() else -1
 
 
 def _utc(ts: float | None) -> dt.datetime | None:

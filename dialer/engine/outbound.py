@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agi.server import AGICall, ChannelHungUp
+from dialer.engine.ports import SurveyQuestion
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,14 @@ class CallPlan:
     drop_message: str | None  # safe-harbor message when no agent is free in time
     hand_off_s: float  # how long a live answer may wait for an agent
     agent_ring_s: int = 15  # how long an agent's phone may ring before we try another
+    broadcast_message: str | None = None  # agentless: the message (press 1 agent, 9 opt out)
+    broadcast_to_machines: bool = False
+    survey: tuple[SurveyQuestion, ...] = ()  # asked after the agent's call when wanted
+    survey_thanks: str | None = None
+
+
+AGENT_KEY = "1"  # "press 1 to speak to an agent"
+OPT_OUT_KEY = "9"  # "press 9 to stop receiving these calls"
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,18 @@ class OutboundCalls(Protocol):
 
     def ended(self, attempt_id: int, hung_up_by: str) -> None: ...
 
+    def delivered(self, attempt_id: int) -> None:
+        """Agentless: the message was played to the end to a person (or machine)."""
+        ...
+
+    async def opted_out(self, attempt_id: int) -> None: ...
+
+    def survey_wanted(self, attempt_id: int) -> bool: ...
+
+    async def survey_done(
+        self, attempt_id: int, answers: dict[str, str], complete: bool
+    ) -> None: ...
+
 
 def _attempt_id(call: AGICall) -> int | None:
     args = call.arguments
@@ -89,6 +110,9 @@ async def handle_outbound(call: AGICall, calls: OutboundCalls) -> None:
         await call.hangup()
         return
     calls.answered(attempt_id, call.channel)
+    if plan.broadcast_message is not None:
+        await _broadcast(call, calls, plan)
+        return
     seat: AgentSeat | None = None
     try:
         if plan.amd:
@@ -113,9 +137,11 @@ async def handle_outbound(call: AGICall, calls: OutboundCalls) -> None:
             await call.hangup()
             calls.ended(attempt_id, "dialer")
             return
-        # Dial returns when the agent's leg ends; the caller hanging up raises ChannelHungUp.
-        await call.hangup()
+        # Dial returned: the agent's leg ended and the customer is still on the line.
         calls.ended(attempt_id, "agent")
+        if plan.survey and calls.survey_wanted(attempt_id):
+            await _survey(call, calls, plan)
+        await call.hangup()
     except ChannelHungUp:
         calls.ended(attempt_id, "customer")
 
@@ -135,3 +161,67 @@ async def _hand_off(call: AGICall, calls: OutboundCalls, plan: CallPlan) -> Agen
     # past the hand-off window meanwhile. Counted as a drop.
     calls.agent_failed(plan.attempt_id, seat)
     return None
+
+
+async def _broadcast(call: AGICall, calls: OutboundCalls, plan: CallPlan) -> None:
+    """Agentless voice broadcast (issue 5): the message, then press 1 for an agent or 9 to
+    opt out (the number goes on the block list). Results are written like any outcome."""
+    attempt_id = plan.attempt_id
+    message = plan.broadcast_message or ""
+    try:
+        if plan.amd:
+            await call.exec("AMD")
+            if (await call.get_variable("AMDSTATUS")) == "MACHINE":
+                calls.machine(attempt_id, await call.get_variable("AMDCAUSE") or "")
+                if plan.broadcast_to_machines:
+                    await call.stream_file(message)
+                await call.hangup()
+                calls.ended(attempt_id, "dialer")
+                return
+        calls.human(attempt_id, "HUMAN" if plan.amd else None)
+        digit, _ = await call.stream_file(message, AGENT_KEY + OPT_OUT_KEY)
+        if digit is None:
+            digit = await call.wait_for_digit(5000)
+        if digit == OPT_OUT_KEY:
+            await calls.opted_out(attempt_id)
+            await call.hangup()
+            return
+        if digit == AGENT_KEY:
+            seat = await _hand_off(call, calls, plan)
+            if seat is None:
+                calls.dropped(attempt_id)
+                if plan.drop_message:
+                    await call.stream_file(plan.drop_message)
+                await call.hangup()
+                calls.ended(attempt_id, "dialer")
+                return
+            calls.ended(attempt_id, "agent")
+            await call.hangup()
+            return
+        calls.delivered(attempt_id)
+        await call.hangup()
+    except ChannelHungUp:
+        calls.ended(attempt_id, "customer")
+
+
+async def _survey(call: AGICall, calls: OutboundCalls, plan: CallPlan) -> None:
+    """The IVR satisfaction survey (seed 004): each question with its retries; answers are
+    saved even when the customer hangs up half way."""
+    answers: dict[str, str] = {}
+    complete = False
+    try:
+        for question in plan.survey:
+            for _ in range(question.retries + 1):
+                digits = await call.get_data(question.prompt, question.timeout_ms, 1)
+                if digits and digits in question.valid:
+                    answers[question.key] = digits
+                    break
+                if question.invalid_prompt:
+                    await call.stream_file(question.invalid_prompt)
+        complete = True
+        if plan.survey_thanks:
+            await call.stream_file(plan.survey_thanks)
+    except ChannelHungUp:
+        pass
+    finally:
+        await calls.survey_done(plan.attempt_id, answers, complete)

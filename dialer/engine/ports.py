@@ -24,6 +24,7 @@ __all__ = [
     "Dialable",
     "Outcome",
     "Records",
+    "SurveyQuestion",
     "Typification",
 ]
 
@@ -33,6 +34,18 @@ class DialMode(enum.StrEnum):
     PROGRESSIVE = "progressive"
     PREDICTIVE = "predictive"
     AGENTLESS = "agentless"
+
+
+@dataclass(frozen=True)
+class SurveyQuestion:
+    """One question of the IVR satisfaction survey (seed 004): a prompt, the DTMF answers."""
+
+    key: str
+    prompt: str
+    valid: str
+    timeout_ms: int = 5000
+    retries: int = 1
+    invalid_prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,16 @@ class CampaignPlan:
     dial_ratio: float = 1.0  # progressive calls per free agent
     max_channels: int = 100
     max_calls_per_s: float = 20.0
+    # Agentless voice broadcast: the message, whether machines get it too, and the results a
+    # delivered message and an opt-out are recorded under.
+    broadcast_message: str | None = None
+    broadcast_to_machines: bool = False
+    broadcast_result_id: int | None = None
+    opt_out_result_id: int | None = None
+    # The IVR survey: "off", "auto" (after every agent call) or "agent" (the agent's choice).
+    survey_mode: str = "off"
+    survey_questions: tuple[SurveyQuestion, ...] = ()
+    survey_thanks: str | None = "dialer/survey-thanks"
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,7 @@ class AttemptResult:
     hangup_cause: int | None = None
     amd: str | None = None
     agent_id: int | None = None
+    result_id: int | None = None  # recorded under this result (agentless outcomes)
     dialed_at: dt.datetime | None = None
     answered_at: dt.datetime | None = None
     connected_at: dt.datetime | None = None
@@ -135,3 +159,11 @@ class Records(Protocol):
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None: ...
 
     async def typify(self, campaign_id: int, typification: Typification) -> None: ...
+
+    async def opt_out(self, campaign_id: int, attempt_id: int) -> None:
+        """The called number goes on the company's block list (press 9 in a broadcast)."""
+        ...
+
+    async def save_survey(
+        self, campaign_id: int, attempt_id: int, answers: dict[str, str], complete: bool
+    ) -> None: ...

@@ -25,10 +25,12 @@ from dialer.engine.ports import (
     DialMode,
     DialRefused,
     Outcome,
+    SurveyQuestion,
     Typification,
 )
 from store import attempts as store_attempts
 from store import hopper
+from store.blocklist import block_number
 from store.campaigns import default_typification, get_campaign, require_dialable
 from store.db import SessionFactory
 from store.enums import AcwTimeoutAction, CallOutcome, MachineAction
@@ -53,6 +55,8 @@ _OUTCOMES = {
     Outcome.DROPPED: CallOutcome.DROPPED,
     Outcome.CUSTOMER_HUNG_UP: CallOutcome.DROPPED,
     Outcome.UNKNOWN: CallOutcome.FAILED,
+    Outcome.MESSAGE_DELIVERED: CallOutcome.ANSWERED,
+    Outcome.OPTED_OUT: CallOutcome.ANSWERED,
 }
 
 
@@ -98,6 +102,22 @@ class StoreRecords:
                 dial_ratio=float(pacing.get("dial_ratio", 1.0)),
                 max_channels=int(pacing.get("max_channels", 100)),
                 max_calls_per_s=float(pacing.get("max_calls_per_s", 20.0)),
+                broadcast_message=c.broadcast_message,
+                broadcast_to_machines=c.broadcast_to_machines,
+                broadcast_result_id=c.broadcast_result_id,
+                opt_out_result_id=c.opt_out_result_id,
+                survey_mode=c.survey_mode.value,
+                survey_questions=tuple(
+                    SurveyQuestion(
+                        key=q["key"],
+                        prompt=q["prompt"],
+                        valid=q["valid"],
+                        timeout_ms=int(q.get("timeout_ms", 5000)),
+                        retries=int(q.get("retries", 1)),
+                        invalid_prompt=q.get("invalid_prompt"),
+                    )
+                    for q in (c.survey_questions or [])
+                ),
             )
 
     async def claim(
@@ -188,6 +208,7 @@ class StoreRecords:
             result.attempt_id,
             _OUTCOMES[result.outcome],
             result.ended_at or self._now(),
+            result_id=result.result_id,
             hangup_cause=result.hangup_cause,
             amd_result=result.amd,
             agent_id=result.agent_id,
@@ -195,6 +216,25 @@ class StoreRecords:
             answered_at=result.answered_at,
             connected_at=result.connected_at,
         )
+
+    async def opt_out(self, campaign_id: int, attempt_id: int) -> None:
+        now = self._now()
+        async with self.sessions() as session, session.begin():
+            attempt = await session.get(Attempt, attempt_id)
+            if attempt is None:
+                return
+            campaign = await get_campaign(session, campaign_id)
+            await block_number(
+                session, campaign.company_id, attempt.e164, now, reason="opted out in a broadcast"
+            )
+
+    async def save_survey(
+        self, campaign_id: int, attempt_id: int, answers: dict[str, str], complete: bool
+    ) -> None:
+        async with self.sessions() as session, session.begin():
+            await store_attempts.save_survey(
+                session, attempt_id, answers, self._now(), complete=complete
+            )
 
     def _now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock.now(), dt.UTC)

@@ -31,6 +31,7 @@ class MemoryRecords:
     typified: dict[int, Typification] = field(default_factory=dict)
     leased: set[int] = field(default_factory=set)
     lease_log: list[tuple[str, int]] = field(default_factory=list)
+    surveys: dict[int, tuple[dict[str, str], bool]] = field(default_factory=dict)
     _next: int = 1
 
     async def campaign(self, campaign_id: int) -> CampaignPlan:
@@ -91,3 +92,11 @@ class MemoryRecords:
 
     async def typify(self, campaign_id: int, typification: Typification) -> None:
         self.typified[typification.attempt_id] = typification
+
+    async def opt_out(self, campaign_id: int, attempt_id: int) -> None:
+        self.blocked.add(self.attempts[attempt_id][0].phone)
+
+    async def save_survey(
+        self, campaign_id: int, attempt_id: int, answers: dict[str, str], complete: bool
+    ) -> None:
+        self.surveys[attempt_id] = (dict(answers), complete)

@@ -157,7 +157,9 @@ async def test_progressive_never_has_more_calls_wanting_an_agent_than_agents(rig
 
     def watch() -> bool:
         nonlocal peak
-        wanting = [c for c in rig.engine.in_flight(1) if c[2] is not CallState.CONNECTED]
+        # Calls that may still need an agent: ringing, or answered with none reserved yet.
+        open_states = (CallState.DIALING, CallState.RINGING, CallState.ANSWERED)
+        wanting = [c for c in rig.engine.in_flight(1) if c[2] in open_states]
         talking = sum(1 for a in rig.roster.agents.values() if a.state is not AgentState.AVAILABLE)
         peak = max(peak, len(wanting) + talking)
         return len(rig.records.results) == len(MIX)
