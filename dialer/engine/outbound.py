@@ -44,6 +44,9 @@ class CallPlan:
 
 
 AGENT_KEY = "1"  # "press 1 to speak to an agent"
+# The pre-dial handler in configs/asterisk/extensions_dialer.conf asks SIP phones that honour
+# Call-Info to answer at once, so the customer hears the agent as soon as Dial starts.
+AGENT_DIAL_OPTIONS = "b(dialer-agent-autoanswer^s^1)"
 OPT_OUT_KEY = "9"  # "press 9 to stop receiving these calls"
 
 
@@ -154,7 +157,7 @@ async def _hand_off(call: AGICall, calls: OutboundCalls, plan: CallPlan) -> Agen
     calls.connecting(plan.attempt_id, seat)
     # Agent phones auto-answer, so the customer hears the agent as Dial starts; Dial returns
     # when the agent's leg ends.
-    await call.exec("Dial", seat.interface, plan.agent_ring_s)
+    await call.exec("Dial", seat.interface, plan.agent_ring_s, AGENT_DIAL_OPTIONS)
     if await call.get_variable("DIALSTATUS") == "ANSWER":
         return seat
     # The phone did not answer: the agent was not really there, and the caller has waited
