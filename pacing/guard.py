@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -133,12 +132,15 @@ class Guard:
             notes.append(f"{cfg.max_calls_per_s:g} calls/s limit")
         if calls:
             self._placed.append((now, calls))
-        guarded = dataclasses.replace(
-            decision,
-            calls=calls,
-            ring_timeout_s=max(decision.ring_timeout_s, cfg.min_ring_s),
-            reason=decision.reason + ("; guard: " + "; ".join(notes) if notes else ""),
-            guard={
+        guarded = Decision(
+            decision.policy,
+            decision.at,
+            calls,
+            decision.reason + ("; guard: " + "; ".join(notes) if notes else ""),
+            decision.inputs,
+            decision.quantities,
+            max(decision.ring_timeout_s, cfg.min_ring_s),
+            {
                 "mode": mode,
                 "abandon_rate_24h": self.day.rate(),
                 "abandon_rate_30d": self.month.rate(),

@@ -24,7 +24,12 @@ from pacing.estimators import CampaignEstimators, Priors, normal_cdf
 from pacing.events import Event, EventKind
 from pacing.snapshot import AgentState, FloatArray, Snapshot
 
-HANDOFF_S = 2.0  # FTC 310.4(b)(1)(iv): connected within 2 s of the greeting, else abandoned
+HANDOFF_S = 2.0
+_AVAILABLE = int(AgentState.AVAILABLE)
+_RESERVED = int(AgentState.RESERVED)
+_ON_CALL = int(AgentState.ON_CALL)
+_ACW = int(AgentState.ACW)
+_PAUSED = int(AgentState.PAUSED)  # FTC 310.4(b)(1)(iv): connected within 2 s of the greeting, else abandoned
 
 
 class Policy(Protocol):
@@ -132,15 +137,16 @@ class Predictive:
         target: float = 0.02,
         *,
         priors: Priors | None = None,
-        theta: float = 0.08,
-        gain: float = 0.05,
+        theta: float = 0.03,
+        gain: float = 0.15,
         theta_bounds: tuple[float, float] = (0.005, 0.4),
         warmup_routed: int = 30,
         warmup_talks: int = 20,
         half_life: float = 200.0,
-        refresh_s: float = 120.0,
+        refresh_s: float = 300.0,
         horizons: int = 8,
         oracle: bool = False,
+        amd_false_positive: float = 0.0,
     ) -> None:
         if not 0 < target < 1:
             raise ValueError(f"target must be in (0, 1), got {target}")
@@ -148,6 +154,7 @@ class Predictive:
         if not 0 < lo <= theta <= hi < 1:
             raise ValueError(f"theta must be within theta_bounds in (0, 1), got {theta}")
         self.target = target
+        self.amd_false_positive = amd_false_positive  # share of AMD hang-ups that were live
         self.gain = gain
         self.theta_bounds = theta_bounds
         self._log_theta = math.log(theta)
@@ -165,9 +172,14 @@ class Predictive:
         # Tables filled by _refresh: horizons rho, per-state release probabilities by elapsed.
         self._rho = np.zeros(horizons)
         self._e_step = 2.0
-        self._p_talk = np.zeros((1, horizons))
-        self._p_acw = np.zeros((1, horizons))
-        self._p_pause = np.zeros((1, horizons))
+        self._e_per_s = 1.0 / self._e_step
+        self._table = np.zeros((len(AgentState), 1, horizons))
+        self._x = np.zeros(horizons)
+        self._zero_k = np.zeros(horizons)
+        self._first_block = np.arange(4.0)[:, None]
+        self._next_block = np.arange(64.0)[:, None]
+        self._weights = np.full(horizons, 1.0 / horizons)
+        self._rho_median = 0.0
         self._r_edges = np.zeros(1)
         self._r_cdf = np.zeros(1)
 
@@ -188,6 +200,13 @@ class Predictive:
             self.shift.add(event.at, 1.0, 1.0)
             if self._active:
                 self._nudge(-self.gain * (1.0 - self.target))
+        elif kind is EventKind.CALL_MACHINE and self.amd_false_positive > 0:
+            # Ofcom counts AMD hang-ups on live people as abandons: an estimate of them
+            # spends the same budget as drops.
+            fp = self.amd_false_positive
+            self.shift.add(event.at, fp, fp)
+            if self._active:
+                self._nudge(-self.gain * fp * (1.0 - self.target))
 
     def _nudge(self, step: float) -> None:
         lo, hi = self.theta_bounds
@@ -199,12 +218,24 @@ class Predictive:
         self._rho = est.route_delay.quantiles(self._probs)
         x = self._rho + HANDOFF_S  # an agent freed up to 2 s after the answer still connects
         stay = 1.0 - est.pause.value  # an agent who pauses after ACW is not coming back soon
-        w = est.acw.quantiles((np.arange(16) + 0.5) / 16)
-        self._p_talk = stay * _residual_table(est.talk.cdf(), est.talk.bin_s, self._e_step, x, w)
-        self._p_acw = stay * _residual_table(est.acw.cdf(), est.acw.bin_s, self._e_step, x, None)
-        self._p_pause = _residual_table(
+        w = est.acw.quantiles((np.arange(8) + 0.5) / 8)
+        p_talk = stay * _residual_table(est.talk.cdf(), est.talk.bin_s, self._e_step, x, w)
+        p_acw = stay * _residual_table(est.acw.cdf(), est.acw.bin_s, self._e_step, x, None)
+        p_pause = _residual_table(
             est.pause_length.cdf(), est.pause_length.bin_s, self._e_step, x, None
         )
+        # One table indexed by [agent state, elapsed step, horizon]: available agents count 1,
+        # logged-out 0, a reserved agent is about to start a talk.
+        rows = max(p_talk.shape[0], p_acw.shape[0], p_pause.shape[0])
+        table = np.zeros((len(AgentState), rows, x.shape[0]))
+        table[_AVAILABLE] = 1.0
+        table[_RESERVED] = p_talk[0]
+        for code, part in ((_ON_CALL, p_talk), (_ACW, p_acw), (_PAUSED, p_pause)):
+            table[code, : part.shape[0]] = part
+            table[code, part.shape[0] :] = part[-1]
+        self._table = table
+        self._x = x
+        self._rho_median = float(np.median(self._rho))
         bins = est.route_delay.bins
         self._r_edges = np.arange(bins + 1) * est.route_delay.bin_s
         self._r_cdf = np.concatenate(([0.0], est.route_delay.cdf()))
@@ -237,87 +268,67 @@ class Predictive:
         return self._decide(snapshot)
 
     def _supply(self, snapshot: Snapshot) -> tuple[float, FloatArray, FloatArray]:
-        """Agents free now, and per horizon the expected extra agents freed and its variance."""
+        """Agents free now, and per horizon the expected agents free by then and the variance."""
         state = snapshot.agent_state
         share = snapshot.shares
-        free_now = float(share[state == AgentState.AVAILABLE].sum())
-        k = self._rho.shape[0]
-        mean = np.zeros(k)
-        var = np.zeros(k)
-        x = self._rho + HANDOFF_S
+        free_now = float(share[state == _AVAILABLE].sum())
         release = snapshot.agent_release_at
         if self.oracle and release is not None:
-            busy = (state != AgentState.AVAILABLE) & (state != AgentState.LOGGED_OUT)
+            busy = state > _AVAILABLE
             left = release[busy] - snapshot.now
-            hit = (left[:, None] <= x[None, :]).astype(np.float64)
-            mean += share[busy] @ hit
-            return free_now, mean, var
-        tis = snapshot.agent_time_in_state
-        step = self._e_step
-        for code, table in (
-            (AgentState.ON_CALL, self._p_talk),
-            (AgentState.ACW, self._p_acw),
-            (AgentState.PAUSED, self._p_pause),
-            (AgentState.RESERVED, self._p_talk),
-        ):
-            sel = state == code
-            if not sel.any():
-                continue
-            if code is AgentState.RESERVED:
-                idx = np.zeros(int(np.count_nonzero(sel)), dtype=np.intp)
-            else:
-                idx = np.minimum((tis[sel] / step).astype(np.intp), table.shape[0] - 1)
-            p = table[idx]
-            s = share[sel]
-            mean += s @ p
-            var += (s * s) @ (p * (1.0 - p))
-        return free_now, mean, var
+            hit = (left[:, None] <= self._x[None, :]).astype(np.float64)
+            return free_now, free_now + share[busy] @ hit, self._zero_k
+        table = self._table
+        idx = np.minimum(snapshot.agent_time_in_state * self._e_per_s, table.shape[1] - 1)
+        p = table[state, idx.astype(np.intp)]
+        return free_now, share @ p, (share * share) @ (p * (1.0 - p))
 
     def _decide(self, snapshot: Snapshot) -> Decision:
         est = self.est
         q = est.live_rate
         rho = self._rho
-        free_now, sup_mean, sup_var = self._supply(snapshot)
+        free_now, sup_mean, sup_var = self._supply(snapshot)  # free now included
         # Live answers routed before each horizon from the calls in flight: P(routes and
         # routes by age + rho | not routed by its age), from the route-delay distribution.
         ages = snapshot.now - snapshot.call_dial_times
         if ages.shape[0]:
             f_age = np.interp(ages, self._r_edges, self._r_cdf)
-            f_by = np.interp(ages[:, None] + rho[None, :], self._r_edges, self._r_cdf)
-            denom = q * (1.0 - f_age) + (1.0 - q)
-            p_in = q * (f_by - f_age[:, None]) / denom[:, None]
+            f_by = np.interp(ages[:, None] + rho, self._r_edges, self._r_cdf)
+            # P(routed by age + rho | not routed by age) = q (F(a+rho) - F(a)) / (1 - q F(a))
+            p_in = (f_by - f_age[:, None]) * (q / (1.0 - q * f_age))[:, None]
             dem_mean = p_in.sum(axis=0)
-            dem_var = (p_in * (1.0 - p_in)).sum(axis=0)
+            dem_var = dem_mean - (p_in * p_in).sum(axis=0)
         else:
-            dem_mean = np.zeros_like(rho)
-            dem_var = np.zeros_like(rho)
+            dem_mean = dem_var = self._zero_k
         waiting = float(snapshot.calls_waiting)
         theta = self.theta * self.risk_scale
         f_new = q * self._probs  # P(a new call is live and routed before horizon k)
-        base_mu = waiting + dem_mean - free_now - sup_mean
+        v_new = f_new * (1.0 - f_new)
+        base_mu = waiting + 0.5 + dem_mean - sup_mean
         base_var = dem_var + sup_var + 0.25
         calls = 0
         risk_next = 0.0
-        block = 32
+        others = self._first_block  # most ticks place a few calls: try a small block first
         while True:
-            others = np.arange(calls, calls + block, dtype=np.float64)[:, None]
-            mu = base_mu[None, :] + others * f_new[None, :]
-            sd = np.sqrt(base_var[None, :] + others * (f_new * (1.0 - f_new))[None, :])
-            risk = normal_cdf((mu + 0.5) / sd).mean(axis=1)
+            z = (base_mu + others * f_new) / np.sqrt(base_var + others * v_new)
+            risk = normal_cdf(z) @ self._weights
             over = np.flatnonzero(risk > theta)
             if over.shape[0]:
                 calls += int(over[0])
                 risk_next = float(risk[over[0]])
                 break
-            calls += block
+            calls += others.shape[0]
             if calls >= 100_000:
                 break
+            others = self._next_block + calls
+        agents_by = float(sup_mean @ self._weights)
+        live_by = float(dem_mean @ self._weights)
         return Decision(
             self.name,
             snapshot.now,
             calls,
-            f"{free_now:g} free + {float(sup_mean.mean()):.1f} freeing by answer time vs "
-            f"{waiting:g} waiting + {float(dem_mean.mean()):.1f} live in flight; live rate "
+            f"{free_now:g} free, {agents_by:.1f} free by answer time vs "
+            f"{waiting:g} waiting + {live_by:.1f} live in flight; live rate "
             f"{q:.3f}; {calls} calls keep each call's drop risk <= {theta:.3f}",
             inputs={
                 "free_agents": free_now,
@@ -328,9 +339,9 @@ class Predictive:
             quantities={
                 "live_rate": q,
                 "answer_rate": est.answer.value,
-                "route_delay_median_s": float(np.median(rho)),
-                "agents_freeing": float(sup_mean.mean()),
-                "live_in_flight": float(dem_mean.mean()),
+                "route_delay_median_s": self._rho_median,
+                "agents_free_by_answer": agents_by,
+                "live_in_flight": live_by,
                 "theta": theta,
                 "risk_of_next_call": risk_next,
                 "shift_abandon_rate": self.shift.rate(),

@@ -103,10 +103,15 @@ def make_policy(name: str, scenario: Scenario) -> Guard:
             dropped_percentage=100 * scenario.abandon_cap,
         )
     elif name in ("predictive", "oracle"):
-        policy = Predictive(scenario.abandon_target, priors=priors, oracle=name == "oracle")
-        fp = scenario.amd_false_positive if scenario.amd else 0.0
+        fp = _machine_fp_share(scenario, scenario.amd_false_positive if scenario.amd else 0.0)
+        policy = Predictive(
+            scenario.abandon_target,
+            priors=priors,
+            oracle=name == "oracle",
+            amd_false_positive=fp,
+        )
         cfg = GuardConfig(
-            amd_false_positive=_machine_fp_share(scenario, fp),
+            amd_false_positive=fp,
             **limits,  # type: ignore[arg-type]
         )
         return Guard(policy, cfg, campaign=scenario.name)
@@ -158,8 +163,14 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
     name = policy if isinstance(policy, str) else pacer.name
     oracle = name == "oracle"
     preview = name == "preview"
-    draws = _Draws(np.random.default_rng(seed))
-    u, z = draws.u, draws.z
+    # Separate streams for the called parties and for the agents (common random numbers):
+    # the k-th call placed and the k-th call connected draw the same values under every
+    # policy, so policies are compared on the same customers and the same agents.
+    call_seq, agent_seq = np.random.SeedSequence(seed).spawn(2)
+    cd = _Draws(np.random.default_rng(call_seq))
+    ad = _Draws(np.random.default_rng(agent_seq))
+    u, z = cd.u, cd.z
+    au, az = ad.u, ad.z
     ring_mu, ring_sig = _lognormal(s.ring_mean_s, s.ring_sd_s)
     talk_mu, talk_sig = _lognormal(s.talk_mean_s, s.talk_sd_s)
     acw_mu, acw_sig = _lognormal(s.acw_mean_s, s.acw_sd_s)
@@ -195,9 +206,11 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
     def connect(agent: int, machine: bool, now: float) -> None:
         nonlocal on_call, talk_total, handle_total, idle_total
         idle_total += min(now, shift) - min(idle_from[agent], shift)
-        talk = s.machine_talk_s if machine else math.exp(talk_mu + talk_sig * z())
-        acw = math.exp(acw_mu + acw_sig * z())
-        pause = math.exp(pause_mu + pause_sig * z()) if u() < s.pause_probability else 0.0
+        talk = math.exp(talk_mu + talk_sig * az())
+        if machine:
+            talk = s.machine_talk_s
+        acw = math.exp(acw_mu + acw_sig * az())
+        pause = math.exp(pause_mu + pause_sig * az()) if au() < s.pause_probability else 0.0
         talk_of[agent], acw_of[agent], pause_of[agent] = talk, acw, pause
         state[agent] = _ON_CALL
         since[agent] = now
@@ -278,15 +291,16 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
         in_flight[call] = now
         p = s.answer_rate if now < change_at else float(s.change_answer_rate or 0.0)
         ring = math.exp(ring_mu + ring_sig * z())
-        if u() >= p or ring >= ring_timeout:
+        answer, machine_u, amd_u = u(), u(), u()
+        if answer >= p or ring >= ring_timeout:
             push(now + ring_timeout, _NO_ANSWER, call)
             return
-        machine = u() < s.machine_rate
+        machine = machine_u < s.machine_rate
         if s.amd:
             at = now + ring + s.amd_s
-            if machine and u() >= s.amd_false_negative:
+            if machine and amd_u >= s.amd_false_negative:
                 push(at, _MACHINE_HANGUP, call, 1)
-            elif not machine and u() < s.amd_false_positive:
+            elif not machine and amd_u < s.amd_false_positive:
                 push(at, _MACHINE_HANGUP, call, 0)
             else:
                 push(at, _ROUTE, call, int(machine))

@@ -1,0 +1,134 @@
+"""Pacing benchmark: the simulator table and the pacing figures.
+
+    .venv/bin/python bench/pacing.py [--seeds 5] [--jobs 2] [--shift-hours 8]
+
+Runs every built-in scenario x policy over ``--seeds`` seeds of an 8-hour shift and prints a
+table (mean utilisation, mean and worst abandon rate), then one line per figure:
+
+- pacing_runs_over_cap: predictive runs over a 3 % abandon rate over the shift (goal 0)
+- pacing_max_gap_to_oracle_pts: max over scenarios of oracle minus predictive mean utilisation
+- pacing_utilisation_below_baseline: scenarios where predictive's mean utilisation is below a
+  baseline whose every run stayed under the cap (goal 0)
+- pacing_decision_ms_200_agents: one guarded predictive decision for 200 agents (goal < 1 ms)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pacing.events import Event, EventKind
+from pacing.guard import Guard, GuardConfig
+from pacing.policies import Predictive
+from pacing.scenario import builtin_names, load_scenario
+from pacing.sim import BASELINES, RunResult, simulate
+from pacing.snapshot import AgentState, Snapshot
+
+POLICIES = (*BASELINES, "predictive", "oracle")
+CAP = 0.03
+
+
+def _run(job: tuple[str, str, int, float]) -> RunResult:
+    name, policy, seed, hours = job
+    scenario = dataclasses.replace(load_scenario(name), shift_hours=hours)
+    return simulate(scenario, policy, seed)
+
+
+def decision_ms(agents: int = 200, repeats: int = 2000) -> float:
+    """Median time of one guarded predictive decision on a busy 200-agent snapshot."""
+    rng = np.random.default_rng(1)
+    guard = Guard(Predictive(), GuardConfig())
+    t = 0.0
+    for _ in range(3000):  # warm: enough observations to leave the progressive warm-up
+        t += 1.0
+        guard.observe(Event(EventKind.CALL_ROUTED, t, float(rng.uniform(5, 25))))
+        guard.observe(Event(EventKind.CALL_CONNECTED, t))
+        guard.observe(Event(EventKind.TALK_ENDED, t, float(rng.lognormal(5.0, 0.6))))
+        guard.observe(Event(EventKind.ACW_ENDED, t, float(rng.lognormal(3.0, 0.5))))
+        guard.observe(Event(EventKind.CALL_UNANSWERED, t, 25.0))
+    states = rng.choice(
+        [AgentState.AVAILABLE, AgentState.ON_CALL, AgentState.ACW, AgentState.PAUSED],
+        size=agents,
+        p=[0.05, 0.8, 0.12, 0.03],
+    ).astype(np.int8)
+    snap = Snapshot(
+        now=t,
+        agent_state=states,
+        agent_time_in_state=rng.uniform(0, 400, agents),
+        call_dial_times=t - rng.uniform(0, 25, agents // 2),
+        calls_waiting=1,
+        channels_in_use=agents,
+    )
+    guard.decide(snap)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        guard.decide(snap)
+        samples.append(time.perf_counter() - start)
+    return float(np.median(samples)) * 1000.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--shift-hours", type=float, default=8.0)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    names = builtin_names()
+    jobs = [(n, p, s, args.shift_hours) for n in names for p in POLICIES for s in range(args.seeds)]
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            results = list(pool.map(_run, jobs, chunksize=1))
+    else:
+        results = [_run(j) for j in jobs]
+    by: dict[tuple[str, str], list[RunResult]] = {}
+    for r in results:
+        by.setdefault((r.scenario, r.policy), []).append(r)
+
+    width = 14
+    print(f"{'scenario':<14}" + "".join(f"{p:>{width * 2}}" for p in POLICIES))
+    print(f"{'':<14}" + "".join(f"{'util  abandon(max)':>{width * 2}}" for _ in POLICIES))
+    over_cap = 0
+    gaps: list[float] = []
+    below = 0
+    for n in names:
+        cells = []
+        for p in POLICIES:
+            runs = by[(n, p)]
+            util = float(np.mean([r.utilisation for r in runs]))
+            ab = float(np.mean([r.abandon_rate for r in runs]))
+            worst = max(r.abandon_rate for r in runs)
+            cells.append(f"{util * 100:5.1f}%  {ab * 100:4.1f}% ({worst * 100:4.1f}%)")
+        print(f"{n:<14}" + "".join(f"{c:>{width * 2}}" for c in cells))
+        pred = by[(n, "predictive")]
+        over_cap += sum(1 for r in pred if r.abandon_rate > CAP)
+        u_pred = float(np.mean([r.utilisation for r in pred]))
+        u_oracle = float(np.mean([r.utilisation for r in by[(n, "oracle")]]))
+        gaps.append((u_oracle - u_pred) * 100)
+        for b in BASELINES:
+            runs = by[(n, b)]
+            if max(r.abandon_rate for r in runs) <= CAP:
+                if float(np.mean([r.utilisation for r in runs])) > u_pred:
+                    below += 1
+                    break
+    print()
+    print(f"pacing_runs_over_cap: {over_cap} runs")
+    print(f"pacing_max_gap_to_oracle_pts: {max(gaps):.2f} pts")
+    print(f"pacing_utilisation_below_baseline: {below} scenarios")
+    print(f"pacing_decision_ms_200_agents: {decision_ms():.3f} ms")
+    print(f"pacing_bench_runs: {len(results)} runs")
+    print(f"pacing_bench_seconds: {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
