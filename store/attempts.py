@@ -28,7 +28,16 @@ from store.errors import (
     NotFound,
     OutcomeConflict,
 )
-from store.models import Assignment, Attempt, Callback, Campaign, Contact, Phone, TypificationResult
+from store.models import (
+    Assignment,
+    Attempt,
+    BlockedNumber,
+    Callback,
+    Campaign,
+    Contact,
+    Phone,
+    TypificationResult,
+)
 from store.phones import UNKNOWN_TIMEZONE
 from store.schedule import WeeklySchedule, within_hours, zone
 from store.typifications import mandatory_fields, no_contact_result, result_in_campaign
@@ -322,3 +331,98 @@ async def save_survey(
             contact.additional_data = data
     await session.flush()
     return attempt
+
+
+async def start_attempts(
+    session: AsyncSession, assignment_ids: list[int], now: datetime, *, owner: str
+) -> list[Attempt | AttemptRefused]:
+    """:func:`start_attempt` for a batch of leased assignments in a few statements: the same
+    checks (lease, dialable campaign, phone, block list, schedule, calling hours, attempt
+    limit), one answer per id in order: the attempt written, or why it was refused (nothing
+    written for that one)."""
+    if not assignment_ids:
+        return []
+    rows = (
+        await session.execute(
+            select(Assignment, Phone)
+            .outerjoin(Phone, Phone.id == Assignment.phone_id)
+            .where(Assignment.id.in_(assignment_ids))
+            .with_for_update(of=Assignment)
+        )
+    ).all()
+    found = {assignment.id: (assignment, phone) for assignment, phone in rows}
+    campaigns: dict[int, Campaign] = {}
+    for assignment, _ in rows:
+        if assignment.campaign_id not in campaigns:
+            campaign = await get_campaign(session, assignment.campaign_id)
+            await require_dialable(session, campaign)
+            campaigns[campaign.id] = campaign
+    numbers = {phone.e164 for _, phone in rows if phone is not None}
+    blocked: set[tuple[int, str]] = set()
+    if numbers:
+        blocked = {
+            (company_id, e164)
+            for company_id, e164 in await session.execute(
+                select(BlockedNumber.company_id, BlockedNumber.e164).where(
+                    BlockedNumber.e164.in_(numbers)
+                )
+            )
+        }
+    open_now = {
+        cid: WeeklySchedule.parse(c.schedule).is_open(now, zone(c.timezone))
+        for cid, c in campaigns.items()
+    }
+    out: list[Attempt | AttemptRefused] = []
+    for assignment_id in assignment_ids:
+        where = f"assignment {assignment_id}"
+        if assignment_id not in found:
+            out.append(AttemptRefused(f"{where}: no such assignment"))
+            continue
+        assignment, phone = found[assignment_id]
+        campaign = campaigns[assignment.campaign_id]
+        refusal = None
+        if (
+            assignment.state != AssignmentState.LEASED
+            or assignment.lease_owner != owner
+            or assignment.lease_expires_at is None
+            or assignment.lease_expires_at <= now
+        ):
+            refusal = f"{where}: not leased by {owner!r} (state {assignment.state.value})"
+        elif phone is None:
+            refusal = f"{where}: no phone to dial"
+        elif (campaign.company_id, phone.e164) in blocked:
+            refusal = f"{where}: {phone.e164} is on the block list"
+        elif not open_now[campaign.id]:
+            refusal = f"{where}: campaign {campaign.id} is outside its schedule"
+        else:
+            local = zone(phone_zone(phone.timezone, campaign), "timezone", "phone")
+            limit = assignment.max_attempts or campaign.default_max_attempts
+            if not within_hours(
+                now, local, campaign.calling_hours_start, campaign.calling_hours_end
+            ):
+                refusal = f"{where}: outside the contact's calling hours ({local.key})"
+            elif assignment.attempts >= limit:
+                refusal = f"{where}: {assignment.attempts} of {limit} attempts made"
+        if refusal is not None or phone is None:
+            out.append(AttemptRefused(refusal or f"{where}: no phone to dial"))
+            continue
+        assignment.attempts += 1
+        assignment.retry = True
+        attempt = Attempt(
+            campaign_id=campaign.id,
+            assignment_id=assignment.id,
+            contact_id=assignment.contact_id,
+            phone_id=phone.id,
+            e164=phone.e164,
+            direction=Direction.OUTBOUND,
+            created_at=now,
+            dialed_at=now,
+            trunk=campaign.trunk,
+            lease_owner=owner,
+            field_values={},
+            survey_answers={},
+        )
+        session.add(attempt)
+        out.append(attempt)
+    await session.flush()
+    return out

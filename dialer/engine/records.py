@@ -10,6 +10,7 @@ typification (mandatory dynamic fields enforced by the store).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -72,6 +73,11 @@ class StoreRecords:
         self.sessions = sessions
         self.clock = clock  # the engine's clock: retry times and leases follow its time
         self._outcomes: list[tuple[AttemptResult, asyncio.Future[None]]] = []
+        # SQLite has one writer: two transactions that collide wait in SQLite's busy handler,
+        # which sleeps in steps of up to 100 ms. Taking turns in the process costs nothing.
+        url = sessions.kw["bind"].url
+        self._serialise_writes = url.get_backend_name() == "sqlite"
+        self._write_lock = asyncio.Lock()
         self._flusher: asyncio.Future[None] | None = None
         self.owner = owner  # the lease owner: the same for claim, attempt and release
         self.lease_seconds = lease_seconds
@@ -123,18 +129,18 @@ class StoreRecords:
     async def claim(
         self, campaign_id: int, n: int, now: dt.datetime, owner: str
     ) -> Sequence[Dialable]:
-        async with self.sessions() as session, session.begin():
+        async with self._writing(), self.sessions() as session, session.begin():
             claims = await hopper.claim_in(
                 session, campaign_id, n, now, self.owner, self.lease_seconds
             )
         return [Dialable(c.assignment_id, c.contact_id, c.e164.lstrip("+")) for c in claims]
 
     async def release(self, assignment_id: int, owner: str) -> None:
-        async with self.sessions() as session, session.begin():
+        async with self._writing(), self.sessions() as session, session.begin():
             await hopper.release_in(session, [assignment_id], self.owner, self._now())
 
     async def renew(self, assignment_ids: Sequence[int], now: dt.datetime) -> None:
-        async with self.sessions() as session, session.begin():
+        async with self._writing(), self.sessions() as session, session.begin():
             await hopper.renew_in(
                 session, list(assignment_ids), self.owner, now, self.lease_seconds
             )
@@ -158,19 +164,12 @@ class StoreRecords:
         """The attempt rows of one tick's calls, in one transaction (SQLite has one writer:
         a transaction per call would queue them all behind each other). The store checks each
         call again and refuses it without writing anything for it."""
-        out: list[int | DialRefused] = []
-        async with self.sessions() as session, session.begin():
-            for dialable in dialables:
-                try:
-                    attempt = await store_attempts.start_attempt(
-                        session, dialable.assignment_id, now, owner=self.owner
-                    )
-                except AttemptRefused as exc:
-                    out.append(DialRefused(str(exc)))
-                    continue
-                attempt.dialed_at = now
-                out.append(attempt.id)
-        return out
+        async with self._writing(), self.sessions() as session, session.begin():
+            started = await store_attempts.start_attempts(
+                session, [d.assignment_id for d in dialables], now, owner=self.owner
+            )
+            await session.flush()
+            return [DialRefused(str(a)) if isinstance(a, AttemptRefused) else a.id for a in started]
 
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None:
         """Written with the other outcomes of the moment in one transaction (group commit);
@@ -183,16 +182,16 @@ class StoreRecords:
 
     async def _flush(self) -> None:
         while self._outcomes:
-            batch, self._outcomes = self._outcomes[:500], self._outcomes[500:]
+            batch, self._outcomes = self._outcomes[:100], self._outcomes[100:]
             try:
-                async with self.sessions() as session, session.begin():
+                async with self._writing(), self.sessions() as session, session.begin():
                     for result, _ in batch:
                         await self._record(session, result)
             except Exception:
                 # One bad outcome must not lose the others: write them one by one.
                 for result, future in batch:
                     try:
-                        async with self.sessions() as session, session.begin():
+                        async with self._writing(), self.sessions() as session, session.begin():
                             await self._record(session, result)
                     except Exception as exc:
                         future.set_exception(exc)
@@ -219,7 +218,7 @@ class StoreRecords:
 
     async def opt_out(self, campaign_id: int, attempt_id: int) -> None:
         now = self._now()
-        async with self.sessions() as session, session.begin():
+        async with self._writing(), self.sessions() as session, session.begin():
             attempt = await session.get(Attempt, attempt_id)
             if attempt is None:
                 return
@@ -231,10 +230,13 @@ class StoreRecords:
     async def save_survey(
         self, campaign_id: int, attempt_id: int, answers: dict[str, str], complete: bool
     ) -> None:
-        async with self.sessions() as session, session.begin():
+        async with self._writing(), self.sessions() as session, session.begin():
             await store_attempts.save_survey(
                 session, attempt_id, answers, self._now(), complete=complete
             )
+
+    def _writing(self) -> contextlib.AbstractAsyncContextManager[object]:
+        return self._write_lock if self._serialise_writes else contextlib.nullcontext()
 
     def _now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock.now(), dt.UTC)
@@ -242,7 +244,7 @@ class StoreRecords:
     async def typify(self, campaign_id: int, typification: Typification) -> None:
         now = self._now()
         timed_out = typification.result_id is None
-        async with self.sessions() as session, session.begin():
+        async with self._writing(), self.sessions() as session, session.begin():
             result_id = typification.result_id
             if result_id is None:
                 # Seed 004, the ACW timer: apply the campaign's default typification, or save
