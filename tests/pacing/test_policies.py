@@ -190,6 +190,7 @@ def test_predictive_decision_is_never_negative_and_grows_with_free_agents(
     free: int, busy: int, in_flight: int, waiting: int
 ) -> None:
     policy = _warm_predictive()
+
     def snap(extra: int) -> Snapshot:
         n = free + extra + busy
         return make_snapshot(
@@ -199,6 +200,7 @@ def test_predictive_decision_is_never_negative_and_grows_with_free_agents(
             call_dial_times=[4995.0] * in_flight,
             calls_waiting=waiting,
         )
+
     calls = policy.decide(snap(0)).calls
     assert calls >= 0
     assert policy.decide(snap(1)).calls >= calls
