@@ -173,16 +173,22 @@ class Priors:
 class CampaignEstimators:
     """Everything a predictive policy learns about one campaign."""
 
-    def __init__(self, priors: Priors | None = None, half_life: float = 200.0) -> None:
+    def __init__(
+        self,
+        priors: Priors | None = None,
+        half_life: float = 200.0,
+        duration_half_life: float = 1000.0,
+    ) -> None:
         p = priors or Priors()
+        dh = duration_half_life
         self.answer = RateEstimator(p.answer_rate, half_life=half_life)
         self.routed = RateEstimator(p.routed_rate, half_life=half_life)
         self.pause = RateEstimator(p.pause_rate, half_life=half_life)
         self.route_delay = DurationEstimator(
-            p.route_delay_mean_s, p.route_delay_sd_s, bin_s=0.5, max_s=120.0, half_life=half_life
+            p.route_delay_mean_s, p.route_delay_sd_s, bin_s=0.5, max_s=120.0, half_life=dh
         )
-        self.talk = DurationEstimator(p.talk_mean_s, p.talk_sd_s, max_s=3600.0, half_life=half_life)
-        self.acw = DurationEstimator(p.acw_mean_s, p.acw_sd_s, max_s=1200.0, half_life=half_life)
+        self.talk = DurationEstimator(p.talk_mean_s, p.talk_sd_s, max_s=3600.0, half_life=dh)
+        self.acw = DurationEstimator(p.acw_mean_s, p.acw_sd_s, max_s=1200.0, half_life=dh)
         self.pause_length = DurationEstimator(
             p.pause_mean_s, p.pause_sd_s, max_s=3600.0, half_life=50.0
         )

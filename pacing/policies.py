@@ -144,7 +144,7 @@ class Predictive:
         warmup_talks: int = 20,
         half_life: float = 200.0,
         refresh_s: float = 300.0,
-        horizons: int = 8,
+        horizons: int = 16,
         oracle: bool = False,
         amd_false_positive: float = 0.0,
     ) -> None:
@@ -171,7 +171,7 @@ class Predictive:
         self.shift = RollingAbandon(86400.0, 1440)
         # Tables filled by _refresh: horizons rho, per-state release probabilities by elapsed.
         self._rho = np.zeros(horizons)
-        self._e_step = 2.0
+        self._e_step = 1.0
         self._e_per_s = 1.0 / self._e_step
         self._table = np.zeros((len(AgentState), 1, horizons))
         self._x = np.zeros(horizons)
