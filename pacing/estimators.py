@@ -108,7 +108,7 @@ class DurationEstimator:
     def pmf(self) -> FloatArray:
         """Probability of each bin (observations and prior)."""
         h = self._hist / self._w + self._prior
-        return h / h.sum()
+        return np.asarray(h / h.sum(), dtype=np.float64)
 
     def cdf(self) -> FloatArray:
         """P(duration < upper edge of bin i)."""
@@ -135,7 +135,7 @@ def lognormal_pmf(mean_s: float, sd_s: float, bin_s: float, bins: int) -> FloatA
     cdf = 0.5 * (1.0 + erf(z))
     cdf[-1] = 1.0  # the last bin holds the tail
     p = np.diff(cdf)
-    return p / p.sum()
+    return np.asarray(p / p.sum(), dtype=np.float64)
 
 
 def erf(x: FloatArray) -> FloatArray:

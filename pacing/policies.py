@@ -24,12 +24,13 @@ from pacing.estimators import CampaignEstimators, Priors, normal_cdf
 from pacing.events import Event, EventKind
 from pacing.snapshot import AgentState, FloatArray, Snapshot
 
+# FTC 310.4(b)(1)(iv): connected within 2 s of the greeting, else abandoned
 HANDOFF_S = 2.0
 _AVAILABLE = int(AgentState.AVAILABLE)
 _RESERVED = int(AgentState.RESERVED)
 _ON_CALL = int(AgentState.ON_CALL)
 _ACW = int(AgentState.ACW)
-_PAUSED = int(AgentState.PAUSED)  # FTC 310.4(b)(1)(iv): connected within 2 s of the greeting, else abandoned
+_PAUSED = int(AgentState.PAUSED)
 
 
 class Policy(Protocol):
@@ -139,6 +140,7 @@ class Predictive:
         priors: Priors | None = None,
         theta: float = 0.03,
         gain: float = 0.15,
+        rate_gain: float = 0.5,
         theta_bounds: tuple[float, float] = (0.005, 0.4),
         warmup_routed: int = 30,
         warmup_talks: int = 20,
@@ -156,6 +158,7 @@ class Predictive:
         self.target = target
         self.amd_false_positive = amd_false_positive  # share of AMD hang-ups that were live
         self.gain = gain
+        self.rate_gain = rate_gain
         self.theta_bounds = theta_bounds
         self._log_theta = math.log(theta)
         self.warmup_routed = warmup_routed
@@ -193,20 +196,27 @@ class Predictive:
         self.est.observe(event)
         kind = event.kind
         if kind is EventKind.CALL_CONNECTED:
-            self.shift.add(event.at, 1.0, 0.0)
-            if self._active:
-                self._nudge(self.gain * self.target)
+            self._feedback(event.at, 1.0, 0.0)
         elif kind is EventKind.CALL_DROPPED:
-            self.shift.add(event.at, 1.0, 1.0)
-            if self._active:
-                self._nudge(-self.gain * (1.0 - self.target))
+            self._feedback(event.at, 1.0, 1.0)
         elif kind is EventKind.CALL_MACHINE and self.amd_false_positive > 0:
             # Ofcom counts AMD hang-ups on live people as abandons: an estimate of them
             # spends the same budget as drops.
             fp = self.amd_false_positive
-            self.shift.add(event.at, fp, fp)
-            if self._active:
-                self._nudge(-self.gain * fp * (1.0 - self.target))
+            self._feedback(event.at, fp, fp)
+
+    def _feedback(self, at: float, lives: float, drops: float) -> None:
+        self.shift.add(at, lives, drops)
+        if not self._active:
+            return
+        # Integral term on each outcome (drops / live answers converge on the target), plus a
+        # slower term on the shift's rate so far, which removes the offset the first term
+        # keeps when theta settles away from its starting value.
+        target = self.target
+        shift_rate = (self.shift.drops + target * 50.0) / (self.shift.lives + 50.0)
+        self._nudge(
+            self.gain * (target * lives - drops) + self.rate_gain * lives * (target - shift_rate)
+        )
 
     def _nudge(self, step: float) -> None:
         lo, hi = self.theta_bounds
@@ -237,7 +247,7 @@ class Predictive:
         self._x = x
         self._rho_median = float(np.median(self._rho))
         bins = est.route_delay.bins
-        self._r_edges = np.arange(bins + 1) * est.route_delay.bin_s
+        self._r_edges = np.arange(bins + 1, dtype=np.float64) * est.route_delay.bin_s
         self._r_cdf = np.concatenate(([0.0], est.route_delay.cdf()))
         self._tables_at = now
 
@@ -297,7 +307,7 @@ class Predictive:
             # P(routed by age + rho | not routed by age) = q (F(a+rho) - F(a)) / (1 - q F(a))
             p_in = (f_by - f_age[:, None]) * (q / (1.0 - q * f_age))[:, None]
             dem_mean = p_in.sum(axis=0)
-            dem_var = dem_mean - (p_in * p_in).sum(axis=0)
+            dem_var = (p_in * (1.0 - p_in)).sum(axis=0)
         else:
             dem_mean = dem_var = self._zero_k
         waiting = float(snapshot.calls_waiting)

@@ -6,6 +6,7 @@ The engine builds it from its roster and call tracker; the simulator from its ow
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -104,11 +105,11 @@ def shares_for_campaigns(agent_campaigns: list[frozenset[str]], campaign: str) -
 
 def make_snapshot(
     now: float,
-    states: list[AgentState] | IntArray,
-    times_in_state: list[float] | FloatArray,
-    call_dial_times: list[float] | FloatArray = (),  # type: ignore[assignment]
+    states: Sequence[int] | IntArray,
+    times_in_state: Sequence[float] | FloatArray,
+    call_dial_times: Sequence[float] | FloatArray = (),
     calls_waiting: int = 0,
-    agent_share: list[float] | FloatArray | None = None,
+    agent_share: Sequence[float] | FloatArray | None = None,
     channels_in_use: int = 0,
 ) -> Snapshot:
     """A snapshot from plain lists (for the engine and for tests)."""

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pacing.events import Event, EventKind
-from pacing.policies import Predictive
+
+
+class Observer(Protocol):
+    def observe(self, event: Event) -> None: ...
+
 
 A = 1  # AgentState.AVAILABLE
 ON = 3  # AgentState.ON_CALL
@@ -12,7 +18,7 @@ PAUSED = 5  # AgentState.PAUSED
 
 
 def warm(
-    policy: Predictive | object,
+    policy: Observer,
     *,
     calls: int = 1000,
     live_every: int = 2,
@@ -22,7 +28,7 @@ def warm(
 ) -> None:
     """Feed ``calls`` outcomes: one in ``live_every`` routed after ``route_s``, talks and ACWs
     of fixed length, and no pauses."""
-    observe = policy.observe  # type: ignore[attr-defined]
+    observe = policy.observe
     for i in range(calls):
         at = float(i)
         if i % live_every == 0:

@@ -71,9 +71,9 @@ def test_predictive_is_progressive_while_warming_up() -> None:
     assert "warming up" in decision.reason
 
 
-def _warm_predictive(**kw: float) -> Predictive:
+def _warm_predictive(acw_s: float = 10.0) -> Predictive:
     policy = Predictive(theta=0.03, gain=0.0)  # gain 0: hold theta still for the test
-    warm(policy, **kw)  # live rate 0.5, routing after 10 s, talk 100 s, ACW 10 s
+    warm(policy, acw_s=acw_s)  # live rate 0.5, routing after 10 s, talk 100 s, ACW 10 s
     return policy
 
 
@@ -122,12 +122,24 @@ def test_predictive_subtracts_live_answers_in_flight() -> None:
 
 def test_predictive_feedback_lowers_theta_after_drops() -> None:
     policy = _warm_predictive()
-    policy.gain = 0.1
+    policy.gain, policy.rate_gain = 0.1, 0.0  # the per-outcome term alone
     policy.decide(make_snapshot(5000.0, [A] * 2, [5.0] * 2))  # active: feedback applies
     before = policy.theta
     for i in range(5):
         policy.observe(Event(EventKind.CALL_DROPPED, 5000.0 + i))
     assert policy.theta == pytest.approx(before * np.exp(-0.1 * 0.98 * 5), rel=1e-9)
+
+
+def test_predictive_feedback_on_the_shift_rate_raises_theta_when_under_target() -> None:
+    policy = _warm_predictive()
+    policy.gain, policy.rate_gain = 0.0, 0.5  # the shift-rate term alone
+    policy.decide(make_snapshot(5000.0, [A] * 2, [5.0] * 2))
+    before = policy.theta
+    policy.observe(Event(EventKind.CALL_CONNECTED, 5001.0))
+    # warm-up outcomes count in the shift rate (500 connected, no drops): rate well under 2 %
+    lives = policy.shift.lives
+    rate = (0.0 + 0.02 * 50.0) / (lives + 50.0)
+    assert policy.theta == pytest.approx(before * np.exp(0.5 * (0.02 - rate)), rel=1e-9)
 
 
 def test_oracle_uses_exact_release_times() -> None:
