@@ -6,8 +6,9 @@ Asterisk is multi-threaded, so the order of events *across* channels varies from
 - per device (DeviceStateChange), the sequence of states;
 - per connection, the sequence of responses; per ActionID, the OriginateResponse and list items;
 - per message, the header names in order and the codes (state, cause, reason, dial status,
-  application and data, variables), with channel names and unique ids renamed by first
-  appearance and volatile values (times, session ids, addresses) left out.
+  application and data, variables and their values), with channel names and unique ids renamed
+  by first appearance and volatile values (times, durations such as DIALEDTIME, session ids,
+  addresses) left out.
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ VOLATILE = {
     "Output",
     "TimeToHangup",
     "Holdtime",
-    "Value",
 }
+# Variables whose values are durations (app_dial, app_queue): the simulator's scaled clock and a
+# busy machine make them differ by design; every other variable's value is compared.
+_TIMING_VARIABLE = re.compile(r"(TIME|WAIT)(_MS)?$")
 COMPARED_VALUES = {
     "ChannelState",
     "ChannelStateDesc",
@@ -104,6 +107,7 @@ COMPARED_VALUES = {
     "CallsTaken",
     "InCall",
     "Calls",
+    "Value",
 }
 
 
@@ -130,10 +134,13 @@ def normalise(messages: list[Message], rename: Renamer | None = None) -> list[tu
     out = []
     for m in messages:
         keys = tuple(k for k, _ in m.headers)
+        timing = _TIMING_VARIABLE.search(m.get("Variable") or "") is not None
         values = tuple(
             f"{k}={rename(v)}"
             for k, v in m.headers
-            if k not in VOLATILE and (k in COMPARED_VALUES or k.endswith("Uniqueid"))
+            if k not in VOLATILE
+            and (k in COMPARED_VALUES or k.endswith("Uniqueid"))
+            and not (timing and k == "Value")
         )
         out.append((m.name, *keys, "|", *values))
     return out

@@ -49,3 +49,21 @@ async def test_the_comparison_catches_a_wrong_code() -> None:
             Message([(k, "8" if k == "Reason" else v) for k, v in m.headers]) for m in messages
         ]
     assert any("Reason" in problem for problem in differences(result))
+
+
+async def test_the_comparison_catches_a_wrong_variable_value() -> None:
+    # Variable values are compared too (CAMPAIGN_ID=7 on both halves, 02g), durations aside.
+    result = await replay("02g_originate_channelid")
+    from ami.codec import Message
+
+    for conn, messages in result.simulated.items():
+        result.simulated[conn] = [
+            Message(
+                [
+                    (k, "8" if k == "Value" and m.get("Variable") == "CAMPAIGN_ID" else v)
+                    for k, v in m.headers
+                ]
+            )
+            for m in messages
+        ]
+    assert any("Value=7" in problem for problem in differences(result))
