@@ -45,7 +45,7 @@ PACING_FIELDS: dict[str, tuple[type, float, float]] = {
     "max_channels": (int, 1, 10_000),
     "max_calls_per_s": (float, 0.1, 1_000.0),
     "hand_off_s": (float, 0.5, 2.0),  # the 2-second rule is the upper bound
-    "ring_timeout_s": (float, 5.0, 120.0),
+    "ring_timeout_s": (float, 15.0, 120.0),  # FTC / Ofcom: at least 15 s
 }
 
 
@@ -368,11 +368,11 @@ class Api:
             body.update(
                 paused=running.paused,
                 calls_in_flight=len(self.engine.in_flight(campaign_id)),
-                waiting_for_agent=self.engine.roster.waiting_answers,
+                waiting_for_agent=self.engine.roster.waiting_for(campaign_id),
                 stats={k: v for k, v in asdict(stats).items() if k != "outcomes"},
                 outcomes=stats.outcomes,
                 abandon_rate=stats.abandon_rate,
-                decisions=[asdict(d) for d in running.pacer.history[-20:]],
+                decisions=[d.to_json() for d in running.pacer.history[-20:]],
             )
         return _json(body)
 

@@ -21,7 +21,7 @@ class CampaignView:
     agents: Mapping[str, int]  # state -> count
     calls_in_flight: int
     calls_waiting: int
-    dial_level: float  # calls placed per available agent in the last decision
+    dial_level: float  # lines (in flight, waiting, just placed) per agent not paused
     abandon_rate: float  # drops / live answers, over the shift so far
     abandon_rate_24h: float
     utilisation: float  # talk time / logged-in time, over the shift so far

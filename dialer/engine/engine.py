@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,10 +25,19 @@ from agi.server import AGICall
 from ami.client import AMIClient
 from ami.codec import Message
 from ami.errors import ActionError, AMIError, LinkLost
-from dialer.calls import EVENTS, CallRecord, CallState, CallTracker, action_id, channel_ids
+from dialer.agents import STATE_CODES
+from dialer.calls import (
+    EVENTS,
+    CallRecord,
+    CallState,
+    CallTracker,
+    Transition,
+    action_id,
+    channel_ids,
+)
 from dialer.clock import Clock
 from dialer.engine.outbound import AgentSeat, CallPlan, handle_outbound
-from dialer.engine.pace import Pacer, PacingSnapshot
+from dialer.engine.pace import Pacer
 from dialer.engine.ports import (
     AttemptResult,
     CampaignPlan,
@@ -40,13 +48,16 @@ from dialer.engine.ports import (
     Records,
     Typification,
 )
-from dialer.engine.roster import Agent, AgentState, Roster
+from dialer.engine.roster import Agent, AgentState, Move, Roster
+from pacing.snapshot import Snapshot, make_snapshot
 
 log = logging.getLogger(__name__)
 
-# Calls placed and not answered yet / answered and still wanting an agent (pacing).
-_DIALING = frozenset({CallState.DIALING, CallState.RINGING, CallState.UNKNOWN})
-_WANTING_AGENT = frozenset({CallState.ANSWERED})
+# Calls placed and not yet routed to an agent: ringing, or answered and in AMD (pacing's
+# "calls in flight"; a routed call waiting for an agent is one of its "calls waiting").
+_IN_FLIGHT = frozenset(
+    {CallState.DIALING, CallState.RINGING, CallState.UNKNOWN, CallState.ANSWERED}
+)
 
 
 @dataclass
@@ -56,7 +67,8 @@ class CallMeta:
     campaign_id: int
     dialable: Dialable
     dialed_at: float
-    human_at: float | None = None
+    human_at: float | None = None  # routed: a live answer asked for an agent
+    live_counted: bool = False  # pacing was told the live answer connected or dropped
     talked: bool | None = None  # set when the call's record arrives
     agent_leg: str | None = None  # the channel that rings the agent (for the agent's hang-up)
     survey_requested: bool = False  # the agent asked for the IVR survey (mode "agent")
@@ -87,7 +99,6 @@ class RunningCampaign:
     stats: CampaignStats = field(default_factory=CampaignStats)
     task: asyncio.Task[None] | None = None
     paused: bool = False
-    recent_dials: deque[float] = field(default_factory=deque)
     leases_renewed_at: float = 0.0
 
 
@@ -123,6 +134,7 @@ class Engine:
         self._writes: set[asyncio.Task[None]] = set()
         self.accepting = True
         roster.on_acw_timeout = self._acw_timeout
+        roster.on_move = self._agent_moved
         for name in EVENTS:
             ami.on(name, self._on_call_event)
         if ami.on_resync is None:
@@ -147,7 +159,7 @@ class Engine:
             return
         plan = await self.records.campaign(campaign_id)
         running.plan = plan
-        running.pacer.plan = plan
+        running.pacer.retune(plan)
         self.roster.acw_max_s[campaign_id] = plan.acw_max_s
 
     def pause_campaign(self, campaign_id: int, paused: bool = True) -> None:
@@ -207,19 +219,27 @@ class Engine:
                 out.append((attempt_id, meta, state))
         return out
 
-    def snapshot(self, running: RunningCampaign) -> PacingSnapshot:
+    def snapshot(self, running: RunningCampaign) -> Snapshot:
+        """The pacing core's view of the campaign now (pacing/snapshot.py)."""
         plan = running.plan
         now = self.clock.now()
         agents = self.roster.working(plan.campaign_id)
         calls = self.in_flight(plan.campaign_id)
-        return PacingSnapshot(
-            now=now,
-            agent_states=[a.state.value for a in agents],
-            agent_seconds_in_state=[now - a.since for a in agents],
-            agent_campaign_count=[len(a.campaigns) for a in agents],
-            dialing_seconds=[now - m.dialed_at for _, m, st in calls if st in _DIALING],
-            answered_unconnected=sum(1 for _, _, st in calls if st in _WANTING_AGENT),
-            waiting_for_agent=self.roster.waiting_answers,
+        # An agent working k dialing campaigns is one person: each counts a 1/k share of them,
+        # so over all campaigns every agent is counted once (VICIdial's multi-campaign pitfall,
+        # research/dialers.md).
+        dialing = {c for c, r in self.campaigns.items() if not r.paused}
+        shares = [1.0 / max(1, len(a.campaigns & dialing)) for a in agents]
+        return make_snapshot(
+            now,
+            [STATE_CODES[a.state] for a in agents],
+            [now - a.since for a in agents],
+            call_dial_times=[
+                m.dialed_at for _, m, st in calls if st in _IN_FLIGHT and m.human_at is None
+            ],
+            calls_waiting=self.roster.waiting_for(plan.campaign_id),
+            agent_share=shares,
+            channels_in_use=len(calls),
         )
 
     async def tick(self, running: RunningCampaign) -> int:
@@ -234,12 +254,11 @@ class Engine:
         snapshot = self.snapshot(running)
         decision = running.pacer.decide(snapshot)
         running.stats.last_decision = decision.reason
-        running.stats.dial_level = decision.dial_level
-        wanted = self._within_limits(running, decision.calls)
-        if wanted <= 0:
+        running.stats.dial_level = _dial_level(snapshot, decision.calls)
+        if decision.calls <= 0:
             return 0
         now = self.now()
-        leased = await self.records.claim(plan.campaign_id, wanted, now, self.owner)
+        leased = await self.records.claim(plan.campaign_id, decision.calls, now, self.owner)
         if not leased:
             return 0
         # Checked again at originate time, and the attempt rows written before anything is
@@ -258,24 +277,12 @@ class Engine:
         await asyncio.gather(*calls)
         return len(calls)
 
-    def _within_limits(self, running: RunningCampaign, wanted: int) -> int:
-        plan = running.plan
-        in_flight = len(self.in_flight(plan.campaign_id))
-        wanted = min(wanted, plan.max_channels - in_flight)
-        # Calls-per-second cap over the last second of clock time (carrier limits).
-        now = self.clock.now()
-        recent = running.recent_dials
-        while recent and now - recent[0] > 1.0:
-            recent.popleft()
-        return max(0, min(wanted, int(plan.max_calls_per_s) - len(recent)))
-
     async def _originate(
         self, running: RunningCampaign, dialable: Dialable, attempt_id: int
     ) -> None:
         plan = running.plan
         self.calls[attempt_id] = CallMeta(plan.campaign_id, dialable, self.clock.now())
         self._apply(self.tracker.dialed(attempt_id, self.clock.now()))
-        running.recent_dials.append(self.clock.now())
         running.stats.placed += 1
         one, two = channel_ids(attempt_id)
         try:
@@ -287,7 +294,7 @@ class Engine:
                 action_id=action_id(attempt_id),
                 channel_id=one,
                 other_channel_id=two,
-                timeout_ms=int(plan.ring_timeout_s * 1000),
+                timeout_ms=int(running.pacer.ring_timeout_s * 1000),
                 caller_id=plan.caller_id,
                 variables={
                     "CAMPAIGN_ID": plan.campaign_id,
@@ -317,6 +324,13 @@ class Engine:
         for change in changes:
             if isinstance(change, CallRecord):
                 self._record(change)
+            elif isinstance(change, Transition) and change.after is CallState.CONNECTED:
+                # The agent's phone answered: the live answer was not abandoned.
+                meta = self.calls.get(change.attempt_id)
+                running = self.campaigns.get(meta.campaign_id) if meta is not None else None
+                if meta is not None and running is not None and not meta.live_counted:
+                    meta.live_counted = True
+                    running.pacer.connected(change.at)
 
     def _record(self, record: CallRecord) -> None:
         meta = self.calls.get(record.attempt_id)
@@ -343,7 +357,7 @@ class Engine:
                 stats.delivered += 1
             elif outcome is not Outcome.CUSTOMER_HUNG_UP:
                 stats.failed += 1
-            running.pacer.observe(record, self.clock.now())
+            running.pacer.ended(record, meta.human_at is not None, meta.live_counted)
         result_id = None
         if running is not None:
             if outcome is Outcome.MESSAGE_DELIVERED:
@@ -410,6 +424,9 @@ class Engine:
         meta = self.calls.get(attempt_id)
         if meta is not None:
             meta.human_at = now
+            running = self.campaigns.get(meta.campaign_id)
+            if running is not None:
+                running.pacer.routed(now, now - meta.dialed_at)
 
     async def reserve_agent(self, attempt_id: int, within_s: float) -> AgentSeat | None:
         meta = self.calls.get(attempt_id)
@@ -434,7 +451,13 @@ class Engine:
         self.roster.pause(seat.agent_id, "no answer on the phone")
 
     def dropped(self, attempt_id: int) -> None:
-        self._apply(self.tracker.dropped(attempt_id, self.clock.now()))
+        now = self.clock.now()
+        meta = self.calls.get(attempt_id)
+        running = self.campaigns.get(meta.campaign_id) if meta is not None else None
+        if meta is not None and running is not None and not meta.live_counted:
+            meta.live_counted = True
+            running.pacer.dropped(now)
+        self._apply(self.tracker.dropped(attempt_id, now))
 
     def ended(self, attempt_id: int, hung_up_by: str) -> None:
         talked = self.tracker.state(attempt_id) is CallState.CONNECTED
@@ -509,6 +532,19 @@ class Engine:
         await self.records.typify(campaign_id, typification)
         self.roster.finish_acw(agent.agent_id)
 
+    def _agent_moved(self, agent: Agent, move: Move) -> None:
+        """ACW and pause lengths for the pacing core (the release-time distributions)."""
+        if move.before is AgentState.ACW and move.campaign_id is not None:
+            running = self.campaigns.get(move.campaign_id)
+            if running is not None:
+                paused = move.after is AgentState.PAUSED
+                running.pacer.acw_ended(self.clock.now(), move.seconds_before, paused)
+        elif move.before is AgentState.PAUSED and move.after is AgentState.AVAILABLE:
+            for campaign_id in agent.campaigns:
+                running = self.campaigns.get(campaign_id)
+                if running is not None:
+                    running.pacer.pause_ended(self.clock.now(), move.seconds_before)
+
     async def _acw_timeout(self, agent: Agent, campaign_id: int, attempt_id: int) -> None:
         # Seed 004: the ACW timer saves the default record, or applies the campaign's default
         # typification; the store decides which from the campaign's setting (result None).
@@ -521,6 +557,15 @@ def _attempt_of(uniqueid: str | None) -> int:
         return -1
     number = uniqueid[4:].split("-", 1)[0]
     return int(number) if number.isdigit() else -1
+
+
+def _dial_level(snapshot: Snapshot, new_calls: int) -> float:
+    """Lines per working agent: calls in flight, waiting and just placed over the agents not
+    paused (VICIdial's "dial level", so supervisors coming from it read the same number)."""
+    not_paused = snapshot.agent_state != STATE_CODES[AgentState.PAUSED]
+    active = float(snapshot.shares[not_paused].sum())
+    lines = snapshot.in_flight() + snapshot.calls_waiting + new_calls
+    return lines / active if active > 0 else 0.0
 
 
 def _utc(ts: float | None) -> dt.datetime | None:

@@ -1,86 +1,171 @@
-"""The engine's side of pacing: a snapshot in, a number of calls out, with the reason.
+"""The engine's side of pacing: the pacing core's policy for the campaign's dial mode, inside
+the compliance guard, fed with the engine's snapshots and what happens to its calls and agents.
 
-``Pacer`` is the progressive rule every campaign falls back to (calls = free agents x ratio,
-less the calls already ringing for them), used until the pacing core's predictive policy is
-wired in for the campaign's dial mode (pacing/).
+pacing/ is pure numpy (docs/pacing.md); this module only translates:
+
+- dial mode -> policy: preview places nothing; progressive is free agents x ratio; predictive
+  is the pacing core's drop-risk policy, aimed below the campaign's abandon target; agentless
+  keeps a fixed number of channels at a fixed calls per second;
+- the guard around every policy keeps the rolling 24-hour and 30-day abandon rates under the
+  3 % cap (tightening before it, progressive at it), the 15-s minimum ring time and the trunk's
+  channels and calls per second;
+- calls and agents -> pacing events, at the moment they happen (as the simulator does, so the
+  engine runs the same policy code the simulator measured);
+- every decision is kept with its inputs and reason for supervisors (the API's campaign view).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
+from dialer.calls import CallRecord, Outcome
 from dialer.engine.ports import CampaignPlan, DialMode
+from pacing.decision import Decision, DecisionLog
+from pacing.events import Event, EventKind
+from pacing.guard import Guard, GuardConfig
+from pacing.policies import Agentless, Policy, Predictive, Preview, Progressive
+from pacing.snapshot import Snapshot
 
-if TYPE_CHECKING:
-    from dialer.calls import CallRecord
+__all__ = [
+    "ABANDON_CAP",
+    "MIN_RING_S",
+    "PREDICTIVE_AIM",
+    "Decision",
+    "Pacer",
+    "Snapshot",
+    "policy_for",
+]
+
+# The legal cap: FTC TSR 310.4(b)(4) 3 % of live answers over 30 days per campaign; Ofcom 3 %
+# over 24 hours (research/pacing-rules-and-methods.md §1).
+ABANDON_CAP = 0.03
+# The predictive policy aims below the campaign's target, so that the feedback loop's swings
+# stay under the cap the guard enforces (the simulator's scenarios aim at 2 % for a 3 % cap).
+PREDICTIVE_AIM = 0.7
+# FTC TSR 310.4(b)(1)(iii)(A): ring at least 15 s or four rings; Ofcom: at least 15 s.
+MIN_RING_S = 15.0
+
+# Outcomes of calls that were never answered: what the answer-rate estimator counts as misses.
+_UNANSWERED = frozenset(
+    {
+        Outcome.NO_ANSWER,
+        Outcome.BUSY,
+        Outcome.CONGESTION,
+        Outcome.FAILED,
+        Outcome.INVALID,
+        Outcome.UNKNOWN,
+    }
+)
 
 
-@dataclass(frozen=True)
-class PacingSnapshot:
-    now: float
-    agent_states: list[str]
-    agent_seconds_in_state: list[float]
-    agent_campaign_count: list[int]  # agents shared by several campaigns count once overall
-    dialing_seconds: list[float]  # calls placed and not answered yet, by age
-    answered_unconnected: int  # answered, in AMD or about to ask for an agent
-    waiting_for_agent: int  # live answers waiting for an agent right now
+def policy_for(plan: CampaignPlan) -> Policy:
+    """The pacing core's policy for the campaign's dial mode and settings."""
+    mode = plan.dial_mode
+    if mode is DialMode.PREVIEW:
+        return Preview()
+    if mode is DialMode.AGENTLESS:
+        return Agentless(plan.max_channels, plan.max_calls_per_s)
+    if mode is DialMode.PREDICTIVE:
+        return Predictive(target=_predictive_target(plan))
+    return Progressive(plan.dial_ratio if plan.dial_ratio > 0 else 1.0)
 
 
-@dataclass(frozen=True)
-class Decision:
-    calls: int
-    dial_level: float
-    reason: str
+def _predictive_target(plan: CampaignPlan) -> float:
+    # A target of 0 (a supervisor's "no drops at all") still needs a positive aim for the
+    # policy; the guard's cap and budget keep the realised rate down.
+    return max(min(plan.abandon_target, ABANDON_CAP) * PREDICTIVE_AIM, 0.001)
 
 
-@dataclass
+def _guard_config(plan: CampaignPlan) -> GuardConfig:
+    return GuardConfig(
+        cap=ABANDON_CAP,
+        min_ring_s=MIN_RING_S,
+        max_channels=plan.max_channels,
+        max_calls_per_s=plan.max_calls_per_s,
+    )
+
+
 class Pacer:
-    plan: CampaignPlan
-    answered: int = 0
-    placed: int = 0
-    history: list[Decision] = field(default_factory=list)
+    """One campaign's policy inside the guard, the events it learns from, its decision log."""
 
-    def decide(self, snapshot: PacingSnapshot) -> Decision:
-        free = sum(1 for s in snapshot.agent_states if s == "available")
-        if self.plan.dial_mode is DialMode.PREVIEW:
-            return self._keep(Decision(0, 0.0, "preview: agents ask for their next contact"))
-        if self.plan.dial_mode is DialMode.AGENTLESS:
-            # No agents: keep the campaign's channels full, at most its calls per second.
-            busy = len(snapshot.dialing_seconds) + snapshot.answered_unconnected
-            wanted = max(0, min(self.plan.max_channels - busy, int(self.plan.max_calls_per_s)))
-            return self._keep(
-                Decision(
-                    wanted,
-                    0.0,
-                    f"agentless: {busy} of {self.plan.max_channels} channels busy -> {wanted}",
-                )
-            )
-        if snapshot.waiting_for_agent:
-            return self._keep(
-                Decision(0, 0.0, f"{snapshot.waiting_for_agent} live answers waiting: hold")
-            )
-        # Calls already placed will each want an agent if they answer: count them against the
-        # free agents, whether still ringing or answered and in AMD.
-        ringing = len(snapshot.dialing_seconds) + snapshot.answered_unconnected
-        ratio = self.plan.dial_ratio
-        wanted = max(0, math.floor(free * ratio) - ringing)
-        level = (wanted + ringing) / free if free else 0.0
-        return self._keep(
-            Decision(
-                wanted,
-                level,
-                f"progressive x{ratio:g}: {free} free agents, {ringing} ringing -> {wanted}",
-            )
+    def __init__(self, plan: CampaignPlan, log: DecisionLog | None = None) -> None:
+        self.plan = plan
+        self.log = log or DecisionLog(maxlen=300)
+        self.guard = Guard(
+            policy_for(plan), _guard_config(plan), campaign=str(plan.campaign_id), log=self.log
         )
 
-    def observe(self, call: CallRecord, now: float) -> None:
-        self.placed += 1
-        if call.answered_at is not None:
-            self.answered += 1
+    @property
+    def policy(self) -> Policy:
+        return self.guard.policy
 
-    def _keep(self, decision: Decision) -> Decision:
-        self.history.append(decision)
-        del self.history[:-100]
-        return decision
+    def retune(self, plan: CampaignPlan) -> None:
+        """A supervisor changed the campaign's pacing: keep what was learned where possible."""
+        policy = self.guard.policy
+        if plan.dial_mode is not self.plan.dial_mode:
+            policy = policy_for(plan)
+        elif isinstance(policy, Progressive):
+            policy = policy_for(plan)  # nothing learned; the ratio may have changed
+        elif isinstance(policy, Agentless):
+            policy.channels, policy.calls_per_s = plan.max_channels, plan.max_calls_per_s
+        elif isinstance(policy, Predictive):
+            policy.target = _predictive_target(plan)
+        self.guard.policy = policy
+        self.guard.name = policy.name
+        self.guard.config = _guard_config(plan)
+        self.plan = plan
+
+    def decide(self, snapshot: Snapshot) -> Decision:
+        return self.guard.decide(snapshot)
+
+    @property
+    def ring_timeout_s(self) -> float:
+        """How long the campaign's calls ring: its setting, never under the legal minimum."""
+        return max(self.plan.ring_timeout_s, self.guard.config.min_ring_s)
+
+    @property
+    def history(self) -> list[Decision]:
+        return self.log.recent(str(self.plan.campaign_id))
+
+    # What happens to calls ---------------------------------------------------------------
+    def routed(self, at: float, dial_to_route_s: float) -> None:
+        """A live answer (after AMD) asks for an agent."""
+        self._event(EventKind.CALL_ROUTED, at, dial_to_route_s)
+
+    def connected(self, at: float) -> None:
+        """A routed call reached an agent: a live answer that was not abandoned."""
+        self._event(EventKind.CALL_CONNECTED, at)
+
+    def dropped(self, at: float) -> None:
+        """A routed call nobody was free for within the hand-off limit: an abandon."""
+        self._event(EventKind.CALL_DROPPED, at)
+
+    def ended(self, record: CallRecord, routed: bool, counted: bool) -> None:
+        """A call's one record. ``routed``: :meth:`routed` was reported for it; ``counted``:
+        its live answer was already reported as connected or dropped."""
+        outcome = record.outcome
+        if outcome in (Outcome.MESSAGE_DELIVERED, Outcome.OPTED_OUT):
+            return  # agentless: nothing for an agent policy to learn
+        since_dial = record.ended_at - record.dialed_at
+        if outcome in _UNANSWERED:
+            self._event(EventKind.CALL_UNANSWERED, record.ended_at, since_dial)
+        elif not routed:
+            # Answered and never sent to an agent (AMD hung up, or the person left during
+            # AMD): an answer that asked for no agent, as the estimators count machines.
+            self._event(EventKind.CALL_MACHINE, record.ended_at, since_dial)
+        elif record.connected_at is not None:
+            self._event(EventKind.TALK_ENDED, record.ended_at, record.talk_s)
+        elif not counted:
+            # Routed, never connected, not reported as dropped: the person hung up while the
+            # hand-off ran. Counted as an abandon (FTC: not connected within 2 s), the
+            # conservative reading.
+            self._event(EventKind.CALL_DROPPED, record.ended_at)
+
+    # What happens to agents --------------------------------------------------------------
+    def acw_ended(self, at: float, acw_s: float, paused: bool) -> None:
+        self._event(EventKind.ACW_ENDED, at, acw_s)
+        self._event(EventKind.AGENT_PAUSED if paused else EventKind.AGENT_READY, at)
+
+    def pause_ended(self, at: float, pause_s: float) -> None:
+        self._event(EventKind.PAUSE_ENDED, at, pause_s)
+
+    def _event(self, kind: EventKind, at: float, seconds: float = 0.0) -> None:
+        self.guard.observe(Event(kind, at, max(0.0, seconds)))

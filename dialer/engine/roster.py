@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from dialer.agents import TRANSITIONS, AgentState, AgentStateError
 
-__all__ = ["Agent", "AgentState", "AgentStateError", "Roster"]
+__all__ = ["Agent", "AgentState", "AgentStateError", "Move", "Roster"]
 from dialer.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,19 @@ class _Waiter:
 AcwTimeout = Callable[[Agent, int, int], Awaitable[None]]  # agent, campaign, attempt
 
 
+@dataclass(frozen=True)
+class Move:
+    """An agent's change of state: what pacing learns ACW and pause lengths from."""
+
+    before: AgentState
+    after: AgentState
+    seconds_before: float  # time spent in ``before``
+    campaign_id: int | None  # the campaign of the call being wrapped up, if any
+
+
+MoveHook = Callable[[Agent, Move], None]
+
+
 class Roster:
     def __init__(self, clock: Clock, on_acw_timeout: AcwTimeout | None = None) -> None:
         self.clock = clock
@@ -68,6 +81,7 @@ class Roster:
         self._waiters: list[_Waiter] = []
         self.on_acw_timeout = on_acw_timeout
         self.acw_max_s: dict[int, float] = {}  # per campaign
+        self.on_move: MoveHook | None = None
 
     # Membership ------------------------------------------------------------------------------
     def add(self, agent_id: int, name: str, interface: str, campaigns: Iterable[int]) -> Agent:
@@ -84,11 +98,15 @@ class Roster:
     def _move(self, agent: Agent, state: AgentState) -> None:
         if state not in _ALLOWED[agent.state]:
             raise AgentStateError(f"agent {agent.agent_id} cannot go from {agent.state} to {state}")
+        move = Move(agent.state, state, self.clock.now() - agent.since, agent.campaign_id)
         agent.state = state
         agent.since = self.clock.now()
         if state is AgentState.AVAILABLE:
             agent.attempt_id = None
             agent.campaign_id = None
+        if self.on_move is not None:
+            self.on_move(agent, move)
+        if state is AgentState.AVAILABLE:
             self._serve_waiters(agent)
 
     # Agent actions ---------------------------------------------------------------------------
@@ -241,6 +259,10 @@ class Roster:
     @property
     def waiting_answers(self) -> int:
         return len(self._waiters)
+
+    def waiting_for(self, campaign_id: int) -> int:
+        """Live answers of the campaign waiting for an agent right now."""
+        return sum(1 for w in self._waiters if w.campaign_id == campaign_id)
 
     async def close(self) -> None:
         for agent in self.agents.values():

@@ -182,16 +182,28 @@ async def test_the_acw_timer_applies_the_default_when_the_agent_does_not_typify(
 
 async def test_a_live_answer_with_no_free_agent_is_dropped() -> None:
     numbers = {"15550000001": PartyKind.HUMAN, "15550000002": PartyKind.HUMAN}
-    async with _rig(_plan(dial_ratio=2.0), numbers, agents=1) as rig:
-        rig.roster.pause(1, "break")  # nobody free when the answers come
-        rig.roster.ready(1)
+    async with _rig(_plan(), numbers, agents=1) as rig:
         await rig.engine.start_campaign(1)
         await asyncio.sleep(0)
-        rig.roster.pause(1, "lunch")
-        await until(lambda: len(rig.records.results) == 2, timeout=60)
-        outcomes = sorted(r.outcome for r in rig.records.results.values())
-        assert outcomes == [Outcome.DROPPED, Outcome.DROPPED]
+        rig.roster.pause(1, "lunch")  # gone after the first call was placed for them
+        await until(lambda: len(rig.records.results) == 1, timeout=60)
+        assert [r.outcome for r in rig.records.results.values()] == [Outcome.DROPPED]
         assert rig.engine.campaigns[1].stats.abandon_rate == 1.0
+        assert rig.sim.originates == 1  # nobody free: nothing more is dialed
+
+
+async def test_a_ratio_campaign_with_no_live_answers_yet_dials_one_call_per_free_agent() -> None:
+    # The guard's abandon budget: calls beyond progressive 1:1 only while every one of them
+    # could be dropped with the campaign still under the 3 % cap (docs/pacing.md, "The guard").
+    numbers = {f"155500000{i:02d}": PartyKind.HUMAN for i in range(1, 7)}
+    async with _rig(_plan(dial_ratio=3.0), numbers, agents=2) as rig:
+        await rig.engine.start_campaign(1)
+        await until(lambda: rig.sim.originates >= 2, timeout=30)
+        await rig.engine.stop_dialing()
+        assert rig.sim.originates == 2
+        decision = rig.engine.campaigns[1].pacer.history[0]
+        assert decision.guard["policy_calls"] == 6 and decision.calls == 2
+        assert "abandon budget 0" in decision.reason
 
 
 async def test_a_blocked_number_is_not_dialed() -> None:
