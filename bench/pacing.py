@@ -116,10 +116,10 @@ def main() -> int:
         gaps.append((u_oracle - u_pred) * 100)
         for b in BASELINES:
             runs = by[(n, b)]
-            if max(r.abandon_rate for r in runs) <= CAP:
-                if float(np.mean([r.utilisation for r in runs])) > u_pred:
-                    below += 1
-                    break
+            stayed_under = max(r.abandon_rate for r in runs) <= CAP
+            if stayed_under and float(np.mean([r.utilisation for r in runs])) > u_pred:
+                below += 1
+                break
     print()
     print(f"pacing_runs_over_cap: {over_cap} runs")
     print(f"pacing_max_gap_to_oracle_pts: {max(gaps):.2f} pts")

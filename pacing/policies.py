@@ -256,8 +256,6 @@ class Predictive:
     def decide(self, snapshot: Snapshot) -> Decision:
         est = self.est
         warm = est.routed.count >= self.warmup_routed and est.talk.count >= self.warmup_talks
-        if self.oracle and snapshot.agent_release_at is not None:
-            warm = est.routed.count >= self.warmup_routed
         if not warm:
             self._active = False
             calls = progressive_calls(snapshot)
