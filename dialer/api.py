@@ -30,8 +30,8 @@ from store.campaigns import get_campaign, update_campaign
 from store.db import SessionFactory
 from store.enums import Role
 from store.errors import InvalidSetting, MissingMandatoryFields, NotFound, StoreError
-from store.models import Assignment, Attempt, CampaignMember, Contact, Phone, User
-from store.work import schedule_callback
+from store.models import Assignment, Attempt, Callback, CampaignMember, Contact, Phone, User
+from store.work import complete_callback, due_reminders, schedule_callback
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ class Api:
                 web.get("/api/agent", self.agent_state),
                 web.post("/api/agent/typify", self.agent_typify),
                 web.post("/api/agent/callback", self.agent_callback),
+                web.get("/api/agent/reminders", self.agent_reminders),
+                web.post("/api/agent/reminders/{id}/done", self.agent_reminder_done),
                 web.post("/api/agent/survey", self.agent_survey),
                 web.post("/api/agent/hangup", self.agent_hangup),
                 web.get("/api/campaigns/{id}", self.campaign_state),
@@ -326,6 +328,41 @@ class Api:
                 note=str(body.get("note") or ""),
             )
             return _json({"callback_id": callback.id, "due_at": callback.due_at, "kind": kind}, 201)
+
+    async def agent_reminders(self, request: web.Request) -> web.Response:
+        """The agent's simple reminders that are due (seed 004: "the user sees a notification
+        with the reminder"); the desktop polls this and shows each until it is marked done."""
+        user = self._agent(request)
+        async with self.sessions() as session:
+            due = await due_reminders(session, user.id, self.engine.now())
+        return _json(
+            {
+                "reminders": [
+                    {
+                        "id": r.id,
+                        "campaign_id": r.campaign_id,
+                        "contact_id": r.contact_id,
+                        "assignment_id": r.assignment_id,
+                        "due_at": r.due_at,
+                        "note": r.note,
+                    }
+                    for r in due
+                ]
+            }
+        )
+
+    async def agent_reminder_done(self, request: web.Request) -> web.Response:
+        user = self._agent(request)
+        try:
+            callback_id = int(request.match_info["id"])
+        except ValueError:
+            raise ApiError(400, "the reminder id must be a number", "id") from None
+        async with self.sessions() as session, session.begin():
+            callback = await session.get(Callback, callback_id)
+            if callback is None or callback.agent_id != user.id:
+                raise ApiError(404, f"no reminder {callback_id} of yours")
+            await complete_callback(session, callback_id, self.engine.now())
+        return _json({"id": callback_id, "state": "done"})
 
     async def agent_survey(self, request: web.Request) -> web.Response:
         """Survey mode "agent" (seed 004): send the customer to the IVR survey after this call."""

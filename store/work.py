@@ -199,6 +199,27 @@ async def due_reminders(session: AsyncSession, agent_id: int, now: datetime) -> 
     )
 
 
+async def auto_drop_agents(
+    session: AsyncSession, assignment_ids: list[int], now: datetime
+) -> dict[int, int | None]:
+    """For assignments claimed because an auto-drop reminder is due: who scheduled it (the
+    earliest due one's agent; None if that user is gone), so the call goes to them."""
+    if not assignment_ids:
+        return {}
+    rows = await session.execute(
+        select(Callback.assignment_id, Callback.agent_id)
+        .where(
+            Callback.assignment_id.in_(assignment_ids),
+            Callback.kind == ReminderType.AUTO_DROP,
+            Callback.state == CallbackState.PENDING,
+            Callback.due_at <= now,
+        )
+        .order_by(Callback.due_at.desc(), Callback.id.desc())
+    )
+    # Latest first, so the earliest due reminder of each assignment is written last and wins.
+    return {assignment_id: agent_id for assignment_id, agent_id in rows}
+
+
 async def complete_callback(session: AsyncSession, callback_id: int, now: datetime) -> None:
     callback = await session.get(Callback, callback_id)
     if callback is None:

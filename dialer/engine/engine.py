@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from agi.server import AGICall
@@ -72,6 +72,7 @@ class CallMeta:
     talked: bool | None = None  # set when the call's record arrives
     agent_leg: str | None = None  # the channel that rings the agent (for the agent's hang-up)
     survey_requested: bool = False  # the agent asked for the IVR survey (mode "agent")
+    held_agent: int | None = None  # reserved before dialing (an auto-drop reminder's agent)
 
 
 @dataclass
@@ -261,27 +262,65 @@ class Engine:
         leased = await self.records.claim(plan.campaign_id, decision.calls, now, self.owner)
         if not leased:
             return 0
+        dialing, held = await self._hold_reminder_agents(running, leased)
         # Checked again at originate time, and the attempt rows written before anything is
         # sent: a number blocked a second ago must not ring, and no call goes out unrecorded.
         started = await self.records.start_attempts(
-            plan.campaign_id, leased, self.now(), plan.trunk_context
+            plan.campaign_id, dialing, self.now(), plan.trunk_context
         )
         calls = []
-        for dialable, attempt in zip(leased, started, strict=True):
+        for dialable, attempt in zip(dialing, started, strict=True):
+            agent = held.get(dialable.assignment_id)
             if isinstance(attempt, DialRefused):
                 log.info("not dialing assignment %s: %s", dialable.assignment_id, attempt)
+                if agent is not None:
+                    self.roster.unreserve(agent.agent_id)
                 await self.records.release(dialable.assignment_id, self.owner)
             else:
-                calls.append(self._originate(running, dialable, attempt))
+                if agent is not None:
+                    agent.attempt_id = attempt
+                calls.append(self._originate(running, dialable, attempt, agent))
         # The Originates go out side by side: their acks overlap.
         await asyncio.gather(*calls)
         return len(calls)
 
+    async def _hold_reminder_agents(
+        self, running: RunningCampaign, leased: Sequence[Dialable]
+    ) -> tuple[list[Dialable], dict[int, Agent]]:
+        """An auto-drop reminder (seed 004) is dialed only with its agent reserved for it, so
+        the customer who asked to be called back never meets a drop; with nobody to take it
+        now its lease is given back and it is first again at the next tick."""
+        plan = running.plan
+        dialing: list[Dialable] = []
+        held: dict[int, Agent] = {}
+        for dialable in leased:
+            if dialable.agent_id is None:
+                dialing.append(dialable)
+                continue
+            agent = self.roster.hold_for_reminder(
+                plan.campaign_id, dialable.agent_id, plan.auto_drop_any_agent, attempt_id=0
+            )
+            if agent is None:
+                await self.records.release(dialable.assignment_id, self.owner)
+            else:
+                held[dialable.assignment_id] = agent
+                dialing.append(dialable)
+        return dialing, held
+
     async def _originate(
-        self, running: RunningCampaign, dialable: Dialable, attempt_id: int
+        self,
+        running: RunningCampaign,
+        dialable: Dialable,
+        attempt_id: int,
+        held: Agent | None = None,
     ) -> None:
         plan = running.plan
-        self.calls[attempt_id] = CallMeta(plan.campaign_id, dialable, self.clock.now())
+        self.calls[attempt_id] = CallMeta(
+            plan.campaign_id,
+            dialable,
+            self.clock.now(),
+            held_agent=held.agent_id if held is not None else None,
+        )
         self._apply(self.tracker.dialed(attempt_id, self.clock.now()))
         running.stats.placed += 1
         one, two = channel_ids(attempt_id)
@@ -336,6 +375,7 @@ class Engine:
         meta = self.calls.get(record.attempt_id)
         if meta is None:
             return
+        self._unhold(meta, record.attempt_id)
         outcome = Outcome(record.outcome.value)
         meta.talked = record.connected_at is not None
         if record.answered_at is None:
@@ -432,6 +472,10 @@ class Engine:
         meta = self.calls.get(attempt_id)
         if meta is None:
             return None
+        if meta.held_agent is not None:
+            held = self.roster.get(meta.held_agent)
+            if held.state is AgentState.RESERVED and held.attempt_id == attempt_id:
+                return AgentSeat(held.agent_id, held.interface)
         agent = await self.roster.reserve(meta.campaign_id, attempt_id, within_s)
         if agent is None:
             return None
@@ -531,6 +575,14 @@ class Engine:
             )
         await self.records.typify(campaign_id, typification)
         self.roster.finish_acw(agent.agent_id)
+
+    def _unhold(self, meta: CallMeta, attempt_id: int) -> None:
+        """A call placed with an agent reserved for it ended without reaching them."""
+        if meta.held_agent is None:
+            return
+        agent = self.roster.get(meta.held_agent)
+        if agent.state is AgentState.RESERVED and agent.attempt_id == attempt_id:
+            self.roster.unreserve(agent.agent_id)
 
     def _agent_moved(self, agent: Agent, move: Move) -> None:
         """ACW and pause lengths for the pacing core (the release-time distributions)."""

@@ -77,6 +77,9 @@ class CampaignPlan:
     survey_mode: str = "off"
     survey_questions: tuple[SurveyQuestion, ...] = ()
     survey_thanks: str | None = "dialer/survey-thanks"
+    # Seed 004 auto-drop reminders: the scheduling agent takes the call, or (True) any
+    # available agent of the campaign when the scheduling one is not free.
+    auto_drop_any_agent: bool = False
 
 
 @dataclass(frozen=True)

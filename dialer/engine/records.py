@@ -34,9 +34,10 @@ from store import hopper
 from store.blocklist import block_number
 from store.campaigns import default_typification, get_campaign, require_dialable
 from store.db import SessionFactory
-from store.enums import AcwTimeoutAction, CallOutcome, MachineAction
+from store.enums import AcwTimeoutAction, AutoDropTarget, CallOutcome, MachineAction
 from store.errors import AttemptRefused, CannotDial
 from store.models import Attempt, DefaultPurpose
+from store.work import auto_drop_agents
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class StoreRecords:
                 broadcast_result_id=c.broadcast_result_id,
                 opt_out_result_id=c.opt_out_result_id,
                 survey_mode=c.survey_mode.value,
+                auto_drop_any_agent=c.auto_drop_target == AutoDropTarget.ANY_AGENT,
                 survey_questions=tuple(
                     SurveyQuestion(
                         key=q["key"],
@@ -133,7 +135,13 @@ class StoreRecords:
             claims = await hopper.claim_in(
                 session, campaign_id, n, now, self.owner, self.lease_seconds
             )
-        return [Dialable(c.assignment_id, c.contact_id, c.e164.lstrip("+")) for c in claims]
+            agents = await auto_drop_agents(
+                session, [c.assignment_id for c in claims if c.callback], now
+            )
+        return [
+            Dialable(c.assignment_id, c.contact_id, c.e164.lstrip("+"), agents.get(c.assignment_id))
+            for c in claims
+        ]
 
     async def release(self, assignment_id: int, owner: str) -> None:
         async with self._writing(), self.sessions() as session, session.begin():

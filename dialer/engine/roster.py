@@ -168,6 +168,26 @@ class Roster:
             with contextlib.suppress(ValueError):
                 self._waiters.remove(waiter)
 
+    def hold_for_reminder(
+        self, campaign_id: int, agent_id: int, any_agent: bool, attempt_id: int
+    ) -> Agent | None:
+        """Reserve an agent before an auto-drop reminder's call is placed (seed 004): the
+        agent who scheduled it, or with ``any_agent`` the campaign's longest-available agent
+        when that one is not free. None: nobody to take it now (the call waits)."""
+        agent = self.agents.get(agent_id)
+        if (
+            agent is None
+            or agent.state is not AgentState.AVAILABLE
+            or campaign_id not in agent.campaigns
+        ):
+            agent = None
+        if agent is None and any_agent:
+            free = self.free_for(campaign_id)
+            agent = min(free, key=lambda a: a.since) if free else None
+        if agent is not None:
+            self._hold(agent, campaign_id, attempt_id)
+        return agent
+
     def _hold(self, agent: Agent, campaign_id: int, attempt_id: int) -> None:
         self._move(agent, AgentState.RESERVED)
         agent.campaign_id = campaign_id

@@ -22,7 +22,7 @@ from dialer.metrics import Registry
 from store import hopper
 from store.attempts import start_attempt
 from store.db import SessionFactory
-from store.enums import Role
+from store.enums import CallbackState, ReminderType, Role
 from store.models import AuditEntry, Callback, Campaign, TypificationResult
 from store.typifications import add_form, add_form_field
 from store.users import create_user, issue_token
@@ -195,3 +195,41 @@ async def test_a_callback_is_scheduled_for_the_contact(desk: Desk) -> None:
     assert callback.agent_id == desk.center.agents[0].user_id
     assert callback.kind.value == "auto_drop"
     assert callback.due_at == dt.datetime.fromisoformat(due)
+
+
+async def _simple_reminder(desk: Desk, agent_index: int, due: dt.datetime) -> int:
+    async with desk.sessions() as session, session.begin():
+        [claimed] = await hopper.claim_in(session, desk.center.campaign_id, 1, due, "api", 300)
+        await hopper.release_in(session, [claimed.assignment_id], "api", due)
+        callback = Callback(
+            campaign_id=desk.center.campaign_id,
+            assignment_id=claimed.assignment_id,
+            contact_id=claimed.contact_id,
+            kind=ReminderType.SIMPLE,
+            due_at=due,
+            agent_id=desk.center.agents[agent_index].user_id,
+            state=CallbackState.PENDING,
+            note="call back about the renewal",
+            created_at=due - dt.timedelta(days=1),
+        )
+        session.add(callback)
+        await session.flush()
+        return callback.id
+
+
+async def test_a_due_simple_reminder_is_the_agents_notification_until_done(desk: Desk) -> None:
+    now = desk.engine.now()
+    mine = await _simple_reminder(desk, 0, now - dt.timedelta(minutes=1))
+    await _simple_reminder(desk, 0, now + dt.timedelta(hours=1))  # not due yet
+    theirs = await _simple_reminder(desk, 1, now - dt.timedelta(minutes=1))
+    listed = await (await desk.client.get("/api/agent/reminders", headers=desk.as_agent())).json()
+    assert [r["id"] for r in listed["reminders"]] == [mine]
+    assert listed["reminders"][0]["note"] == "call back about the renewal"
+    other = await desk.client.post(f"/api/agent/reminders/{theirs}/done", headers=desk.as_agent())
+    assert other.status == 404  # another agent's reminder is not yours to close
+    done = await desk.client.post(f"/api/agent/reminders/{mine}/done", headers=desk.as_agent())
+    assert done.status == 200 and (await done.json())["state"] == "done"
+    again = await (await desk.client.get("/api/agent/reminders", headers=desk.as_agent())).json()
+    assert again["reminders"] == []
+    bad = await desk.client.post("/api/agent/reminders/x/done", headers=desk.as_agent())
+    assert bad.status == 400 and (await bad.json())["field"] == "id"

@@ -42,13 +42,15 @@ class Shift:
 
 
 @contextlib.asynccontextmanager
-async def shift(sessions: SessionFactory, *, agents: int, contacts: int) -> AsyncIterator[Shift]:
+async def shift(
+    sessions: SessionFactory, *, agents: int, contacts: int, model: NumberModel | None = None
+) -> AsyncIterator[Shift]:
     start = shift_start()
     clock = ScaledClock(40, start=start.timestamp())
     center = await seed_center(sessions, agents=agents, contacts=contacts, now=start, acw_max_s=20)
     agi = FastAGIServer(port=0)
     port = await agi.start()
-    model = NumberModel(seed=5, ring_median_s=4.0, talk_median_s=20.0)
+    model = model or NumberModel(seed=5, ring_median_s=4.0, talk_median_s=20.0)
     sim = SimulatedAsterisk(SimConfig(fastagi_url=f"agi://127.0.0.1:{port}", model=model), clock)
     _, ami_port = await sim.start()
     ami = AMIClient("127.0.0.1", ami_port, ping_interval=None)
