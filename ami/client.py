@@ -235,27 +235,43 @@ class AMIClient:
             )
         if action_id in link.pending:
             raise ValueError(f"ActionID {action_id!r} is already in flight")
+        data = encode(action)  # refuses CR/LF before anything is registered or sent
         future: asyncio.Future[Message | ListResult] = asyncio.get_running_loop().create_future()
         link.pending[action_id] = _Pending(future, action.name, as_list)
         if as_list:
             link.lists.add(action_id)
+        written = False
         try:
-            link.writer.write(encode(action))
-            await link.writer.drain()
-        except (OSError, ConnectionError) as exc:
-            link.pending.pop(action_id, None)
-            self._drop(link, LinkLost(f"write failed: {exc}"))
-            raise LinkLost(f"link lost while sending {action.name}, outcome unknown") from exc
-        try:
-            return await asyncio.wait_for(
-                asyncio.shield(future), self.action_timeout if timeout is None else timeout
-            )
+            # One bound for the write and the reply: a link that stopped draining (a hung
+            # Asterisk, a peer gone without a RST) fills the socket buffers, and drain() would
+            # then wait for TCP to give up, minutes later. The Ping that is meant to notice
+            # would wait with it and the link would never be declared dead.
+            async with asyncio.timeout(self.action_timeout if timeout is None else timeout):
+                try:
+                    link.writer.write(data)
+                    await link.writer.drain()
+                except (OSError, ConnectionError) as exc:
+                    self._forget(link, action_id)
+                    self._drop(link, LinkLost(f"write failed: {exc}"))
+                    raise LinkLost(
+                        f"link lost while sending {action.name}, outcome unknown"
+                    ) from exc
+                written = True
+                return await future
         except TimeoutError:
-            link.pending.pop(action_id, None)
-            link.lists.discard(action_id)
+            self._forget(link, action_id)
+            why = "got no reply in time" if written else "could not be written in time"
             raise ActionTimeout(
-                f"{action.name} (ActionID {action_id}) got no reply in time; outcome unknown"
+                f"{action.name} (ActionID {action_id}) {why}; outcome unknown"
             ) from None
+        except asyncio.CancelledError:
+            self._forget(link, action_id)  # the caller gave up: a late reply is for nobody
+            raise
+
+    @staticmethod
+    def _forget(link: _Link, action_id: str) -> None:
+        link.pending.pop(action_id, None)
+        link.lists.discard(action_id)
 
     async def wait_originate_response(
         self, action_id: str, *, timeout: float | None = None

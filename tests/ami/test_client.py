@@ -363,3 +363,53 @@ async def test_reconnect_waits_with_backoff_from_the_injected_random_source(
     steps = [1.0, 2.0, 3.0, 3.0]
     assert all(step / 2 <= w <= step for w, step in zip(waits, steps, strict=True)), waits
     assert server.connections == 5
+
+
+async def _fill_the_send_path(client: AMIClient, server: FakeAMI) -> list[asyncio.Task[object]]:
+    """An Asterisk that stops reading (hung, or a dead peer that never ACKs): once the kernel
+    buffers on both sides are full, the client's writes pile up in its transport."""
+    server.sessions[0].writer.transport.pause_reading()
+    big = "x" * (1 << 20)
+    return [
+        asyncio.create_task(
+            client.send_action(Message.action("UserEvent", UserEvent="Fill", Data=big), timeout=1)
+        )
+        for _ in range(32)
+    ]
+
+
+async def test_an_action_stuck_behind_a_full_send_buffer_still_times_out(server: FakeAMI) -> None:
+    # The timeout covers the write too: a link that stopped draining must not hold an action
+    # (or the Ping that would notice) past its bound.
+    async with _client(server) as client:
+        fillers = await _fill_the_send_path(client, server)
+        await asyncio.sleep(0.05)
+        with pytest.raises(ActionTimeout, match="outcome unknown"):
+            await asyncio.wait_for(client.send_action(Message.action("Ping"), timeout=0.2), 5)
+        results = await asyncio.wait_for(asyncio.gather(*fillers, return_exceptions=True), 5)
+        assert all(isinstance(r, ActionTimeout) for r in results), results
+        server.drop_all()
+
+
+async def test_pings_behind_a_full_send_buffer_mark_the_link_dead(server: FakeAMI) -> None:
+    client = _client(
+        server, ping_interval=0.05, ping_timeout=0.1, max_missed_pongs=2, reconnect=False
+    )
+    await client.connect()
+    fillers = await _fill_the_send_path(client, server)
+    await until(lambda: not client.connected, timeout=5)
+    results = await asyncio.wait_for(asyncio.gather(*fillers, return_exceptions=True), 5)
+    assert all(isinstance(r, ActionTimeout | LinkLost) for r in results), results
+    server.drop_all()
+    await client.close()
+
+
+async def test_an_action_refused_by_the_encoder_leaves_nothing_in_flight(server: FakeAMI) -> None:
+    async with _client(server) as client:
+        bad = Message([("Action", "UserEvent"), ("ActionID", "u-1"), ("Note", "a\r\nb")])
+        with pytest.raises(ValueError, match="line break"):
+            await client.send_action(bad)
+        # The same ActionID is free again: the refused action was never registered.
+        reply_ = await client.send_action(Message([("Action", "Ping"), ("ActionID", "u-1")]))
+        assert reply_["Ping"] == "Pong"
+    assert server.count("UserEvent") == 0
