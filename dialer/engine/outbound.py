@@ -214,12 +214,16 @@ async def _survey(call: AGICall, calls: OutboundCalls, plan: CallPlan) -> None:
     complete = False
     try:
         for question in plan.survey:
-            for _ in range(question.retries + 1):
+            tries = question.retries + 1
+            for attempt in range(1, tries + 1):
+                # GET DATA answers "" when its timeout passes with no key: a try like a wrong key.
                 digits = await call.get_data(question.prompt, question.timeout_ms, 1)
                 if digits and digits in question.valid:
                     answers[question.key] = digits
                     break
-                if question.invalid_prompt:
+                # "Sorry, that is not a valid answer. Please press..." only when the question
+                # is asked again; after the last try the survey moves on, unanswered.
+                if question.invalid_prompt and attempt < tries:
                     await call.stream_file(question.invalid_prompt)
         complete = True
         if plan.survey_thanks:
