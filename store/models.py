@@ -84,8 +84,23 @@ def _enum(cls: type[enum.StrEnum]) -> SAEnum:
     )
 
 
-def _fk(target: str, *, nullable: bool = False, ondelete: str | None = "CASCADE") -> Any:
-    return mapped_column(Id, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=True)
+def _fk(
+    target: str, *, nullable: bool = False, ondelete: str | None = "CASCADE", index: bool = True
+) -> Any:
+    """A foreign key column, indexed unless another index leads with it or (``index=False``)
+    the table declares a partial one (:func:`_index_if_set`)."""
+    return mapped_column(Id, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index)
+
+
+def _index_if_set(column: Any) -> Index:
+    """``ix_<table>_<column>`` over the rows where ``column`` is set. Every query on such a
+    column compares it with a value (``col = x``, the foreign key's ON DELETE action), which
+    implies ``IS NOT NULL``, so the partial index serves them all on both backends; rows
+    without a value (most imported rows) cost no index entry."""
+    set_ = column.is_not(None)
+    return Index(
+        f"ix_{column.table.name}_{column.name}", column, postgresql_where=set_, sqlite_where=set_
+    )
 
 
 class Base(DeclarativeBase):
@@ -157,6 +172,15 @@ class Campaign(Base):
     )
     # Seed 000: "Allow assignment to another user if the assigned user is not available".
     allow_reassignment: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Inbound (issue 6, docs/inbound.md). Seed 000 "Allow incoming call to users in management
+    # status": an agent in after-call work may still be rung by this campaign's queue.
+    allow_calls_in_management: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # The queue's service level: this share of callers answered within this many seconds
+    # (what the pacing core reserves agents for, and what supervisors see).
+    service_level_target: Mapped[float] = mapped_column(Float, default=0.8, server_default="0.8")
+    service_level_seconds: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
     survey_mode: Mapped[SurveyMode] = mapped_column(_enum(SurveyMode), default=SurveyMode.OFF)
     # The survey's questions (seed 004 IVR satisfaction survey): a list of
     # {"key", "prompt", "valid" (digits), "invalid_prompt", "timeout_ms", "retries"}.
@@ -196,6 +220,18 @@ class CampaignLink(Base):
     linked_campaign_id: Mapped[int] = mapped_column(
         Id, ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
     )
+    # The QueueAdd penalty of ``campaign_id``'s agents in the linked queue (app_queue rings
+    # lower penalties first: a campaign's own agents, penalty 0, before borrowed ones).
+    penalty: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class CampaignDid(Base):
+    """An inbound number (DID) and the campaign its calls belong to (issue 6)."""
+
+    __tablename__ = "campaign_did"
+
+    did: Mapped[str] = mapped_column(String(32), primary_key=True)
+    campaign_id: Mapped[int] = _fk("campaign.id")
 
 
 # ------------------------------------------------------------------------ typification tree
@@ -376,7 +412,8 @@ class Contact(Base):
     __table_args__ = (UniqueConstraint("company_id", "document_type", "document_number"),)
 
     id: Mapped[IdPK]
-    company_id: Mapped[int] = _fk("company.id")
+    # Served by the unique (company_id, document_type, document_number), which leads with it.
+    company_id: Mapped[int] = _fk("company.id", index=False)
     customer_type: Mapped[str] = mapped_column(String(50))
     document_type: Mapped[str] = mapped_column(String(50))
     document_number: Mapped[str] = mapped_column(String(100))
@@ -391,13 +428,18 @@ class Contact(Base):
     region: Mapped[str] = mapped_column(String(100), default="")
     postal_code: Mapped[str] = mapped_column(String(20), default="")
     additional_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    assigned_user_id: Mapped[int | None] = _fk("users.id", nullable=True, ondelete="SET NULL")
+    assigned_user_id: Mapped[int | None] = _fk(
+        "users.id", nullable=True, ondelete="SET NULL", index=False
+    )
     import_batch_id: Mapped[int | None] = _fk("import_batch.id", nullable=True, ondelete="SET NULL")
     # Seed 003: least-recently-used selection, and the date restored when records return.
     last_used_at: Mapped[datetime | None]
     previous_last_used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+_index_if_set(Contact.assigned_user_id)
 
 
 class Phone(Base):
@@ -425,7 +467,8 @@ class Account(Base):
     __table_args__ = (UniqueConstraint("contact_id", "number"),)
 
     id: Mapped[IdPK]
-    contact_id: Mapped[int] = _fk("contact.id")
+    # Served by the unique (contact_id, number), which leads with it.
+    contact_id: Mapped[int] = _fk("contact.id", index=False)
     number: Mapped[str] = mapped_column(String(100))
     additional_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
@@ -470,10 +513,7 @@ class Assignment(Base):
     """A contact in a campaign: the unit the hopper leases (store.hopper)."""
 
     __tablename__ = "assignment"
-    __table_args__ = (
-        UniqueConstraint("campaign_id", "contact_id"),
-        Index("ix_assignment_lease", "campaign_id", "state", "lease_expires_at"),
-    )
+    __table_args__ = (UniqueConstraint("campaign_id", "contact_id"),)
 
     id: Mapped[IdPK]
     campaign_id: Mapped[int] = mapped_column(
@@ -496,10 +536,12 @@ class Assignment(Base):
     max_attempts: Mapped[int | None] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime | None]
     last_result_id: Mapped[int | None] = _fk(
-        "typification_result.id", nullable=True, ondelete="SET NULL"
+        "typification_result.id", nullable=True, ondelete="SET NULL", index=False
     )
     last_outcome: Mapped[CallOutcome | None] = mapped_column(_enum(CallOutcome))
-    assigned_user_id: Mapped[int | None] = _fk("users.id", nullable=True, ondelete="SET NULL")
+    assigned_user_id: Mapped[int | None] = _fk(
+        "users.id", nullable=True, ondelete="SET NULL", index=False
+    )
     import_batch_id: Mapped[int | None] = _fk("import_batch.id", nullable=True, ondelete="SET NULL")
     last_used_at: Mapped[datetime | None]
     previous_last_used_at: Mapped[datetime | None]
@@ -508,6 +550,18 @@ class Assignment(Base):
     created_at: Mapped[datetime]
 
 
+_index_if_set(Assignment.last_result_id)
+_index_if_set(Assignment.assigned_user_id)
+# Expired and live leases (store.hopper.reclaim_expired, renew, active_calls): every query
+# compares lease_expires_at with a time, and only leased rows carry one.
+Index(
+    "ix_assignment_lease",
+    Assignment.campaign_id,
+    Assignment.state,
+    Assignment.lease_expires_at,
+    postgresql_where=Assignment.lease_expires_at.is_not(None),
+    sqlite_where=Assignment.lease_expires_at.is_not(None),
+)
 # The hopper's order (store.hopper): due callbacks, priority, due retries, assignment order.
 Index(
     "ix_assignment_hopper",
@@ -555,6 +609,8 @@ class Attempt(Base):
     )
     field_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
     queue_wait_seconds: Mapped[float | None] = mapped_column(Float)
+    # Inbound calls: the ticket the call was handled under (the contact's open one, or new).
+    ticket_id: Mapped[int | None] = _fk("ticket.id", nullable=True, ondelete="SET NULL")
     survey_answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     comments: Mapped[str | None] = mapped_column(Text)
 
