@@ -296,9 +296,16 @@ class AMIClient:
 
     # Connection internals -------------------------------------------------------------------
     async def _open_and_login(self) -> _Link:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), self.connect_timeout
-        )
+        where = f"AMI at {self.host}:{self.port}"
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), self.connect_timeout
+            )
+        except TimeoutError:
+            # A bare TimeoutError says nothing in a log: name the peer and the bound.
+            raise LinkLost(
+                f"{where}: no TCP connection within {self.connect_timeout:g} s"
+            ) from None
         link = _Link(reader, writer)
         self._link = link
         banner_seen = asyncio.get_running_loop().create_future()
@@ -306,7 +313,15 @@ class AMIClient:
         self._background.add(reader_task)
         reader_task.add_done_callback(self._background.discard)
         try:
-            await asyncio.wait_for(asyncio.shield(banner_seen), self.connect_timeout)
+            try:
+                await asyncio.wait_for(asyncio.shield(banner_seen), self.connect_timeout)
+            except TimeoutError:
+                # Asterisk greets at once (README "Framing"): silence is another service, or
+                # an Asterisk too busy to be usable.
+                raise LinkLost(
+                    f"{where}: no 'Asterisk Call Manager/' banner within "
+                    f"{self.connect_timeout:g} s (is this the AMI port?)"
+                ) from None
             self._connected.set()  # allow the login action itself through
             await self._login(link)
         except BaseException:

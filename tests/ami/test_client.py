@@ -413,3 +413,33 @@ async def test_an_action_refused_by_the_encoder_leaves_nothing_in_flight(server:
         reply_ = await client.send_action(Message([("Action", "Ping"), ("ActionID", "u-1")]))
         assert reply_["Ping"] == "Pong"
     assert server.count("UserEvent") == 0
+
+
+async def test_a_peer_that_never_greets_fails_connect_with_a_clear_error() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # says nothing until the client gives up
+        writer.close()
+
+    srv = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    client = AMIClient("127.0.0.1", port, connect_timeout=0.2, ping_interval=None)
+    with pytest.raises(LinkLost, match=rf"AMI at 127\.0\.0\.1:{port}: no 'Asterisk Call Manager/'"):
+        await client.connect()
+    await client.close()
+    srv.close()
+    await srv.wait_closed()
+
+
+async def test_a_peer_that_is_not_asterisk_fails_connect_with_what_it_said() -> None:
+    async def http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        await reader.read()
+        writer.close()
+
+    srv = await asyncio.start_server(http, "127.0.0.1", 0)
+    client = AMIClient("127.0.0.1", srv.sockets[0].getsockname()[1], ping_interval=None)
+    with pytest.raises(LinkLost, match=r"not an AMI server: first line was 'HTTP/1\.1 400"):
+        await client.connect()
+    await client.close()
+    srv.close()
+    await srv.wait_closed()
