@@ -19,6 +19,12 @@ class EventKind(Enum):
     AGENT_PAUSED = "agent_paused"  # an agent paused after ACW instead of becoming available
     AGENT_READY = "agent_ready"  # an agent became available after ACW
     PAUSE_ENDED = "pause_ended"  # seconds: pause length
+    # Inbound queues (pacing/inbound.py, docs/blending.md); ``Event.queue`` names the queue.
+    INBOUND_ARRIVED = "inbound_arrived"  # a caller entered the queue
+    INBOUND_ANSWERED = "inbound_answered"  # seconds: the caller's wait in the queue
+    INBOUND_ABANDONED = "inbound_abandoned"  # seconds: the wait before the caller hung up
+    INBOUND_TALK_ENDED = "inbound_talk_ended"  # seconds: talk time of an inbound call
+    INBOUND_ACW_ENDED = "inbound_acw_ended"  # seconds: after-call work of an inbound call
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +32,4 @@ class Event:
     kind: EventKind
     at: float
     seconds: float = 0.0
+    queue: str = ""  # inbound events only: the queue's name

@@ -109,7 +109,10 @@ class Guard:
         decision = self.policy.decide(snapshot)
         calls = decision.calls
         notes: list[str] = []
-        base = progressive_calls(snapshot)
+        # A blended policy (pacing.blend) holds agents for inbound queues: progressive counts
+        # only the agents it offers outbound.
+        view = getattr(self.policy, "outbound_view", None)
+        base = progressive_calls(view(snapshot) if view is not None else snapshot)
         if cfg.enforce_cap and calls > base:
             if mode == "at_cap":
                 calls = base

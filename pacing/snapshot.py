@@ -42,6 +42,8 @@ class Snapshot:
     ``agent_share`` is the part of each agent this campaign may count: an agent logged in to
     k campaigns is passed to each campaign's decision with share 1/k (see
     :func:`shares_for_campaigns`), so over all campaigns every agent is counted once.
+    ``inbound_waiting`` is the number of inbound callers queued for these agents: while it is
+    above 0 a blended campaign places no outbound calls (:mod:`pacing.blend`).
     ``agent_release_at`` is for the simulator's oracle mode only: each agent's exact release
     time (NaN when unknown); real snapshots leave it empty.
     """
@@ -54,6 +56,7 @@ class Snapshot:
     agent_share: FloatArray | None = None
     channels_in_use: int = 0
     agent_release_at: FloatArray | None = None
+    inbound_waiting: int = 0  # inbound callers waiting now for these agents (docs/blending.md)
 
     def __post_init__(self) -> None:
         n = self.agent_state.shape[0]
@@ -72,6 +75,8 @@ class Snapshot:
             raise ValueError(f"calls_waiting must be >= 0, got {self.calls_waiting}")
         if self.channels_in_use < 0:
             raise ValueError(f"channels_in_use must be >= 0, got {self.channels_in_use}")
+        if self.inbound_waiting < 0:
+            raise ValueError(f"inbound_waiting must be >= 0, got {self.inbound_waiting}")
 
     @property
     def shares(self) -> FloatArray:
@@ -111,6 +116,7 @@ def make_snapshot(
     calls_waiting: int = 0,
     agent_share: Sequence[float] | FloatArray | None = None,
     channels_in_use: int = 0,
+    inbound_waiting: int = 0,
 ) -> Snapshot:
     """A snapshot from plain lists (for the engine and for tests)."""
     return Snapshot(
@@ -121,4 +127,5 @@ def make_snapshot(
         calls_waiting=calls_waiting,
         agent_share=None if agent_share is None else np.asarray(agent_share, dtype=np.float64),
         channels_in_use=channels_in_use,
+        inbound_waiting=inbound_waiting,
     )

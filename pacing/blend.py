@@ -1,0 +1,166 @@
+"""Blended agents: inbound first, outbound gets only the agents the inbound queues can spare.
+
+:class:`Blended` wraps any outbound policy (same ``observe``/``decide`` interface, so the
+:class:`~pacing.guard.Guard` goes around it as around any policy):
+
+- while inbound callers wait for the shared agents (``Snapshot.inbound_waiting``), it places
+  no outbound calls (issue 6: "when inbound callers are waiting, outbound dialing for the
+  shared agents pauses");
+- otherwise it asks :meth:`pacing.inbound.Inbound.reservation` for the idle agents to hold for
+  the queues (Bhulai & Koole 2003 threshold, sized on the pool's release rate to meet each
+  queue's service level) and hands the wrapped policy a snapshot in which those agents have
+  share 0: the longest-idle available agents first (the ones an inbound caller would take),
+  and while fewer are idle, the busy agents most likely to be released next (ACW before talk,
+  longest in state first), so the outbound policy does not dial for the releases that refill
+  the reserve;
+- inbound talk and ACW are passed on to the wrapped policy as TALK_ENDED / ACW_ENDED: its
+  release model covers every agent in the snapshot, on inbound calls too.
+
+``reserve=False`` gives the baseline of bench/blended.py: the same outbound policy that knows
+nothing of inbound (inbound callers just take whoever is free).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pacing.decision import Decision
+from pacing.events import Event, EventKind
+from pacing.inbound import Inbound, Reservation
+from pacing.policies import Policy
+from pacing.snapshot import AgentState, Snapshot
+
+_LOGGED_OUT = int(AgentState.LOGGED_OUT)
+_PAUSED = int(AgentState.PAUSED)
+# Order in which agents are held for inbound: free now first, then the likeliest releases.
+_HOLD_RANK = np.full(len(AgentState), 9, dtype=np.int8)
+_HOLD_RANK[int(AgentState.AVAILABLE)] = 0
+_HOLD_RANK[int(AgentState.ACW)] = 1
+_HOLD_RANK[int(AgentState.ON_CALL)] = 2
+_HOLD_RANK[int(AgentState.RESERVED)] = 3
+
+_FORWARD = {
+    EventKind.INBOUND_TALK_ENDED: EventKind.TALK_ENDED,
+    EventKind.INBOUND_ACW_ENDED: EventKind.ACW_ENDED,
+}
+
+
+class Blended:
+    """An outbound policy that leaves the inbound queues the agents they need."""
+
+    def __init__(self, policy: Policy, inbound: Inbound | None = None, *, reserve: bool = True):
+        self.policy = policy
+        self.inbound = inbound or Inbound()
+        self.reserve = reserve
+        self.name = policy.name if reserve else f"{policy.name}_unreserved"
+        self._risk_scale = 1.0
+        self._view: tuple[Snapshot, Snapshot, Reservation | None] | None = None
+
+    @property
+    def risk_scale(self) -> float:
+        """The guard's tightening near the cap, passed to the wrapped policy."""
+        return float(getattr(self.policy, "risk_scale", self._risk_scale))
+
+    @risk_scale.setter
+    def risk_scale(self, value: float) -> None:
+        self._risk_scale = value
+        if hasattr(self.policy, "risk_scale"):
+            self.policy.risk_scale = value
+
+    def observe(self, event: Event) -> None:
+        self.inbound.observe(event)
+        forward = _FORWARD.get(event.kind)
+        if forward is not None:
+            self.policy.observe(Event(forward, event.at, event.seconds))
+        else:
+            self.policy.observe(event)
+
+    def outbound_view(self, snapshot: Snapshot) -> Snapshot:
+        """The snapshot the outbound policy sees: the reserved agents at share 0."""
+        return self._mask(snapshot)[0]
+
+    def _mask(self, snapshot: Snapshot) -> tuple[Snapshot, Reservation | None]:
+        cached = self._view
+        if cached is not None and cached[0] is snapshot:
+            return cached[1], cached[2]
+        if not self.reserve:
+            self._view = (snapshot, snapshot, None)
+            return snapshot, None
+        state = snapshot.agent_state
+        share = snapshot.shares
+        # The pool is every logged-in agent of the snapshot, whatever its share here: each
+        # blended campaign of the same agents then holds the same ones (counted once).
+        pooled = state != _LOGGED_OUT
+        active = float(np.count_nonzero(pooled & (state != _PAUSED)))
+        r = self.inbound.reservation(snapshot.now, active)
+        view = snapshot
+        if r.reserve > 0:
+            rank = _HOLD_RANK[state]
+            rank = np.where(pooled, rank, 9)
+            order = np.lexsort((-snapshot.agent_time_in_state, rank))
+            held = order[: r.reserve]
+            held = held[rank[held] < 9]
+            masked = share.copy()
+            masked[held] = 0.0
+            view = Snapshot(
+                now=snapshot.now,
+                agent_state=state,
+                agent_time_in_state=snapshot.agent_time_in_state,
+                call_dial_times=snapshot.call_dial_times,
+                calls_waiting=snapshot.calls_waiting,
+                agent_share=masked,
+                channels_in_use=snapshot.channels_in_use,
+                agent_release_at=snapshot.agent_release_at,
+                inbound_waiting=snapshot.inbound_waiting,
+            )
+        self._view = (snapshot, view, r)
+        return view, r
+
+    def decide(self, snapshot: Snapshot) -> Decision:
+        waiting = snapshot.inbound_waiting
+        view, r = self._mask(snapshot)
+        explain: dict[str, float] = {"inbound_waiting": float(waiting)}
+        if r is not None:
+            explain.update(
+                {
+                    "reserved_agents": float(r.reserve),
+                    "inbound_rate_per_h": r.rate_per_s * 3600.0,
+                    "inbound_handle_s": r.handle_s,
+                    "pool_handle_s": r.pool_handle_s,
+                    "active_agents": r.active_agents,
+                    "predicted_service_level": r.predicted_service_level,
+                    "erlang_c_dedicated_agents": float(r.dedicated_agents),
+                    "planned_service_level": self.inbound.planned(r.binding_queue),
+                }
+            )
+            target = self.inbound.targets[r.binding_queue]
+            head = (
+                f"inbound {r.rate_per_s * 3600.0:.0f}/h x {r.handle_s:.0f} s handle: "
+                f"{r.reserve} idle agent(s) held of {r.active_agents:g} for a predicted "
+                f"{r.predicted_service_level:.0%} within {target.threshold_s:g} s (planned "
+                f"{self.inbound.planned(r.binding_queue):.0%}, target "
+                f"{target.service_level:.0%}; a dedicated group would need "
+                f"{r.dedicated_agents})"
+            )
+        else:
+            head = "inbound not reserved"
+        if waiting > 0 and self.reserve:
+            return Decision(
+                self.name,
+                snapshot.now,
+                0,
+                f"{head}; {waiting} inbound caller(s) waiting: outbound paused",
+                inputs={"inbound_waiting": float(waiting)},
+                quantities=explain,
+            )
+        inner = self.policy.decide(view)
+        return Decision(
+            self.name,
+            inner.at,
+            inner.calls,
+            f"{head}; {inner.reason}",
+            {**inner.inputs, "inbound_waiting": float(waiting)},
+            {**inner.quantities, **explain},
+            inner.ring_timeout_s,
+            inner.guard,
+        )

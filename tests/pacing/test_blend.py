@@ -1,0 +1,169 @@
+"""Blending: inbound first; outbound sees only the agents the inbound queues can spare."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pacing.blend import Blended
+from pacing.events import Event, EventKind
+from pacing.guard import Guard, GuardConfig
+from pacing.inbound import Inbound, InboundPriors, QueueTarget
+from pacing.policies import Predictive, Progressive
+from pacing.snapshot import make_snapshot, shares_for_campaigns
+from tests.pacing.helpers import ACW, ON, PAUSED, A, warm
+
+BUSY_QUEUE = InboundPriors(rate_per_hour=200.0, talk_mean_s=240.0, acw_mean_s=30.0)
+
+
+def busy_inbound() -> Inbound:
+    """A queue busy enough (about 15 erlangs) that a 20-agent pool must hold idle agents."""
+    return Inbound({"": QueueTarget(0.8, 20.0)}, priors=BUSY_QUEUE)
+
+
+def test_no_outbound_call_while_inbound_callers_wait() -> None:
+    snap = make_snapshot(0.0, [A] * 5 + [ON] * 15, [10.0] * 20, inbound_waiting=1)
+    decision = Blended(Progressive(2.0)).decide(snap)
+    assert decision.calls == 0
+    assert "waiting: outbound paused" in decision.reason
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    free=st.integers(0, 20),
+    waiting=st.integers(1, 10),
+    ratio=st.floats(1.0, 3.0),
+)
+def test_any_inbound_caller_waiting_pauses_outbound(free: int, waiting: int, ratio: float) -> None:
+    snap = make_snapshot(0.0, [A] * free + [ON] * 5, [1.0] * (free + 5), inbound_waiting=waiting)
+    assert Blended(Progressive(ratio), busy_inbound()).decide(snap).calls == 0
+
+
+def test_outbound_sees_only_the_agents_not_held_for_inbound() -> None:
+    blended = Blended(Progressive(1.0), busy_inbound())
+    snap = make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20)
+    decision = blended.decide(snap)
+    held = int(decision.quantities["reserved_agents"])
+    assert held >= 1
+    assert decision.calls == 6 - held
+    view = blended.outbound_view(snap)
+    assert view.available_agents() == 6 - held
+
+
+def test_the_longest_idle_agents_are_held_first_then_the_likeliest_releases() -> None:
+    blended = Blended(Progressive(1.0), busy_inbound())
+    states = [ON, A, ACW, ON, A] + [ON] * 15
+    times = [500.0, 5.0, 10.0, 20.0, 50.0] + [1.0] * 15
+    view = blended.outbound_view(make_snapshot(0.0, states, times))
+    held = set(np.flatnonzero(view.shares == 0).tolist())
+    order = [4, 1, 2, 0]  # idle 50 s, idle 5 s, ACW, the longest talk
+    assert len(held) >= 2
+    assert held == set(order[: len(held)])
+
+
+def test_paused_agents_are_neither_counted_nor_held() -> None:
+    blended = Blended(Progressive(1.0), busy_inbound())
+    snap = make_snapshot(0.0, [A] * 4 + [PAUSED] * 16, [1.0] * 20)
+    decision = blended.decide(snap)
+    assert decision.quantities["active_agents"] == 4
+    view = blended.outbound_view(snap)
+    assert bool(np.all(view.shares[4:] == 1.0))
+
+
+def test_the_reservation_grows_when_more_callers_arrive() -> None:
+    quiet = Blended(Progressive(1.0), Inbound(priors=InboundPriors(rate_per_hour=20.0)))
+    busy = Blended(Progressive(1.0), busy_inbound())
+    snap = make_snapshot(0.0, [A] * 8 + [ON] * 12, [1.0] * 20)
+    q, b = quiet.decide(snap), busy.decide(snap)
+    assert q.quantities["reserved_agents"] < b.quantities["reserved_agents"]
+    assert q.calls > b.calls
+
+
+def test_every_decision_explains_the_reservation() -> None:
+    decision = Blended(Progressive(1.0), busy_inbound()).decide(
+        make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20)
+    )
+    q = decision.quantities
+    for key in (
+        "reserved_agents",
+        "inbound_rate_per_h",
+        "inbound_handle_s",
+        "predicted_service_level",
+        "planned_service_level",
+        "erlang_c_dedicated_agents",
+    ):
+        assert key in q
+    assert q["inbound_rate_per_h"] == pytest.approx(200.0)
+    assert q["predicted_service_level"] >= 0.8
+    assert "idle agent(s) held" in decision.reason
+    json.dumps(decision.to_json())
+
+
+def test_the_baseline_holds_nothing_and_does_not_pause() -> None:
+    baseline = Blended(Progressive(1.0), busy_inbound(), reserve=False)
+    snap = make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20, inbound_waiting=2)
+    assert baseline.name == "progressive_unreserved"
+    assert baseline.decide(snap).calls == 6
+
+
+def test_a_shared_agent_is_held_once_over_campaigns() -> None:
+    # 10 free agents in both campaigns; one Inbound for the pool: both campaigns hold the same
+    # agents, so together they dial for the free agents less the reserve, once.
+    inbound = busy_inbound()
+    campaigns = [frozenset({"sales", "renewals"})] * 10 + [frozenset({"sales"})] * 10
+    states, times = [A] * 10 + [ON] * 10, [5.0] * 20
+    sales = Blended(Progressive(1.0), inbound)
+    renewals = Blended(Progressive(1.0), inbound)
+    s_snap = make_snapshot(0, states, times, agent_share=shares_for_campaigns(campaigns, "sales"))
+    r_snap = make_snapshot(
+        0, states, times, agent_share=shares_for_campaigns(campaigns, "renewals")
+    )
+    s_view, r_view = sales.outbound_view(s_snap), renewals.outbound_view(r_snap)
+    held = sales.decide(s_snap).quantities["reserved_agents"]
+    shared = slice(0, 10)
+    assert np.array_equal(s_view.shares[shared] == 0, r_view.shares[shared] == 0)
+    total_free = s_view.available_agents() + r_view.available_agents()
+    assert total_free == 10 - held
+
+
+def test_the_guard_counts_progressive_on_the_agents_offered_to_outbound() -> None:
+    guard = Guard(Blended(Progressive(1.0), busy_inbound()), GuardConfig())
+    snap = make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20)
+    decision = guard.decide(snap)
+    assert decision.guard["progressive_calls"] == decision.calls < 6
+
+
+def test_the_guard_tightening_reaches_the_wrapped_policy() -> None:
+    predictive = Predictive()
+    blended = Blended(predictive, busy_inbound())
+    blended.risk_scale = 0.25
+    assert predictive.risk_scale == 0.25
+    assert blended.risk_scale == 0.25
+
+
+def test_inbound_talk_and_acw_teach_the_wrapped_policy_agent_releases() -> None:
+    predictive = Predictive()
+    blended = Blended(predictive)
+    blended.observe(Event(EventKind.INBOUND_TALK_ENDED, 1.0, 200.0))
+    blended.observe(Event(EventKind.INBOUND_ACW_ENDED, 2.0, 30.0))
+    assert predictive.est.talk.count == 1
+    assert predictive.est.acw.count == 1
+    # and inbound answers are not outbound live answers: no abandon-rate feedback from them
+    blended.observe(Event(EventKind.INBOUND_ANSWERED, 3.0, 4.0))
+    assert predictive.shift.lives == 0
+
+
+def test_a_warm_predictive_policy_dials_less_when_agents_are_held() -> None:
+    # 500 inbound calls/h against 20 agents releasing every 110 s / 20 (the warm-up's calls)
+    plain = Predictive()
+    held = Blended(Predictive(), Inbound(priors=InboundPriors(rate_per_hour=500.0)))
+    warm(plain)
+    warm(held)
+    snap = make_snapshot(
+        1000.0, [A] * 4 + [ON] * 12 + [ACW] * 4, [20.0] * 20, call_dial_times=[995.0] * 3
+    )
+    assert held.decide(snap).calls < plain.decide(snap).calls
