@@ -50,6 +50,26 @@ class Scenario:
     max_calls_per_s: float = 1_000.0
     abandon_cap: float = 0.03
     abandon_target: float = 0.02
+    # inbound queue for the same agents (docs/blending.md); none unless rate_per_hour is set
+    inbound_rate_per_hour: float | None = None
+    inbound_sine_amplitude: float = 0.0  # rate x (1 + a sin(2 pi t / period))
+    inbound_sine_period_hours: float = 8.0
+    inbound_surge_at_hours: float | None = None  # rate x surge_factor for surge_hours from here
+    inbound_surge_hours: float = 1.0
+    inbound_surge_factor: float = 1.0
+    inbound_patience: str = "exponential"  # or "lognormal"
+    inbound_patience_mean_s: float = 120.0
+    inbound_patience_sd_s: float = 90.0  # log-normal only
+    inbound_talk_mean_s: float = 240.0  # log-normal
+    inbound_talk_sd_s: float = 150.0
+    inbound_acw_mean_s: float = 30.0  # log-normal
+    inbound_acw_sd_s: float = 15.0
+    inbound_service_level: float = 0.8  # answered within service_threshold_s / offered
+    inbound_service_threshold_s: float = 20.0
+
+    @property
+    def inbound(self) -> bool:
+        return self.inbound_rate_per_hour is not None
 
 
 # TOML table -> {key in the table: Scenario field}
@@ -87,7 +107,39 @@ _LAYOUT: dict[str, dict[str, str]] = {
     "change": {"at_hours": "change_at_hours", "answer_rate": "change_answer_rate"},
     "limits": {"max_channels": "max_channels", "max_calls_per_s": "max_calls_per_s"},
     "compliance": {"abandon_cap": "abandon_cap", "abandon_target": "abandon_target"},
+    "inbound": {
+        key: f"inbound_{key}"
+        for key in (
+            "rate_per_hour",
+            "sine_amplitude",
+            "sine_period_hours",
+            "surge_at_hours",
+            "surge_hours",
+            "surge_factor",
+            "patience",
+            "patience_mean_s",
+            "patience_sd_s",
+            "talk_mean_s",
+            "talk_sd_s",
+            "acw_mean_s",
+            "acw_sd_s",
+            "service_level",
+            "service_threshold_s",
+        )
+    },
 }
+_INBOUND_POSITIVE = (
+    "inbound_sine_period_hours",
+    "inbound_surge_hours",
+    "inbound_surge_factor",
+    "inbound_patience_mean_s",
+    "inbound_patience_sd_s",
+    "inbound_talk_mean_s",
+    "inbound_talk_sd_s",
+    "inbound_acw_mean_s",
+    "inbound_acw_sd_s",
+)
+_PATIENCE = ("exponential", "lognormal")
 
 _PROBABILITIES = (
     "answer_rate",
@@ -176,7 +228,33 @@ def scenario_from_dict(data: dict[str, Any], source: str = "scenario") -> Scenar
         raise ScenarioError(f"{source}: change needs both at_hours and answer_rate")
     if scenario.abandon_target > scenario.abandon_cap:
         raise ScenarioError(f"{source}: compliance.abandon_target must be <= abandon_cap")
+    _check_inbound(scenario, source, set(paths.values()))
     return scenario
+
+
+def _check_inbound(s: Scenario, source: str, given: set[str]) -> None:
+    if not any(p.startswith("inbound.") for p in given):
+        return
+    if s.inbound_rate_per_hour is None:
+        raise ScenarioError(f"{source}: inbound.rate_per_hour is required in [inbound]")
+    if not s.inbound_rate_per_hour >= 0:
+        raise ScenarioError(f"{source}: inbound.rate_per_hour must be >= 0")
+    for name in _INBOUND_POSITIVE:
+        if not getattr(s, name) > 0:
+            raise ScenarioError(f"{source}: {_path(name)} must be > 0")
+    if not 0.0 <= s.inbound_sine_amplitude < 1.0:
+        raise ScenarioError(f"{source}: inbound.sine_amplitude must be in [0, 1)")
+    if s.inbound_surge_at_hours is not None and s.inbound_surge_at_hours < 0:
+        raise ScenarioError(f"{source}: inbound.surge_at_hours must be >= 0")
+    if s.inbound_patience not in _PATIENCE:
+        raise ScenarioError(
+            f"{source}: inbound.patience must be one of {', '.join(_PATIENCE)}, "
+            f"got {s.inbound_patience!r}"
+        )
+    if not 0.0 < s.inbound_service_level < 1.0:
+        raise ScenarioError(f"{source}: inbound.service_level must be in (0, 1)")
+    if s.inbound_service_threshold_s < 0:
+        raise ScenarioError(f"{source}: inbound.service_threshold_s must be >= 0")
 
 
 def _path(field_name: str) -> str:

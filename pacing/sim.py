@@ -14,13 +14,16 @@ import heapq
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 from pacing.baselines import AdaptTapered
+from pacing.blend import Blended
 from pacing.estimators import Priors
 from pacing.events import Event, EventKind
 from pacing.guard import Guard, GuardConfig
+from pacing.inbound import Inbound, QueueTarget
 from pacing.policies import HANDOFF_S, Policy, Predictive, Preview, Progressive
 from pacing.scenario import Scenario
 from pacing.snapshot import AgentState, Snapshot
@@ -38,6 +41,7 @@ BASELINES = ("progressive", "ratio2", "ratio3", "adapt_tapered")
 
 # event kinds in the heap
 _ROUTE, _NO_ANSWER, _MACHINE_HANGUP, _DROP_CHECK, _TALK_END, _ACW_END, _PAUSE_END = range(7)
+_IN_ARRIVE, _IN_ABANDON = 7, 8
 _AVAILABLE = int(AgentState.AVAILABLE)
 _ON_CALL = int(AgentState.ON_CALL)
 _ACW = int(AgentState.ACW)
@@ -64,6 +68,18 @@ class RunResult:
     connected_machine: int
     dropped_live: int
     dropped_machine: int
+    # Blended scenarios only (docs/blending.md); left out of to_json() otherwise.
+    blended: bool = False
+    outbound_utilisation: float = 0.0  # outbound live talk / (logged-in - inbound handle time)
+    inbound_occupancy: float = 0.0  # inbound talk + ACW / logged-in time
+    inbound_offered: int = 0  # callers who arrived during the shift
+    inbound_answered: int = 0
+    inbound_answered_within: int = 0  # answered within the scenario's service threshold
+    inbound_abandoned: int = 0  # hung up while waiting in the queue
+    inbound_service_level: float = 1.0  # answered within the threshold / offered
+    inbound_abandon_rate: float = 0.0  # abandoned in queue / offered
+    inbound_mean_wait_s: float = 0.0  # of answered callers (ASA)
+    inbound_mean_wait_all_s: float = 0.0  # of all callers, abandons at their wait
 
     def outcomes(self) -> int:
         """Every placed call ends exactly once: the sum of the outcome counts."""
@@ -77,12 +93,31 @@ class RunResult:
             + self.dropped_machine
         )
 
+    def inbound_outcomes(self) -> int:
+        """Every inbound caller is answered or abandons, once."""
+        return self.inbound_answered + self.inbound_abandoned
+
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.blended:
+            for f in _BLENDED_FIELDS:
+                del out[f]
+        return out
 
 
-def make_policy(name: str, scenario: Scenario) -> Guard:
-    """The named policy behind its guard. Baselines run unguarded (their own rules only)."""
+_BLENDED_FIELDS = tuple(
+    f
+    for f in RunResult.__dataclass_fields__
+    if f == "blended" or f.split("_")[0] in ("inbound", "outbound")
+)
+
+
+def make_policy(name: str, scenario: Scenario, *, reserve: bool = True) -> Guard:
+    """The named policy behind its guard. Baselines run unguarded (their own rules only).
+
+    In a blended scenario the policy is wrapped in :class:`~pacing.blend.Blended` (inside the
+    guard): ``reserve=False`` is the baseline that holds no agents for inbound.
+    """
     limits = {
         "max_channels": scenario.max_channels,
         "max_calls_per_s": scenario.max_calls_per_s,
@@ -114,10 +149,44 @@ def make_policy(name: str, scenario: Scenario) -> Guard:
             amd_false_positive=fp,
             **limits,  # type: ignore[arg-type]
         )
-        return Guard(policy, cfg, campaign=scenario.name)
+        return Guard(_blend(policy, scenario, reserve), cfg, campaign=scenario.name)
     else:
         raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")
-    return Guard(policy, GuardConfig(enforce_cap=False, **limits), campaign=scenario.name)  # type: ignore[arg-type]
+    return Guard(
+        _blend(policy, scenario, reserve),
+        GuardConfig(enforce_cap=False, **limits),  # type: ignore[arg-type]
+        campaign=scenario.name,
+    )
+
+
+def _blend(policy: Policy, s: Scenario, reserve: bool) -> Policy:
+    if not s.inbound:
+        return policy
+    target = QueueTarget(s.inbound_service_level, s.inbound_service_threshold_s)
+    return Blended(policy, Inbound({"": target}), reserve=reserve)
+
+
+def inbound_rate_per_s(s: Scenario, t: float) -> float:
+    """The scenario's inbound arrival rate at ``t`` seconds into the shift."""
+    rate = float(s.inbound_rate_per_hour or 0.0) / 3600.0
+    if s.inbound_sine_amplitude:
+        period = s.inbound_sine_period_hours * 3600.0
+        rate *= 1.0 + s.inbound_sine_amplitude * math.sin(2.0 * math.pi * t / period)
+    if s.inbound_surge_at_hours is not None:
+        start = s.inbound_surge_at_hours * 3600.0
+        if start <= t < start + s.inbound_surge_hours * 3600.0:
+            rate *= s.inbound_surge_factor
+    return rate
+
+
+def inbound_load_erlangs(s: Scenario, step_s: float = 60.0) -> float:
+    """The shift's mean inbound load: mean arrival rate x mean handle time (talk + ACW)."""
+    if not s.inbound:
+        return 0.0
+    shift = s.shift_hours * 3600.0
+    ts = np.arange(0.0, shift, step_s) + step_s / 2
+    mean_rate = float(np.mean([inbound_rate_per_s(s, float(t)) for t in ts]))
+    return mean_rate * (s.inbound_talk_mean_s + s.inbound_acw_mean_s)
 
 
 def _machine_fp_share(s: Scenario, fp: float) -> float:
@@ -161,8 +230,8 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
     s = scenario
     pacer = make_policy(policy, s) if isinstance(policy, str) else policy
     name = policy if isinstance(policy, str) else pacer.name
-    oracle = name == "oracle"
-    preview = name == "preview"
+    oracle = name in ("oracle", "oracle_unreserved")
+    preview = name in ("preview", "preview_unreserved")
     # Separate streams for the called parties and for the agents (common random numbers):
     # the k-th call placed and the k-th call connected draw the same values under every
     # policy, so policies are compared on the same customers and the same agents.
@@ -197,6 +266,54 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
     handle_total = 0.0
     idle_total = 0.0
     observe = pacer.observe
+    # Inbound (blended scenarios): callers from a third stream, drawn at arrival with their
+    # patience, talk, ACW and pause after the call, so every policy meets the same callers.
+    blended = s.inbound
+    in_queue: dict[int, float] = {}  # caller -> arrival time, first come first served
+    callers: dict[int, tuple[float, float, float, float]] = {}  # talk, ACW, pause, patience
+    inbound_of = [False] * n  # is the agent's current call inbound
+    ic = {"offered": 0, "answered": 0, "within": 0, "abandoned": 0}
+    wait_answered = 0.0
+    wait_abandoned = 0.0
+    inbound_handle = 0.0
+    if blended:
+        in_seq = np.random.SeedSequence(seed).spawn(3)[2]
+        idr = _Draws(np.random.default_rng(in_seq))
+        iu, iz = idr.u, idr.z
+        in_talk_mu, in_talk_sig = _lognormal(s.inbound_talk_mean_s, s.inbound_talk_sd_s)
+        in_acw_mu, in_acw_sig = _lognormal(s.inbound_acw_mean_s, s.inbound_acw_sd_s)
+        pat_mu, pat_sig = _lognormal(s.inbound_patience_mean_s, s.inbound_patience_sd_s)
+        peak = float(s.inbound_rate_per_hour or 0.0) / 3600.0
+        peak *= (1.0 + s.inbound_sine_amplitude) * max(1.0, s.inbound_surge_factor)
+        threshold = s.inbound_service_threshold_s
+        inner = getattr(pacer, "policy", None)
+        if isinstance(inner, Blended):
+            inner.inbound.open(0.0)
+
+    def next_arrival(after: float) -> None:
+        # Thinning (Lewis & Shedler 1979): candidates at the peak rate, each kept with
+        # probability rate(t) / peak, give a Poisson process with the time-varying rate.
+        t = after
+        while peak > 0:
+            t += -math.log(1.0 - iu()) / peak
+            if t >= shift:
+                return
+            if iu() * peak < inbound_rate_per_s(s, t):
+                break
+        else:
+            return
+        caller = ic["offered"]
+        ic["offered"] += 1
+        talk = math.exp(in_talk_mu + in_talk_sig * iz())
+        acw = math.exp(in_acw_mu + in_acw_sig * iz())
+        pause_u, pause_z = iu(), iz()
+        pause = math.exp(pause_mu + pause_sig * pause_z) if pause_u < s.pause_probability else 0.0
+        if s.inbound_patience == "lognormal":
+            patience = math.exp(pat_mu + pat_sig * iz())
+        else:
+            patience = -s.inbound_patience_mean_s * math.log(1.0 - iu())
+        callers[caller] = (talk, acw, pause, patience)
+        push(t, _IN_ARRIVE, caller)
 
     def push(at: float, kind: int, a: int, b: int = 0) -> None:
         nonlocal seq
@@ -228,7 +345,32 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
         observe(Event(EventKind.CALL_CONNECTED, now))
         push(now + talk, _TALK_END, agent)
 
+    def connect_inbound(agent: int, caller: int, arrived: float, now: float) -> None:
+        nonlocal idle_total, handle_total, inbound_handle, wait_answered
+        idle_total += min(now, shift) - min(idle_from[agent], shift)
+        talk, acw, pause, _ = callers.pop(caller)
+        talk_of[agent], acw_of[agent], pause_of[agent] = talk, acw, pause
+        inbound_of[agent] = True
+        state[agent] = _ON_CALL
+        since[agent] = now
+        release[agent] = now + talk + acw + pause
+        if now < shift:
+            t = min(now + talk + acw, shift) - now
+            handle_total += t
+            inbound_handle += t
+        wait = now - arrived
+        ic["answered"] += 1
+        wait_answered += wait
+        if wait <= threshold:
+            ic["within"] += 1
+        observe(Event(EventKind.INBOUND_ANSWERED, now, wait))
+        push(now + talk, _TALK_END, agent)
+
     def available(agent: int, now: float) -> None:
+        if in_queue:  # inbound first: a waiting caller takes the released agent
+            caller = next(iter(in_queue))
+            connect_inbound(agent, caller, in_queue.pop(caller), now)
+            return
         if waiting:
             call = next(iter(waiting))
             _, machine = waiting.pop(call)
@@ -241,7 +383,7 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
         free.append(agent)
 
     def handle(at: float, kind: int, a: int, b: int) -> None:
-        nonlocal on_call
+        nonlocal on_call, wait_abandoned
         if kind == _ROUTE:
             dialed = in_flight.pop(a)
             machine = b == 1
@@ -265,13 +407,20 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
             c["fp" if b == 0 else "machine"] += 1
             observe(Event(EventKind.CALL_MACHINE, at, at - dialed))
         elif kind == _TALK_END:
-            on_call -= 1
             state[a] = _ACW
             since[a] = at
-            observe(Event(EventKind.TALK_ENDED, at, talk_of[a]))
+            if inbound_of[a]:
+                observe(Event(EventKind.INBOUND_TALK_ENDED, at, talk_of[a]))
+            else:
+                on_call -= 1
+                observe(Event(EventKind.TALK_ENDED, at, talk_of[a]))
             push(at + acw_of[a], _ACW_END, a)
         elif kind == _ACW_END:
-            observe(Event(EventKind.ACW_ENDED, at, acw_of[a]))
+            if inbound_of[a]:
+                inbound_of[a] = False
+                observe(Event(EventKind.INBOUND_ACW_ENDED, at, acw_of[a]))
+            else:
+                observe(Event(EventKind.ACW_ENDED, at, acw_of[a]))
             if pause_of[a] > 0:
                 state[a] = _PAUSED
                 since[a] = at
@@ -283,6 +432,20 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
         elif kind == _PAUSE_END:
             observe(Event(EventKind.PAUSE_ENDED, at, pause_of[a]))
             available(a, at)
+        elif kind == _IN_ARRIVE:
+            observe(Event(EventKind.INBOUND_ARRIVED, at))
+            if free:
+                connect_inbound(free.pop(0), a, at, at)
+            else:
+                in_queue[a] = at
+                push(at + callers[a][3], _IN_ABANDON, a)
+            next_arrival(at)
+        elif kind == _IN_ABANDON and a in in_queue:  # else answered already
+            wait = at - in_queue.pop(a)
+            del callers[a]
+            ic["abandoned"] += 1
+            wait_abandoned += wait
+            observe(Event(EventKind.INBOUND_ABANDONED, at, wait))
 
     def place(now: float, ring_timeout: float) -> None:
         nonlocal seq
@@ -309,6 +472,8 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
 
     ticks = int(shift / s.tick_s)
     empty = np.zeros(0, dtype=np.float64)
+    if blended:
+        next_arrival(0.0)
     for i in range(ticks):
         now = i * s.tick_s
         while heap and heap[0][0] <= now:
@@ -326,6 +491,7 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
             calls_waiting=len(waiting),
             channels_in_use=len(in_flight) + len(waiting) + on_call,
             agent_release_at=release if oracle else None,
+            inbound_waiting=len(in_queue),
         )
         decision = pacer.decide(snap)
         calls = decision.calls
@@ -359,12 +525,51 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
         connected_machine=c["c_mach"],
         dropped_live=c["d_live"],
         dropped_machine=c["d_mach"],
+        **_inbound_figures(
+            blended, ic, talk_total, logged_in, inbound_handle, wait_answered, wait_abandoned
+        ),
     )
 
 
-def simulate_seeds(scenario: Scenario, policy: str, seeds: int) -> list[RunResult]:
-    """``seeds`` runs (seeds 0..seeds-1) of the same scenario and policy."""
-    return [simulate(scenario, policy, seed) for seed in range(seeds)]
+def _inbound_figures(
+    blended: bool,
+    ic: dict[str, int],
+    outbound_talk: float,
+    logged_in: float,
+    inbound_handle: float,
+    wait_answered: float,
+    wait_abandoned: float,
+) -> dict[str, Any]:
+    if not blended:
+        return {}
+    offered = ic["offered"]
+    spare = logged_in - inbound_handle
+    return {
+        "blended": True,
+        "outbound_utilisation": outbound_talk / spare if spare > 0 else 0.0,
+        "inbound_occupancy": inbound_handle / logged_in,
+        "inbound_offered": offered,
+        "inbound_answered": ic["answered"],
+        "inbound_answered_within": ic["within"],
+        "inbound_abandoned": ic["abandoned"],
+        "inbound_service_level": ic["within"] / offered if offered else 1.0,
+        "inbound_abandon_rate": ic["abandoned"] / offered if offered else 0.0,
+        "inbound_mean_wait_s": wait_answered / ic["answered"] if ic["answered"] else 0.0,
+        "inbound_mean_wait_all_s": (wait_answered + wait_abandoned) / offered if offered else 0.0,
+    }
+
+
+def simulate_seeds(
+    scenario: Scenario, policy: str, seeds: int, *, reserve: bool = True
+) -> list[RunResult]:
+    """``seeds`` runs (seeds 0..seeds-1) of the same scenario and policy (``reserve=False``:
+    a blended scenario's baseline that holds no agents for inbound)."""
+    if reserve:
+        return [simulate(scenario, policy, seed) for seed in range(seeds)]
+    return [
+        simulate(scenario, make_policy(policy, scenario, reserve=False), seed)
+        for seed in range(seeds)
+    ]
 
 
 def summarise(results: list[RunResult]) -> dict[str, float]:
@@ -378,4 +583,14 @@ def summarise(results: list[RunResult]) -> dict[str, float]:
     )
     out = {k: float(np.mean([getattr(r, k) for r in results])) for k in keys}
     out["max_abandon_rate"] = max(r.abandon_rate for r in results)
+    if results[0].blended:
+        blended = (
+            "outbound_utilisation",
+            "inbound_occupancy",
+            "inbound_service_level",
+            "inbound_abandon_rate",
+            "inbound_mean_wait_s",
+        )
+        out.update({k: float(np.mean([getattr(r, k) for r in results])) for k in blended})
+        out["min_inbound_service_level"] = min(r.inbound_service_level for r in results)
     return out
