@@ -43,3 +43,41 @@ def test_unknown_scenario_field_is_a_user_error(
     path.write_text('name = "bad"\n[talk]\nmedain_s = 3\n')
     assert main(["simulate", "--scenario", str(path), "--seeds", "1"]) == 1
     assert "talk.medain_s" in capsys.readouterr().err
+
+
+def test_simulate_a_blended_scenario_prints_the_inbound_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "blend.toml"
+    path.write_text(SCENARIO + "[inbound]\nrate_per_hour = 30\n")
+    assert (
+        main(["simulate", "--scenario", str(path), "--policy", "progressive", "--seeds", "1"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "service lvl" in out and "out util" in out and "agents reserved" in out
+
+
+def test_simulate_a_blended_baseline_as_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "blend.toml"
+    path.write_text(SCENARIO + "[inbound]\nrate_per_hour = 30\n")
+    argv = ["simulate", "--scenario", str(path), "--policy", "progressive", "--seeds", "1"]
+    assert main([*argv, "--json", "--no-reservation"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reservation"] is False
+    run = out["runs"][0]
+    assert run["policy"] == "progressive_unreserved"
+    assert run["inbound_answered"] + run["inbound_abandoned"] == run["inbound_offered"]
+    assert "inbound_service_level" in out["mean"]
+
+
+def test_outbound_json_is_unchanged_by_blending(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "tiny.toml"
+    path.write_text(SCENARIO)
+    assert main(["simulate", "--scenario", str(path), "--seeds", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "reservation" not in out
+    assert not any(k.startswith("inbound") for k in out["runs"][0])
