@@ -247,9 +247,11 @@ class AGICall:
                 raise _again(self._broken)
             self._expected += 1
             try:
-                self._writer.write(line)
-                await self._writer.drain()
+                # The bound covers the write too: an Asterisk that stops reading must not hold
+                # the handler in drain() beyond it.
                 async with asyncio.timeout(limit):
+                    self._writer.write(line)
+                    await self._writer.drain()
                     item = await self._replies.get()
             except TimeoutError:
                 error = AGITimeout(f"{parts[0]} got no reply in {limit} s; session closed")

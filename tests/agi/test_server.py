@@ -228,6 +228,28 @@ async def test_a_command_without_reply_times_out_and_closes(server: FastAGIServe
     assert errors == ["AGITimeout"]
 
 
+async def test_a_command_stuck_behind_a_peer_that_stopped_reading_still_times_out(
+    server: FastAGIServer,
+) -> None:
+    # A peer that reads nothing: once the socket buffers are full, drain() waits. The bound
+    # covers the write, so the handler is told (AGITimeout) instead of waiting for TCP.
+    errors: list[str] = []
+
+    async def handler(call: AGICall) -> None:
+        try:
+            await call.verbose("x" * (32 << 20), timeout=0.3)
+        except Exception as exc:
+            errors.append(type(exc).__name__)
+
+    server.route("outbound", handler)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(agi_session("02a_originate_1001_human")[0].data)
+    await writer.drain()
+    await until(lambda: errors, timeout=5)
+    assert errors == ["AGITimeout"]
+    writer.close()
+
+
 async def test_a_handler_can_wait_for_the_caller_to_hang_up(server: FastAGIServer) -> None:
     seen: list[bool] = []
 
