@@ -6,9 +6,9 @@ Asterisk is multi-threaded, so the order of events *across* channels varies from
 - per device (DeviceStateChange), the sequence of states;
 - per connection, the sequence of responses; per ActionID, the OriginateResponse and list items;
 - per message, the header names in order and the codes (state, cause, reason, dial status,
-  application and data, variables and their values), with channel names and unique ids renamed
-  by first appearance and volatile values (times, durations such as DIALEDTIME, session ids,
-  addresses) left out.
+  application and data, variables and their values, Linkedids), with channel names and unique
+  ids renamed by first appearance and volatile values (times, durations such as DIALEDTIME,
+  session ids, addresses) left out.
 """
 
 from __future__ import annotations
@@ -108,6 +108,12 @@ COMPARED_VALUES = {
     "InCall",
     "Calls",
     "Value",
+    # README "Local channel halves": both halves' Linkedid is the ;1 Uniqueid, and agent legs
+    # take the caller's. Renamed like every unique id, so the rule itself is compared.
+    "Linkedid",
+    "DestLinkedid",
+    "LocalOneLinkedid",
+    "LocalTwoLinkedid",
 }
 
 

@@ -67,3 +67,19 @@ async def test_the_comparison_catches_a_wrong_variable_value() -> None:
             for m in messages
         ]
     assert any("Value=7" in problem for problem in differences(result))
+
+
+async def test_the_comparison_catches_a_half_linked_to_itself() -> None:
+    # Both halves' Linkedid is the ;1 Uniqueid (README "Local channel halves"): a ;2 that
+    # reports its own Uniqueid instead must be caught.
+    result = await replay("02e_originate_6001_answer_hangup")
+    from ami.codec import Message
+
+    def own(m: Message) -> Message:
+        if not (m.get("Channel") or "").endswith(";2"):
+            return m
+        return Message([(k, m["Uniqueid"] if k == "Linkedid" else v) for k, v in m.headers])
+
+    for conn, messages in result.simulated.items():
+        result.simulated[conn] = [own(m) for m in messages]
+    assert any("Linkedid" in problem for problem in differences(result))
