@@ -111,6 +111,10 @@ class CallOutcome(StrEnum):
     INVALID = "invalid"
     MACHINE = "machine"
     DROPPED = "dropped"
+    # Inbound (issue 6): the caller hung up waiting in the queue (with its wait recorded), or
+    # called outside the campaign's schedule with out-of-hours action "close" (seed 002).
+    ABANDONED = "abandoned"
+    CLOSED = "closed"
 
 
 # Outcomes that never reach an agent: recorded in the campaign's no-contact group (seed 004).

@@ -1,0 +1,228 @@
+"""Inbound calls in the campaign records (issue 6): DIDs, the caller's contact, attempts, tickets.
+
+An inbound call shares the outbound records: one ``attempt`` (direction inbound) per call, with
+its queue wait, agent, times, outcome and typification (``store.attempts.typify`` applies to it
+as to any attempt), under a ``ticket``: the contact's open ticket in the campaign, else a new
+one. A caller nobody knows gets an attempt without contact or ticket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.attempts import record_outcome
+from store.campaigns import get_campaign
+from store.enums import CallOutcome, Direction, TicketState
+from store.errors import InvalidSetting
+from store.models import (
+    AgentContact,
+    Assignment,
+    Attempt,
+    Campaign,
+    CampaignDid,
+    CampaignLink,
+    Contact,
+    Phone,
+    Ticket,
+)
+from store.phones import normalise_phone
+from store.work import create_ticket
+
+
+async def set_dids(session: AsyncSession, campaign_id: int, dids: list[str]) -> None:
+    """The campaign's inbound numbers, replacing the ones it had. A DID belongs to one campaign."""
+    await get_campaign(session, campaign_id)
+    wanted = [_did(d) for d in dids]
+    for did in wanted:
+        other = await session.get(CampaignDid, did)
+        if other is not None and other.campaign_id != campaign_id:
+            raise InvalidSetting(
+                "campaign", "dids", f"{did} already belongs to campaign {other.campaign_id}"
+            )
+    for row in await session.scalars(
+        select(CampaignDid).where(CampaignDid.campaign_id == campaign_id)
+    ):
+        if row.did not in wanted:
+            await session.delete(row)
+    for did in wanted:
+        if await session.get(CampaignDid, did) is None:
+            session.add(CampaignDid(did=did, campaign_id=campaign_id))
+    await session.flush()
+
+
+def _did(value: str) -> str:
+    """A DID as the dialplan passes it (``${EXTEN}``): digits, the E.164 '+' dropped."""
+    digits = value.strip().lstrip("+")
+    if not digits.isdigit():
+        raise InvalidSetting("campaign", "dids", f"{value!r} is not a number")
+    return digits
+
+
+async def dids(session: AsyncSession) -> dict[str, int]:
+    """Every DID and its campaign."""
+    rows = await session.execute(select(CampaignDid.did, CampaignDid.campaign_id))
+    return {did: campaign_id for did, campaign_id in rows.all()}
+
+
+async def links(session: AsyncSession) -> list[tuple[int, int, int]]:
+    """Seed 000 "Call Queues linked to this Campaign": (campaign, linked campaign, penalty)."""
+    rows = await session.execute(
+        select(CampaignLink.campaign_id, CampaignLink.linked_campaign_id, CampaignLink.penalty)
+    )
+    return [(a, b, p) for a, b, p in rows.all()]
+
+
+async def inbound_campaigns(session: AsyncSession) -> list[Campaign]:
+    """Active campaigns with a queue: those whose queues agents join and DIDs reach."""
+    return list(
+        await session.scalars(
+            select(Campaign)
+            .where(Campaign.active, Campaign.queue.is_not(None))
+            .order_by(Campaign.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as the records know them."""
+
+    contact_id: int | None
+    phone_id: int | None
+    assigned_user_id: int | None  # seed 000: the contact's assigned user, if any
+
+
+async def identify_caller(session: AsyncSession, campaign_id: int, number: str) -> Caller:
+    """The contact whose phones include ``number`` (any of their phones), in the campaign's
+    company; their assigned user for this campaign: the assignment's, else an agent owning the
+    contact here or in all campaigns, else the contact's own (seed 000 "Save assigned user")."""
+    campaign = await get_campaign(session, campaign_id)
+    e164 = _e164(number)
+    if e164 is None:
+        return Caller(None, None, None)
+    row = (
+        await session.execute(
+            select(Contact, Phone.id)
+            .join(Phone, Phone.contact_id == Contact.id)
+            .where(Contact.company_id == campaign.company_id, Phone.e164 == e164)
+            .order_by(Contact.id, Phone.position)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return Caller(None, None, None)
+    contact, phone_id = row
+    user = await session.scalar(
+        select(Assignment.assigned_user_id).where(
+            Assignment.campaign_id == campaign_id,
+            Assignment.contact_id == contact.id,
+            Assignment.assigned_user_id.is_not(None),
+        )
+    )
+    if user is None:
+        user = await session.scalar(
+            select(AgentContact.user_id)
+            .where(
+                AgentContact.contact_id == contact.id,
+                AgentContact.campaign_id.is_(None) | (AgentContact.campaign_id == campaign_id),
+            )
+            .order_by(AgentContact.campaign_id.is_(None), AgentContact.id)
+            .limit(1)
+        )
+    if user is None:
+        user = contact.assigned_user_id
+    return Caller(contact.id, phone_id, user)
+
+
+def _e164(number: str) -> str | None:
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if not digits:
+        return None
+    # Caller ids come as E.164 digits with or without '+' (the trunk's CALLERID(num)); a number
+    # the phone library refuses is still matched as written.
+    try:
+        return normalise_phone("+" + digits).e164
+    except InvalidSetting:
+        return "+" + digits
+
+
+async def start_inbound_attempt(
+    session: AsyncSession,
+    campaign_id: int,
+    caller_number: str,
+    caller: Caller,
+    now: datetime,
+) -> Attempt:
+    """The attempt of an inbound call as it arrives, under the contact's open ticket in the
+    campaign or a new one (issue 6: "every inbound call gets an attempt and a ticket")."""
+    campaign = await get_campaign(session, campaign_id)
+    ticket_id = None
+    if caller.contact_id is not None:
+        ticket = await session.scalar(
+            select(Ticket)
+            .where(
+                Ticket.contact_id == caller.contact_id,
+                Ticket.campaign_id == campaign_id,
+                Ticket.state == TicketState.OPEN,
+            )
+            .order_by(Ticket.id.desc())
+            .limit(1)
+        )
+        if ticket is None:
+            ticket = await create_ticket(
+                session,
+                campaign.company_id,
+                caller.contact_id,
+                now,
+                campaign_id=campaign_id,
+                subject="Inbound call",
+                assigned_user_id=caller.assigned_user_id,
+            )
+        ticket_id = ticket.id
+    attempt = Attempt(
+        campaign_id=campaign_id,
+        contact_id=caller.contact_id,
+        phone_id=caller.phone_id,
+        e164=_e164(caller_number) or caller_number[:20],
+        direction=Direction.INBOUND,
+        created_at=now,
+        dialed_at=now,
+        answered_at=now,
+        ticket_id=ticket_id,
+    )
+    session.add(attempt)
+    await session.flush()
+    return attempt
+
+
+async def finish_inbound_attempt(
+    session: AsyncSession,
+    attempt_id: int,
+    outcome: CallOutcome,
+    now: datetime,
+    *,
+    queue_wait_seconds: float | None,
+    agent_id: int | None = None,
+    connected_at: datetime | None = None,
+    hangup_cause: int | None = None,
+) -> Attempt:
+    """How the inbound call ended: answered (talked to an agent; the typification follows),
+    abandoned in the queue (with its wait) or closed out of hours. Idempotent, like any outcome
+    (``store.attempts.record_outcome``)."""
+    attempt = await record_outcome(
+        session,
+        attempt_id,
+        outcome,
+        now,
+        hangup_cause=hangup_cause,
+        agent_id=agent_id,
+        connected_at=connected_at,
+    )
+    if queue_wait_seconds is not None:
+        attempt.queue_wait_seconds = queue_wait_seconds
+    await session.flush()
+    return attempt
