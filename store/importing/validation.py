@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from operator import itemgetter
 
-from store.importing.fields import PHONE_FIELDS, REQUIRED_FIELDS, Field
+from store.importing.fields import REQUIRED_FIELDS, Field
 from store.importing.mapping import HeaderPlan
 from store.importing.phones import PhoneError, PhoneNormaliser
 from store.importing.problems import ImportProblem
@@ -16,7 +17,6 @@ from store.importing.records import ContactRecord
 
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d")
-_PHONE_KINDS = {Field.PHONE: "phone", Field.MOBILE: "mobile"}
 
 
 class RowValidator:
@@ -38,36 +38,47 @@ class RowValidator:
         # Off when rows are validated in chunks by several processes; the caller checks then.
         self.in_file_duplicates = in_file_duplicates
         self._seen: dict[tuple[str, str], int] = {}
-        self._get = [(f, plan.columns.get(f)) for f in Field]
+        # A row is cut or padded to ``_width`` cells plus one empty cell, where every field
+        # the file does not have points; one itemgetter then fetches all fields, in Field order.
+        self._width = max(plan.columns.values(), default=-1) + 1
+        self._fields = itemgetter(*(plan.columns.get(f, self._width) for f in Field))
+        self._labels = {f: plan.label(f) for f in Field}
+        self._required = [(i, f) for i, f in enumerate(Field) if f in REQUIRED_FIELDS]
 
     def validate(self, row: int, cells: list[str]) -> ContactRecord | list[ImportProblem]:
         width = len(cells)
-        v: dict[Field, str] = {
-            f: (cells[i] if i is not None and i < width else "") for f, i in self._get
-        }
+        padded = (
+            cells[: self._width] if width >= self._width else cells + [""] * (self._width - width)
+        )
+        padded.append("")
+        values: tuple[str, ...] = self._fields(padded)
+        (
+            customer_type, document_type, document_number, first_surname, second_surname,
+            first_name, middle_name, birth, phone, mobile, email, social, address, city,
+            region, postal_code, account_number, tag_text, user,
+        ) = values  # fmt: skip
         problems: list[ImportProblem] = []
-        label = self.plan.label
-        for f in REQUIRED_FIELDS:
-            if not v[f]:
-                problems.append(ImportProblem(row, label(f), "required value is empty"))
+        label = self._labels
+        for i, f in self._required:
+            if not values[i]:
+                problems.append(ImportProblem(row, label[f], "required value is empty"))
 
         phones: list[tuple[str, str, str]] = []
-        for f in PHONE_FIELDS:
-            if v[f]:
+        for f, kind, text in ((Field.PHONE, "phone", phone), (Field.MOBILE, "mobile", mobile)):
+            if text:
                 try:
-                    e164, tz = self.phones.normalise(v[f])
+                    e164, tz = self.phones.normalise(text)
                 except PhoneError as exc:
-                    problems.append(ImportProblem(row, label(f), str(exc)))
+                    problems.append(ImportProblem(row, label[f], str(exc)))
                 else:
-                    phones.append((_PHONE_KINDS[f], e164, tz))
-        email = v[Field.EMAIL]
+                    phones.append((kind, e164, tz))
         if email and not _EMAIL.match(email):
             problems.append(
-                ImportProblem(row, label(Field.EMAIL), f"{email!r} is not an email address")
+                ImportProblem(row, label[Field.EMAIL], f"{email!r} is not an email address")
             )
-        if not (v[Field.PHONE] or v[Field.MOBILE] or email or v[Field.SOCIAL]):
+        if not (phone or mobile or email or social):
             columns = "/".join(
-                label(f) for f in (Field.PHONE, Field.MOBILE, Field.EMAIL, Field.SOCIAL)
+                label[f] for f in (Field.PHONE, Field.MOBILE, Field.EMAIL, Field.SOCIAL)
             )
             problems.append(
                 ImportProblem(
@@ -75,21 +86,20 @@ class RowValidator:
                 )
             )
 
-        birth = v[Field.BIRTH_DATE]
         if birth:
             parsed = _parse_date(birth)
             if parsed is None:
                 problems.append(
                     ImportProblem(
-                        row, label(Field.BIRTH_DATE), f"{birth!r} is not a date (use YYYY-MM-DD)"
+                        row, label[Field.BIRTH_DATE], f"{birth!r} is not a date (use YYYY-MM-DD)"
                     )
                 )
             else:
                 birth = parsed
 
         tags: list[str] = []
-        if v[Field.TAGS]:
-            for name in v[Field.TAGS].split(","):
+        if tag_text:
+            for name in tag_text.split(","):
                 name = name.strip()
                 if not name:
                     continue
@@ -97,57 +107,56 @@ class RowValidator:
                 if canonical is None:
                     problems.append(
                         ImportProblem(
-                            row, label(Field.TAGS), f"tag {name!r} does not exist; create it first"
+                            row, label[Field.TAGS], f"tag {name!r} does not exist; create it first"
                         )
                     )
                 elif canonical not in tags:
                     tags.append(canonical)
 
-        user = v[Field.ASSIGNED_USER]
         if user and self.users is not None:
             canonical_user = self.users.get(user.casefold())
             if canonical_user is None:
                 problems.append(
-                    ImportProblem(row, label(Field.ASSIGNED_USER), f"no user named {user!r}")
+                    ImportProblem(row, label[Field.ASSIGNED_USER], f"no user named {user!r}")
                 )
             else:
                 user = canonical_user
 
-        key = (v[Field.DOCUMENT_TYPE], v[Field.DOCUMENT_NUMBER])
-        if key[0] and key[1] and self.in_file_duplicates:
-            first = self._seen.setdefault(key, row)
+        if document_type and document_number and self.in_file_duplicates:
+            first = self._seen.setdefault((document_type, document_number), row)
             if first != row:
                 problems.append(
                     ImportProblem(
                         row,
-                        label(Field.DOCUMENT_NUMBER),
-                        f"{key[0]} {key[1]} is already in row {first}; one row per customer",
+                        label[Field.DOCUMENT_NUMBER],
+                        f"{document_type} {document_number} is already in row {first}; "
+                        "one row per customer",
                     )
                 )
         if problems:
             return problems
         extras = {h: cells[i] for i, h in self.plan.extras if i < width and cells[i]}
         return ContactRecord(
-            row=row,
-            customer_type=v[Field.CUSTOMER_TYPE],
-            document_type=key[0],
-            document_number=key[1],
-            first_surname=v[Field.FIRST_SURNAME],
-            second_surname=v[Field.SECOND_SURNAME],
-            first_name=v[Field.FIRST_NAME],
-            middle_name=v[Field.MIDDLE_NAME],
-            birth_date=birth,
-            phones=tuple(phones),
-            email=email,
-            social=v[Field.SOCIAL],
-            address=v[Field.ADDRESS],
-            city=v[Field.CITY],
-            region=v[Field.REGION],
-            postal_code=v[Field.POSTAL_CODE],
-            account_number=v[Field.ACCOUNT_NUMBER],
-            tags=tuple(tags),
-            assigned_user=user if self.users is not None else "",
-            additional_data=extras,
+            row,
+            customer_type,
+            document_type,
+            document_number,
+            first_surname,
+            second_surname,
+            first_name,
+            middle_name,
+            birth,
+            tuple(phones),
+            email,
+            social,
+            address,
+            city,
+            region,
+            postal_code,
+            account_number,
+            tuple(tags),
+            user if self.users is not None else "",
+            extras,
         )
 
 
