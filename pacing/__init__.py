@@ -11,4 +11,7 @@ code:
 - :mod:`pacing.guard`: the compliance guard around every policy (abandon cap, ring floor,
   trunk channels and calls per second).
 - :mod:`pacing.decision`: the explained decision record and the per-campaign log.
+- :mod:`pacing.inbound`, :mod:`pacing.blend`: inbound queues on the same agents (Erlang C, the
+  blended pool's idle-agent reserve) and the wrapper that offers outbound only the rest
+  (docs/blending.md).
 """

@@ -48,10 +48,22 @@ _FORWARD = {
 class Blended:
     """An outbound policy that leaves the inbound queues the agents they need."""
 
-    def __init__(self, policy: Policy, inbound: Inbound | None = None, *, reserve: bool = True):
+    def __init__(
+        self,
+        policy: Policy,
+        inbound: Inbound | None = None,
+        *,
+        reserve: bool = True,
+        horizon_s: float = 16.0,
+    ) -> None:
+        if horizon_s < 0:
+            raise ValueError(f"horizon_s must be >= 0, got {horizon_s}")
         self.policy = policy
         self.inbound = inbound or Inbound()
         self.reserve = reserve
+        # Callers arriving before the calls placed now are answered (ring + AMD + the 2-s
+        # hand-off) take the agents first: that part of an agent is held too.
+        self.horizon_s = horizon_s
         self.name = policy.name if reserve else f"{policy.name}_unreserved"
         self._risk_scale = 1.0
         self._view: tuple[Snapshot, Snapshot, Reservation | None] | None = None
@@ -94,14 +106,18 @@ class Blended:
         active = float(np.count_nonzero(pooled & (state != _PAUSED)))
         r = self.inbound.reservation(snapshot.now, active)
         view = snapshot
-        if r.reserve > 0:
+        hold = r.reserve + r.rate_per_s * self.horizon_s
+        if hold > 0:
             rank = _HOLD_RANK[state]
             rank = np.where(pooled, rank, 9)
             order = np.lexsort((-snapshot.agent_time_in_state, rank))
-            held = order[: r.reserve]
+            whole = int(hold)
+            held = order[: whole + 1]
             held = held[rank[held] < 9]
             masked = share.copy()
-            masked[held] = 0.0
+            masked[held[:whole]] = 0.0
+            if held.shape[0] > whole:  # the fraction of the next agent in line
+                masked[held[whole]] *= 1.0 - (hold - whole)
             view = Snapshot(
                 now=snapshot.now,
                 agent_state=state,
@@ -124,6 +140,7 @@ class Blended:
             explain.update(
                 {
                     "reserved_agents": float(r.reserve),
+                    "held_for_arrivals": r.rate_per_s * self.horizon_s,
                     "inbound_rate_per_h": r.rate_per_s * 3600.0,
                     "inbound_handle_s": r.handle_s,
                     "pool_handle_s": r.pool_handle_s,
@@ -136,7 +153,9 @@ class Blended:
             target = self.inbound.targets[r.binding_queue]
             head = (
                 f"inbound {r.rate_per_s * 3600.0:.0f}/h x {r.handle_s:.0f} s handle: "
-                f"{r.reserve} idle agent(s) held of {r.active_agents:g} for a predicted "
+                f"{r.reserve} idle agent(s) held of {r.active_agents:g} (+ "
+                f"{r.rate_per_s * self.horizon_s:.2f} for the next {self.horizon_s:g} s of "
+                f"arrivals) for a predicted "
                 f"{r.predicted_service_level:.0%} within {target.threshold_s:g} s (planned "
                 f"{self.inbound.planned(r.binding_queue):.0%}, target "
                 f"{target.service_level:.0%}; a dedicated group would need "

@@ -265,9 +265,20 @@ def _path(field_name: str) -> str:
     return field_name
 
 
-def builtin_names() -> list[str]:
+def builtin_names(*, blended: bool | None = False) -> list[str]:
+    """Built-in scenario names: outbound-only ones (the default, the pacing benchmark's set),
+    ``blended=True`` the ones with an [inbound] table, ``blended=None`` all of them."""
     root = resources.files("pacing") / "scenarios"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+    names = []
+    for p in root.iterdir():
+        if not p.name.endswith(".toml"):
+            continue
+        if blended is not None:
+            has_inbound = "inbound" in tomllib.loads(p.read_text(encoding="utf-8"))
+            if has_inbound != blended:
+                continue
+        names.append(p.name[:-5])
+    return sorted(names)
 
 
 def load_scenario(name_or_path: str) -> Scenario:
@@ -282,7 +293,7 @@ def load_scenario(name_or_path: str) -> Scenario:
     else:
         res = resources.files("pacing") / "scenarios" / f"{name_or_path}.toml"
         if not res.is_file():
-            known = ", ".join(builtin_names())
+            known = ", ".join(builtin_names(blended=None))
             raise ScenarioError(f"no scenario {name_or_path!r}; built-in: {known}")
         text = res.read_text(encoding="utf-8")
         source = name_or_path

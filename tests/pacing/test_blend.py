@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -47,11 +48,12 @@ def test_outbound_sees_only_the_agents_not_held_for_inbound() -> None:
     blended = Blended(Progressive(1.0), busy_inbound())
     snap = make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20)
     decision = blended.decide(snap)
-    held = int(decision.quantities["reserved_agents"])
+    # the idle reserve, and the part of an agent the next 16 s of callers will take
+    held = decision.quantities["reserved_agents"] + decision.quantities["held_for_arrivals"]
     assert held >= 1
-    assert decision.calls == 6 - held
+    assert decision.calls == math.floor(6 - held)
     view = blended.outbound_view(snap)
-    assert view.available_agents() == 6 - held
+    assert view.available_agents() == pytest.approx(6 - held)
 
 
 def test_the_longest_idle_agents_are_held_first_then_the_likeliest_releases() -> None:
@@ -123,11 +125,12 @@ def test_a_shared_agent_is_held_once_over_campaigns() -> None:
         0, states, times, agent_share=shares_for_campaigns(campaigns, "renewals")
     )
     s_view, r_view = sales.outbound_view(s_snap), renewals.outbound_view(r_snap)
-    held = sales.decide(s_snap).quantities["reserved_agents"]
+    q = sales.decide(s_snap).quantities
+    held = q["reserved_agents"] + q["held_for_arrivals"]
     shared = slice(0, 10)
     assert np.array_equal(s_view.shares[shared] == 0, r_view.shares[shared] == 0)
     total_free = s_view.available_agents() + r_view.available_agents()
-    assert total_free == 10 - held
+    assert total_free == pytest.approx(10 - held)
 
 
 def test_the_guard_counts_progressive_on_the_agents_offered_to_outbound() -> None:
@@ -167,3 +170,11 @@ def test_a_warm_predictive_policy_dials_less_when_agents_are_held() -> None:
         1000.0, [A] * 4 + [ON] * 12 + [ACW] * 4, [20.0] * 20, call_dial_times=[995.0] * 3
     )
     assert held.decide(snap).calls < plain.decide(snap).calls
+
+
+def test_a_quiet_queue_leaves_outbound_every_agent() -> None:
+    quiet = Inbound(priors=InboundPriors(rate_per_hour=0.0))
+    snap = make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20)
+    decision = Blended(Progressive(1.0), quiet).decide(snap)
+    assert decision.quantities["reserved_agents"] == 0
+    assert decision.calls == 6

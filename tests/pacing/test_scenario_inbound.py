@@ -10,14 +10,19 @@ from pacing.scenario import ScenarioError, builtin_names, load_scenario
 
 
 def test_the_builtin_blended_scenarios_include_a_mid_shift_surge() -> None:
-    blended = [s for s in map(load_scenario, builtin_names()) if s.inbound]
+    blended = [load_scenario(n) for n in builtin_names(blended=True)]
+    assert all(s.inbound for s in blended)
     assert {"blend20", "blend50", "surge20"} <= {s.name for s in blended}
     assert any(s.inbound_surge_at_hours is not None and s.inbound_surge_factor > 1 for s in blended)
     assert all(0 < s.inbound_service_level < 1 for s in blended)
 
 
-def test_outbound_scenarios_have_no_inbound_queue() -> None:
-    assert not load_scenario("base20").inbound
+def test_the_default_builtin_list_is_the_outbound_pacing_set() -> None:
+    # bench/pacing.py runs builtin_names(): blended scenarios are not in it
+    names = builtin_names()
+    assert "base20" in names and "blend20" not in names
+    assert not any(load_scenario(n).inbound for n in names)
+    assert set(builtin_names(blended=None)) == set(names) | set(builtin_names(blended=True))
 
 
 def test_an_inbound_table_loads(tmp_path: Path) -> None:
