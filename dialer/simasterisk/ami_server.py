@@ -559,6 +559,7 @@ class AMIServer:
         wanted = [v for v in (action.get("Variables") or "").split(",") if v]
         aid = action.action_id or ""
         for ch in channels:
+            fmt = "slin" if ch.name.startswith("Local/") else "ulaw"
             headers: Fields = [("Event", "Status"), ("Privilege", "Call"), *ch.fields()]
             headers += [
                 ("Type", ch.name.split("/", 1)[0]),
@@ -569,10 +570,11 @@ class AMIServer:
                 ("BridgeID", ch.bridge_id),
                 ("Application", ch.app),
                 ("Data", ch.appdata),
-                ("Nativeformats", "(ulaw)"),
-                ("Readformat", "ulaw"),
+                # A Local channel carries signed linear (04a: "(slin)"); a trunk leg its codec.
+                ("Nativeformats", f"({fmt})"),
+                ("Readformat", fmt),
                 ("Readtrans", ""),
-                ("Writeformat", "ulaw"),
+                ("Writeformat", fmt),
                 ("Writetrans", ""),
                 ("Callgroup", "0"),
                 ("Pickupgroup", "0"),

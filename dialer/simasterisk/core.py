@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ami.codec import encode
 from dialer.clock import Clock
 from dialer.simasterisk.agi_client import run_agi
-from dialer.simasterisk.channels import CAUSE_TEXT, Channel, Headers, parse_caller_id
+from dialer.simasterisk.channels import CAUSE_TEXT, UNKNOWN, Channel, Headers, parse_caller_id
 from dialer.simasterisk.dialplan import Dialplan, expand, split_args
 from dialer.simasterisk.model import InboundCaller, InboundModel, PartyKind
 from dialer.simasterisk.queues import DEVICE_STATUS, Member, Queue, QueueCaller
@@ -273,7 +273,7 @@ class Asterisk:
 
     def _run_hangup_handlers(self, ch: Channel) -> None:
         for handler in ch.hangup_handlers:
-            self.channel_event("HangupHandlerRun", ch, [("Handler", handler)])
+            self.channel_event("HangupHandlerRun", ch, [("Handler", handler)], "dialplan,all")
             target, _, args = handler.partition("(")
             ctx, exten, prio = [*target.split(","), "s", "1"][:3]
             arguments = args.rstrip(")").split(",") if args else []
@@ -436,7 +436,9 @@ class Asterisk:
             self.device_state_change(name[len("DEVICE_STATE(") : -1], value)
         elif name == "CHANNEL(hangup_handler_push)":
             ch.hangup_handlers.append(value)
-            self.channel_event("HangupHandlerPush", ch, [("Handler", value)])
+            # A dialplan-class event (03b: "Privilege: dialplan,all"), so a session reading
+            # only "call" does not get it.
+            self.channel_event("HangupHandlerPush", ch, [("Handler", value)], "dialplan,all")
         else:
             self.set_variable(ch, name, value)
 
@@ -824,7 +826,8 @@ class Asterisk:
             return None
         one, two = self.new_local_pair(exten, context, linkedid=caller.linkedid)
         one.dialed_by = caller
-        one.app = app_name
+        # CoreShowChannel/Status of a dialed leg: its application's data is "(Outgoing Line)".
+        one.app, one.appdata = app_name, "(Outgoing Line)"
         one.caller_num, one.caller_name = caller.caller_num, caller.caller_name
         self.channel_event(
             "Newexten",
@@ -847,11 +850,16 @@ class Asterisk:
     def _leg_dialed(self, one: Channel, caller: Channel, dial_string: str) -> None:
         """DialBegin for an agent leg; from then on the outgoing half reports the caller's
         extension (03b, 03d: Newstate and later events say ``Exten: queue``)."""
-        self.emit(
-            "DialBegin",
-            "call,all",
-            [*caller.fields(), *one.fields("Dest"), ("DialString", dial_string)],
-        )
+        dest = one.fields("Dest")
+        if one.app == "AppQueue":
+            # app_queue publishes DialBegin with the member leg's connected line not yet set
+            # (03b, 03d: DestConnectedLine* <unknown>), though AgentCalled just before and
+            # everything after show the caller's. app_dial was not recorded: left as it is.
+            dest = [
+                (k, UNKNOWN) if k in ("DestConnectedLineNum", "DestConnectedLineName") else (k, v)
+                for k, v in dest
+            ]
+        self.emit("DialBegin", "call,all", [*caller.fields(), *dest, ("DialString", dial_string)])
         one.exten = caller.exten
 
     async def _talk(self, caller: Channel, agent: Channel) -> tuple[str, str]:

@@ -5,10 +5,11 @@ Asterisk is multi-threaded, so the order of events *across* channels varies from
 - per channel (by Channel/DestChannel/LocalOneChannel), the sequence of events it appears in;
 - per device (DeviceStateChange), the sequence of states;
 - per connection, the sequence of responses; per ActionID, the OriginateResponse and list items;
-- per message, the header names in order and the codes (state, cause, reason, dial status,
-  application and data, variables and their values, Linkedids), with channel names and unique
-  ids renamed by first appearance and volatile values (times, durations such as DIALEDTIME,
-  session ids, addresses) left out.
+- per message, the header names in order and every value (state, cause, reason, dial status,
+  application and data, caller and connected line, variables, Linkedids, privileges...), with
+  channel names and unique ids renamed by first appearance, and only what cannot match left
+  out: times and durations (DIALEDTIME...), session ids, addresses, command output, the lab
+  Asterisk's queue statistics from earlier captures, and media formats.
 """
 
 from __future__ import annotations
@@ -63,58 +64,12 @@ VOLATILE = {
 # Variables whose values are durations (app_dial, app_queue): the simulator's scaled clock and a
 # busy machine make them differ by design; every other variable's value is compared.
 _TIMING_VARIABLE = re.compile(r"(TIME|WAIT)(_MS)?$")
-COMPARED_VALUES = {
-    "ChannelState",
-    "ChannelStateDesc",
-    "Cause",
-    "Cause-txt",
-    "Reason",
-    "DialStatus",
-    "Response",
-    "Context",
-    "Exten",
-    "Priority",
-    "Application",
-    "AppData",
-    "Variable",
-    "Event",
-    "Message",
-    "Queue",
-    "Interface",
-    "MemberName",
-    "Status",
-    "Paused",
-    "PausedReason",
-    "Position",
-    "Count",
-    "UserEvent",
-    "ResultCode",
-    "Result",
-    "Command",
-    "State",
-    "Device",
-    "Handler",
-    "EventList",
-    "ListItems",
-    "DestChannelState",
-    "DestContext",
-    "DestExten",
-    "DialString",
-    "Channel",
-    "DestChannel",
-    "Ping",
-    "Events",
-    "CallsTaken",
-    "InCall",
-    "Calls",
-    "Value",
-    # README "Local channel halves": both halves' Linkedid is the ;1 Uniqueid, and agent legs
-    # take the caller's. Renamed like every unique id, so the rule itself is compared.
-    "Linkedid",
-    "DestLinkedid",
-    "LocalOneLinkedid",
-    "LocalTwoLinkedid",
-}
+# What the simulator cannot share with the recording: the long-running lab Asterisk's queue
+# statistics from earlier captures (QueueParams), and media (Status of a channel that was
+# playing a gsm prompt: "Writeformat: gsm"; the simulator plays no media).
+HISTORY = {"Abandoned", "Completed", "ServicelevelPerf", "ServicelevelPerf2"}
+MEDIA = {"Writeformat", "Writetrans"}
+# Every other header's value is compared (after renaming channel names and unique ids).
 
 
 @dataclass
@@ -145,7 +100,8 @@ def normalise(messages: list[Message], rename: Renamer | None = None) -> list[tu
             f"{k}={rename(v)}"
             for k, v in m.headers
             if k not in VOLATILE
-            and (k in COMPARED_VALUES or k.endswith("Uniqueid"))
+            and k not in HISTORY
+            and k not in MEDIA
             and not (timing and k == "Value")
         )
         out.append((m.name, *keys, "|", *values))
