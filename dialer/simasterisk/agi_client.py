@@ -201,6 +201,10 @@ async def run_agi(ast: Asterisk, ch: Channel, url: str, args: list[str]) -> str:
     try:
         writer.write(environment(ch, url, args))
         while True:
+            # A channel that is gone (the script's own HANGUP, an AMI Hangup, the far end)
+            # gets its one HANGUP line before anything else is answered (05a: HANGUP, then
+            # GET VARIABLE's "200 result=1 (7)", then 511 for ANSWER).
+            session.notice()
             line_future = asyncio.ensure_future(reader.readline())
             if not session.dead:
                 hangup = asyncio.ensure_future(ch.hangup_requested.wait())

@@ -5,6 +5,7 @@ Asterisk is multi-threaded, so the order of events *across* channels varies from
 - per channel (by Channel/DestChannel/LocalOneChannel), the sequence of events it appears in;
 - per device (DeviceStateChange), the sequence of states;
 - per connection, the sequence of responses; per ActionID, the OriginateResponse and list items;
+- per FastAGI session, the reply to each of the capture's commands and whether HANGUP came;
 - per message, the header names in order and every value (state, cause, reason, dial status,
   application and data, caller and connected line, variables, Linkedids, privileges...), with
   channel names and unique ids renamed by first appearance, and only what cannot match left
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -142,6 +144,33 @@ def groups(messages: list[Message]) -> dict[str, list[Message]]:
 class Replay:
     recorded: dict[int, list[Message]]
     simulated: dict[int, list[Message]]
+    # Per FastAGI session, in order: the reply to each of the capture's commands, then whether
+    # a HANGUP line came by the end ("HANGUP" / "no HANGUP").
+    agi_recorded: list[list[str]] = field(default_factory=list)
+    agi_simulated: list[list[str]] = field(default_factory=list)
+
+
+def recorded_agi_replies(name: str) -> list[list[str]]:
+    """What Asterisk answered the capture's FastAGI script, per session (replies in order, then
+    whether it sent HANGUP)."""
+    path = TRANSCRIPTS / f"{name}.agi.jsonl"
+    if not path.exists():
+        return []
+    sessions: dict[int, list[dict[str, str]]] = defaultdict(list)
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        sessions[rec["session"]].append(rec)
+    out = []
+    for key in sorted(sessions):
+        lines = [
+            text
+            for r in sessions[key]
+            if r["dir"] == "asterisk" and not r["data"].startswith("agi_")
+            for text in r["data"].splitlines()
+        ]
+        replies = [text for text in lines if text != "HANGUP"]
+        out.append([*replies, "HANGUP" if "HANGUP" in lines else "no HANGUP"])
+    return out
 
 
 def _recorded_agi_commands(name: str) -> list[tuple[list[str], bool]]:
@@ -204,12 +233,19 @@ async def replay(name: str, speed: float | None = None) -> Replay:
 
     scripts = _recorded_agi_commands(name)
 
+    agi_simulated: list[list[str]] = []
+
     async def script(call: AGICall) -> None:
         commands, waits = scripts.pop(0) if scripts else ([], False)
-        for line in commands:
-            await call.send(line)
-        if waits:
-            await call.wait_hangup(timeout=30)
+        got: list[str] = []
+        agi_simulated.append(got)
+        try:
+            for line in commands:
+                got.append((await call.send(line)).text)
+            if waits:
+                await call.wait_hangup(timeout=30)
+        finally:
+            got.append("HANGUP" if call.hung_up else "no HANGUP")
 
     agi = FastAGIServer({"outbound": script}, port=0)
     agi_port = await agi.start()
@@ -263,12 +299,22 @@ async def replay(name: str, speed: float | None = None) -> Replay:
     await asyncio.gather(*(connection(c) for c in sorted(first_seen)))
     await sim.stop()
     await agi.close()
-    return Replay(dict(recorded), dict(simulated))
+    return Replay(dict(recorded), dict(simulated), recorded_agi_replies(name), agi_simulated)
 
 
 def differences(result: Replay) -> list[str]:
     """Every way the simulator's traffic differs from the recording under the order rules."""
     problems: list[str] = []
+    # FastAGI: the same reply to every command, byte for byte once channel names and unique
+    # ids are renamed (README "FastAGI": result codes, data, endpos, 510, 511, HANGUP).
+    for i, (rec_agi, got_agi) in enumerate(
+        itertools.zip_longest(result.agi_recorded, result.agi_simulated, fillvalue=[])
+    ):
+        rename_rec, rename_got = Renamer(), Renamer()
+        a = [rename_rec(line) for line in rec_agi]
+        b = [rename_got(line) for line in got_agi]
+        if a != b:
+            problems.append(f"FastAGI session {i}:\n  rec {a}\n  got {b}")
     for conn, rec in result.recorded.items():
         got = result.simulated.get(conn, [])
         rec_responses = normalise([m for m in rec if not m.is_event])

@@ -83,3 +83,20 @@ async def test_the_comparison_catches_a_half_linked_to_itself() -> None:
     for conn, messages in result.simulated.items():
         result.simulated[conn] = [own(m) for m in messages]
     assert any("Linkedid" in problem for problem in differences(result))
+
+
+async def test_the_comparison_catches_a_wrong_fastagi_reply() -> None:
+    # The FastAGI replies are compared too: an endpos that is not the recorded one is caught.
+    result = await replay("05a_fastagi_full_human_1001")
+    assert "200 result=0 endpos=3520" in result.agi_simulated[0]
+    result.agi_simulated[0] = [
+        line.replace("endpos=3520", "endpos=3521") for line in result.agi_simulated[0]
+    ]
+    assert any("FastAGI session 0" in problem for problem in differences(result))
+
+
+async def test_a_session_without_its_hangup_line_is_caught() -> None:
+    result = await replay("05c_fastagi_hangup_mid_agi")
+    assert result.agi_simulated[0][-1] == "HANGUP"
+    result.agi_simulated[0][-1] = "no HANGUP"
+    assert any("FastAGI session 0" in problem for problem in differences(result))
