@@ -17,6 +17,7 @@ from dialer.simasterisk import NumberModel, SimConfig, SimulatedAsterisk
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options, checked: a bad value is a one-line usage error (exit 2), not a traceback."""
     p = argparse.ArgumentParser(prog="python -m dialer.simasterisk")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5038)
@@ -34,11 +35,21 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.add_argument(f"--p-{name}", type=float, default=default)
     p.add_argument("--ring-median", type=float, default=9.0)
     p.add_argument("--talk-median", type=float, default=90.0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        p.error(f"--port {args.port}: not a TCP port (0-65535; 0 picks a free one)")
+    if not args.speed > 0:
+        p.error(f"--speed {args.speed:g}: must be positive (simulated seconds per second)")
+    try:
+        args.model = model_of(args)
+        SimConfig(fastagi_url=args.fastagi_url)
+    except ValueError as exc:
+        p.error(str(exc))
+    return args
 
 
-async def serve(args: argparse.Namespace) -> None:
-    model = NumberModel(
+def model_of(args: argparse.Namespace) -> NumberModel:
+    return NumberModel(
         seed=args.seed,
         p_machine=args.p_machine,
         p_busy=args.p_busy,
@@ -48,6 +59,10 @@ async def serve(args: argparse.Namespace) -> None:
         ring_median_s=args.ring_median,
         talk_median_s=args.talk_median,
     )
+
+
+async def serve(args: argparse.Namespace) -> None:
+    model = model_of(args)
     clock = ScaledClock(args.speed, start=args.start if args.start is not None else time.time())
     config = SimConfig(host=args.host, port=args.port, fastagi_url=args.fastagi_url, model=model)
     sim = SimulatedAsterisk(config, clock=clock)

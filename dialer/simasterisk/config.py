@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Literal
+from urllib.parse import urlsplit
 
 from dialer.simasterisk.dialplan import Dialplan, Extension, parse
 from dialer.simasterisk.model import NumberModel
@@ -54,6 +55,19 @@ class SimConfig:
     agi_port_override: int | None = None
     model: NumberModel = field(default_factory=NumberModel)
     extra_dialplan: str = ""
+
+    def __post_init__(self) -> None:
+        # AGI() reaches a FastAGI server only through agi://host[:port] (res_agi.c); anything
+        # else would fail on every answered call, far from the mistake.
+        url = urlsplit(self.fastagi_url)
+        if url.scheme != "agi" or not url.hostname:
+            raise ValueError(
+                f"fastagi_url {self.fastagi_url!r}: use agi://<host>[:<port>] (FastAGI)"
+            )
+        try:
+            url.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:
+            raise ValueError(f"fastagi_url {self.fastagi_url!r}: bad port") from None
 
     def build_dialplan(self) -> Dialplan:
         text = resources.files("dialer.simasterisk").joinpath("lab-extensions.conf").read_text()
