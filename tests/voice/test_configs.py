@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dialer.asterisk_conf import Config, Context, dialplan, expand, globals_of, load, split_args
+from dialer.engine.outbound import AGENT_DIAL_OPTIONS
 from dialer.settings import Settings
 from dialer.simasterisk.config import PRODUCT_DIALPLAN, SimConfig
 from tests.backends import missing_service
@@ -185,6 +186,20 @@ def test_dialer_out_falls_back_to_the_drop_message_when_the_dialer_is_unreachabl
     apps = _contexts()[DEFAULTS.dialer_out_context].apps("s")
     assert ("Playback", "dialer/drop") in apps
     assert (ROOT / "dialer" / "sounds" / "drop.wav").is_file()
+
+
+def test_the_agent_dial_pre_dial_handler_exists_and_returns() -> None:
+    # The /outbound handler dials agents with b(<context>^<exten>^<priority>)
+    # (dialer/engine/outbound.py): a pre-dial gosub that must exist in configs/asterisk and
+    # end in Return(), so a real Asterisk runs it on every agent leg.
+    m = re.fullmatch(r"b\((?P<ctx>[^)^]+)\^(?P<exten>[^)^]+)\^(?P<prio>\d+)\)", AGENT_DIAL_OPTIONS)
+    assert m is not None, AGENT_DIAL_OPTIONS
+    context = _contexts()[m["ctx"]]
+    apps = context.apps(m["exten"])
+    assert int(m["prio"]) == 1 and apps
+    assert apps[-1] == ("Return", "")
+    # In the file "\;": a literal ';' (not a comment) in the header value.
+    assert ("Set", "PJSIP_HEADER(add,Call-Info)=;answer-after=0") in apps
 
 
 def test_every_goto_and_include_target_exists() -> None:
