@@ -163,3 +163,44 @@ def test_dialer_waits_for_healthy_database_and_redis() -> None:
     assert (
         _env("postgres")["POSTGRES_DB"] == urlsplit(_env("dialer")["DIALER_DATABASE_URL"]).path[1:]
     )
+
+
+def _dockerfile() -> list[tuple[str, str]]:
+    """(instruction, arguments) of the Dockerfile, continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            instruction, _, args = line.partition(" ")
+            out.append((instruction.upper(), args.strip()))
+    return out
+
+
+def test_the_image_holds_every_package_and_what_pip_needs_to_build_it() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    needed = packages | {"pyproject.toml", "README.md"}  # README: the project's readme
+    copied = {
+        source.removeprefix("./")
+        for ins, args in _dockerfile()
+        if ins == "COPY"
+        for source in args.split()[:-1]  # the last word is the destination
+    }
+    assert needed <= copied
+    # .dockerignore must not hide any of them from the build context.
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert not needed & ignored
+
+
+def test_the_image_runs_migrations_before_serving_and_not_as_root() -> None:
+    instructions = _dockerfile()
+    users = [args for ins, args in instructions if ins == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    [cmd] = [args for ins, args in instructions if ins == "CMD"]
+    assert cmd.index("dialer db upgrade") < cmd.index("dialer serve")
+    exposed = {int(p) for ins, args in instructions if ins == "EXPOSE" for p in args.split()}
+    settings = load_settings(env=_env("dialer"))
+    assert {settings.fastagi.port, settings.api.port} <= exposed
