@@ -1,0 +1,63 @@
+"""What supervisors see of an inbound queue: offered, answered, abandoned, service level.
+
+Pure (``now`` passed in), fed with the inbound tracker's records (dialer/inbound_calls.py).
+
+- **service level**: the share of calls offered to the queue (answered + abandoned) that were
+  answered within the campaign's threshold (issue 6: "80% answered within 20 s"). Abandons
+  count against it, whatever their wait: the strict reading (app_queue's ServicelevelPerf2
+  also counts abandons; ServicelevelPerf leaves them out, which flatters a queue whose
+  callers give up);
+- **abandon rate in queue**: abandoned / offered;
+- calls closed out of hours never entered the queue and are counted apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialer.inbound_calls import InboundOutcome, InboundRecord
+
+__all__ = ["QueueStats"]
+
+
+@dataclass
+class QueueStats:
+    threshold_s: float = 20.0
+    target: float = 0.8
+    offered: int = 0
+    answered: int = 0
+    answered_within: int = 0
+    abandoned: int = 0
+    closed: int = 0
+    wait_total_s: float = 0.0  # of answered calls
+    talk_total_s: float = 0.0
+
+    def add(self, record: InboundRecord) -> None:
+        if record.outcome is InboundOutcome.CLOSED:
+            self.closed += 1
+            return
+        if record.waiting_since is None:
+            return  # hung up before waiting for anyone: never offered to the queue
+        self.offered += 1
+        wait = record.wait_s or 0.0
+        if record.outcome is InboundOutcome.CONNECTED:
+            self.answered += 1
+            self.wait_total_s += wait
+            self.talk_total_s += record.talk_s or 0.0
+            if wait <= self.threshold_s:
+                self.answered_within += 1
+        else:
+            self.abandoned += 1
+
+    @property
+    def service_level(self) -> float | None:
+        """None until a call was offered."""
+        return self.answered_within / self.offered if self.offered else None
+
+    @property
+    def abandon_rate(self) -> float | None:
+        return self.abandoned / self.offered if self.offered else None
+
+    @property
+    def average_wait_s(self) -> float | None:
+        return self.wait_total_s / self.answered if self.answered else None
