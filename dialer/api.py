@@ -23,6 +23,7 @@ from aiohttp import web
 
 from dialer.agents import AgentStateError
 from dialer.engine.engine import Engine
+from dialer.engine.inbound import InboundDesk
 from dialer.engine.ports import Typification
 from dialer.metrics import Registry
 from store import users as store_users
@@ -62,10 +63,18 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 class Api:
-    def __init__(self, engine: Engine, sessions: SessionFactory, metrics: Registry) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        sessions: SessionFactory,
+        metrics: Registry,
+        *,
+        inbound: InboundDesk | None = None,
+    ) -> None:
         self.engine = engine
         self.sessions = sessions
         self.metrics = metrics
+        self.inbound = inbound
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors, self._auth])
@@ -89,6 +98,8 @@ class Api:
                 web.patch("/api/campaigns/{id}/pacing", self.pacing_set),
                 web.post("/api/campaigns/{id}/pause", self.campaign_pause),
                 web.post("/api/campaigns/{id}/resume", self.campaign_resume),
+                web.get("/api/queues", self.queues),
+                web.get("/api/campaigns/{id}/queue", self.campaign_queue),
             ]
         )
         return app
@@ -412,6 +423,34 @@ class Api:
                 decisions=[d.to_json() for d in running.pacer.history[-20:]],
             )
         return _json(body)
+
+    # Inbound queues (docs/inbound.md) -----------------------------------------------------------
+    def _desk(self) -> InboundDesk:
+        if self.inbound is None:
+            raise ApiError(404, "this dialer takes no inbound calls")
+        return self.inbound
+
+    async def queues(self, request: web.Request) -> web.Response:
+        """Every inbound queue: calls waiting, longest wait, service level, abandon rate in the
+        queue, agents by state."""
+        self._supervisor(request)
+        desk = self._desk()
+        return _json(
+            {
+                "queues": [
+                    {"campaign_id": c.campaign_id, **desk.queue_view(queue)}
+                    for queue, c in sorted(desk.campaign_of_queue.items())
+                ]
+            }
+        )
+
+    async def campaign_queue(self, request: web.Request) -> web.Response:
+        campaign_id = self._running(request)
+        desk = self._desk()
+        campaign = desk.directory.by_campaign.get(campaign_id)
+        if campaign is None:
+            raise ApiError(404, f"campaign {campaign_id} has no inbound queue")
+        return _json({"campaign_id": campaign_id, **desk.queue_view(campaign.queue)})
 
     async def pacing_get(self, request: web.Request) -> web.Response:
         campaign_id = self._running(request)

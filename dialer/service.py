@@ -22,6 +22,8 @@ from ami.client import AMIClient
 from dialer.api import Api
 from dialer.clock import RealClock
 from dialer.engine.engine import Engine
+from dialer.engine.inbound import InboundDesk
+from dialer.engine.inbound_records import InboundRecords
 from dialer.engine.ports import CampaignCannotStart
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import Roster
@@ -41,8 +43,9 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
         settings.ami.host, settings.ami.port, settings.ami.username, settings.ami.secret
     )
     roster = Roster(clock)
+    records = StoreRecords(db.sessions, clock, owner=owner)
     engine = Engine(
-        StoreRecords(db.sessions, clock, owner=owner),
+        records,
         ami,
         roster,
         clock,
@@ -50,11 +53,17 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
         dialer_out_context=settings.dialer_out_context,
         tick_s=settings.tick_seconds,
     )
+    # Inbound queues and blended agents (docs/inbound.md): the /inbound FastAGI handler, queue
+    # membership following the roster, reconciled with QueueStatus after every reconnect.
+    inbound = InboundDesk(engine, InboundRecords(records))
     agi = FastAGIServer(
-        {"outbound": engine.handle_outbound}, host=settings.fastagi.host, port=settings.fastagi.port
+        {"outbound": engine.handle_outbound, "inbound": inbound.handle_inbound},
+        host=settings.fastagi.host,
+        port=settings.fastagi.port,
     )
-    runner = web.AppRunner(Api(engine, db.sessions, Registry()).app())
+    runner = web.AppRunner(Api(engine, db.sessions, Registry(), inbound=inbound).app())
     await agi.start()
+    await inbound.load()
     await ami.connect()
     await runner.setup()
     await web.TCPSite(runner, settings.api.host, settings.api.port).start()
@@ -88,6 +97,7 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
     finally:
         await engine.stop_dialing()
         await engine.drain(timeout_s=120)
+        await inbound.drain()
         await runner.cleanup()
         await roster.close()
         await ami.close()

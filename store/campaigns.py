@@ -82,8 +82,14 @@ _INT_SETTINGS = (
     "success_limit",
     "default_max_attempts",
     "default_retry_seconds",
+    "service_level_seconds",
 )
-_BOOL_SETTINGS = ("amd_enabled", "allow_reassignment", "broadcast_to_machines")
+_BOOL_SETTINGS = (
+    "amd_enabled",
+    "allow_reassignment",
+    "broadcast_to_machines",
+    "allow_calls_in_management",
+)
 _RESULT_SETTINGS = ("broadcast_result_id", "opt_out_result_id")
 _OTHER_SETTINGS = (
     "schedule",
@@ -91,6 +97,7 @@ _OTHER_SETTINGS = (
     "calling_hours_start",
     "calling_hours_end",
     "survey_questions",
+    "service_level_target",
 )
 SETTINGS: frozenset[str] = frozenset(
     (
@@ -137,6 +144,11 @@ def _coerce(field: str, value: Any) -> Any:
         return value
     if field == "survey_questions":
         return _survey_questions(value)
+    if field == "service_level_target":
+        # Issue 6: "80% answered within 20 s" is 0.8 here; a share, never 0 or all.
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+            raise InvalidSetting("campaign", field, f"{value!r} is not a share between 0 and 1")
+        return float(value)
     if field in ("schedule", "pacing"):
         if not isinstance(value, dict):
             raise InvalidSetting("campaign", field, f"{value!r} is not a mapping")
@@ -517,17 +529,29 @@ async def require_dialable(session: AsyncSession, campaign: Campaign) -> None:
     checked.add(campaign.id)
 
 
-async def link_campaigns(session: AsyncSession, campaign_id: int, linked_campaign_id: int) -> None:
-    """Seed 000: agents of ``campaign_id`` also take ``linked_campaign_id``'s queue calls."""
+async def link_campaigns(
+    session: AsyncSession, campaign_id: int, linked_campaign_id: int, *, penalty: int = 1
+) -> None:
+    """Seed 000: agents of ``campaign_id`` also take ``linked_campaign_id``'s queue calls, at
+    this queue penalty (app_queue rings lower penalties first)."""
     if campaign_id == linked_campaign_id:
         raise InvalidSetting("campaign", "linked_campaign_id", "a campaign cannot link itself")
     first = await get_campaign(session, campaign_id)
     second = await get_campaign(session, linked_campaign_id)
     if first.company_id != second.company_id:
         raise InvalidSetting("campaign", "linked_campaign_id", "belongs to another company")
-    if await session.get(CampaignLink, (campaign_id, linked_campaign_id)) is None:
-        session.add(CampaignLink(campaign_id=campaign_id, linked_campaign_id=linked_campaign_id))
-        await session.flush()
+    if penalty < 0:
+        raise InvalidSetting("campaign link", "penalty", f"{penalty} is below 0")
+    link = await session.get(CampaignLink, (campaign_id, linked_campaign_id))
+    if link is None:
+        session.add(
+            CampaignLink(
+                campaign_id=campaign_id, linked_campaign_id=linked_campaign_id, penalty=penalty
+            )
+        )
+    else:
+        link.penalty = penalty
+    await session.flush()
 
 
 async def linked_queues(session: AsyncSession, campaign_id: int) -> list[str]:

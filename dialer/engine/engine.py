@@ -134,6 +134,9 @@ class Engine:
         self.campaigns: dict[int, RunningCampaign] = {}
         self._writes: set[asyncio.Task[None]] = set()
         self.accepting = True
+        # Inbound callers waiting for agents a campaign shares: set by the inbound side
+        # (dialer/engine/inbound.py); while above 0 the campaign places no outbound call.
+        self.inbound_waiting: Callable[[int], int] = _no_inbound
         roster.on_acw_timeout = self._acw_timeout
         roster.on_move = self._agent_moved
         for name in EVENTS:
@@ -253,7 +256,7 @@ class Engine:
             ours = [m.dialable.assignment_id for _, m, _ in self.in_flight(plan.campaign_id)]
             await self.records.renew(ours, self.now())
         snapshot = self.snapshot(running)
-        decision = running.pacer.decide(snapshot)
+        decision = running.pacer.decide(snapshot, self.inbound_waiting(plan.campaign_id))
         running.stats.last_decision = decision.reason
         running.stats.dial_level = _dial_level(snapshot, decision.calls)
         if decision.calls <= 0:
@@ -601,6 +604,10 @@ class Engine:
         # Seed 004: the ACW timer saves the default record, or applies the campaign's default
         # typification; the store decides which from the campaign's setting (result None).
         await self.records.typify(campaign_id, Typification(attempt_id, agent.agent_id, None))
+
+
+def _no_inbound(campaign_id: int) -> int:
+    return 0
 
 
 def _attempt_of(uniqueid: str | None) -> int:

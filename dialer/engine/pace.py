@@ -75,8 +75,14 @@ def _predictive_target(plan: CampaignPlan) -> float:
 
 
 def _guard_config(plan: CampaignPlan) -> GuardConfig:
+    # The abandon cap bounds the calls placed beyond the agents free for them. An agentless
+    # campaign hands no call to an agent unasked (the message plays on answer), so capping it
+    # at progressive would mean no calls at all without agents logged in. Its drops (press 1
+    # and nobody free) are still counted in the guard's windows; ring time, channels and calls
+    # per second are enforced as for every mode.
     return GuardConfig(
         cap=ABANDON_CAP,
+        enforce_cap=plan.dial_mode is not DialMode.AGENTLESS,
         min_ring_s=MIN_RING_S,
         max_channels=plan.max_channels,
         max_calls_per_s=plan.max_calls_per_s,
@@ -113,7 +119,22 @@ class Pacer:
         self.guard.config = _guard_config(plan)
         self.plan = plan
 
-    def decide(self, snapshot: Snapshot) -> Decision:
+    def decide(self, snapshot: Snapshot, inbound_waiting: int = 0) -> Decision:
+        """Calls to place now. ``inbound_waiting``: inbound callers queued for agents this
+        campaign shares (dialer/engine/inbound.py); while there are any, outbound places
+        nothing for them (issue 6: "when inbound callers are waiting, outbound dialing for the
+        shared agents pauses"). The decision is logged like the guard's, with that reason."""
+        if inbound_waiting > 0:
+            decision = Decision(
+                self.guard.name,
+                snapshot.now,
+                0,
+                f"{inbound_waiting} inbound caller(s) waiting for shared agents: outbound paused",
+                inputs={"inbound_waiting": float(inbound_waiting)},
+                ring_timeout_s=self.ring_timeout_s,
+            )
+            self.log.record(str(self.plan.campaign_id), decision)
+            return decision
         return self.guard.decide(snapshot)
 
     @property

@@ -47,6 +47,10 @@ class Agent:
     calls: int = 0
     talk_s: float = 0.0
     logged_in_at: float | None = None
+    # An outbound reservation past its fence (the queues know the agent is busy): the
+    # hand-off may dial the phone, and no queue may take the agent any more.
+    committed: bool = False
+    inbound: bool = False  # the call reserved, on, or wrapped up came from a queue
 
 
 @dataclass
@@ -72,6 +76,10 @@ class Move:
 
 
 MoveHook = Callable[[Agent, Move], None]
+# Awaited after an outbound reservation, before the hand-off dials the agent's phone: the queue
+# membership pauses the agent in every queue (dialer/engine/queues.py), so app_queue and the
+# hand-off never ring the same agent.
+Fence = Callable[[Agent], Awaitable[None]]
 
 
 class Roster:
@@ -82,6 +90,8 @@ class Roster:
         self.on_acw_timeout = on_acw_timeout
         self.acw_max_s: dict[int, float] = {}  # per campaign
         self.on_move: MoveHook | None = None
+        self.listeners: list[MoveHook] = []  # more observers of every move (queue membership)
+        self.fence: Fence | None = None
 
     # Membership ------------------------------------------------------------------------------
     def add(self, agent_id: int, name: str, interface: str, campaigns: Iterable[int]) -> Agent:
@@ -101,11 +111,16 @@ class Roster:
         move = Move(agent.state, state, self.clock.now() - agent.since, agent.campaign_id)
         agent.state = state
         agent.since = self.clock.now()
+        if state is not AgentState.RESERVED:
+            agent.committed = False
         if state is AgentState.AVAILABLE:
             agent.attempt_id = None
             agent.campaign_id = None
+            agent.inbound = False
         if self.on_move is not None:
             self.on_move(agent, move)
+        for listener in self.listeners:
+            listener(agent, move)
         if state is AgentState.AVAILABLE:
             self._serve_waiters(agent)
 
@@ -151,7 +166,27 @@ class Roster:
         ]
 
     async def reserve(self, campaign_id: int, attempt_id: int, within_s: float) -> Agent | None:
-        """The longest-available agent of the campaign, waiting at most ``within_s``."""
+        """The longest-available agent of the campaign, waiting at most ``within_s``.
+
+        With a :attr:`fence`, the agent is the call's only once the fence has passed and no
+        queue took them meanwhile (inbound has priority: a queue that rang the agent before
+        the fence passed keeps them, and another agent is looked for in the time left)."""
+        deadline = self.clock.now() + within_s
+        while True:
+            agent = await self._reserve_once(campaign_id, attempt_id, within_s)
+            if agent is None or self.fence is None:
+                return agent
+            await self.fence(agent)
+            if agent.state is AgentState.RESERVED and agent.attempt_id == attempt_id:
+                agent.committed = True
+                return agent
+            within_s = deadline - self.clock.now()
+            if within_s <= 0:
+                return None
+
+    async def _reserve_once(
+        self, campaign_id: int, attempt_id: int, within_s: float
+    ) -> Agent | None:
         free = self.free_for(campaign_id)
         if free and not any(w.campaign_id == campaign_id for w in self._waiters):
             agent = min(free, key=lambda a: a.since)
@@ -186,12 +221,34 @@ class Roster:
             agent = min(free, key=lambda a: a.since) if free else None
         if agent is not None:
             self._hold(agent, campaign_id, attempt_id)
+            # Held for the customer who asked to be called back: no queue takes the agent
+            # (their pause reaches the queues long before the reminder's call is answered).
+            agent.committed = True
         return agent
 
     def _hold(self, agent: Agent, campaign_id: int, attempt_id: int) -> None:
-        self._move(agent, AgentState.RESERVED)
         agent.campaign_id = campaign_id
         agent.attempt_id = attempt_id
+        self._move(agent, AgentState.RESERVED)
+
+    def take_for_queue(self, agent_id: int, campaign_id: int, attempt_id: int) -> bool:
+        """A queue rings the agent for an inbound call (AgentCalled): hold them for it.
+
+        Refused (False) unless the agent is available, or reserved for an outbound call whose
+        hand-off has not dialed them yet (inbound has priority; that reservation looks for
+        another agent, :meth:`reserve`)."""
+        agent = self.get(agent_id)
+        if agent.state is AgentState.RESERVED and not agent.committed and not agent.inbound:
+            log.info("agent %s: taken by a queue before the outbound hand-off", agent_id)
+            agent.campaign_id = campaign_id
+            agent.attempt_id = attempt_id
+            agent.inbound = True
+            return True
+        if agent.state is not AgentState.AVAILABLE:
+            return False
+        agent.inbound = True
+        self._hold(agent, campaign_id, attempt_id)
+        return True
 
     def _serve_waiters(self, agent: Agent) -> None:
         for waiter in list(self._waiters):

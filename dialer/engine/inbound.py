@@ -1,0 +1,413 @@
+"""Inbound calls and blended agents: the FastAGI ``/inbound`` handler and its engine side.
+
+docs/inbound.md. A DID's call runs ``AGI(agi://<dialer>/inbound,${EXTEN})`` in
+``[dialer-inbound]`` (configs/asterisk/extensions_dialer.conf). Here:
+
+1. the DID selects the campaign and its schedule decides (dialer/inbound_routing.py): inside
+   it the call joins the campaign's queue; outside it the out-of-hours action applies (close
+   with the message, or queue with it; seed 002);
+2. the caller is identified by number across contacts' phones, and the call gets its attempt
+   and ticket (the contact's open one in the campaign, else a new one) before anything else;
+3. a known caller with an assigned user goes to that user first (``EXEC Dial`` from here,
+   with the agent reserved in the roster and paused in its queues first); when the user is
+   not available, to the queue if the campaign allows it, else the caller waits for the user
+   (seed 000);
+4. ``EXEC Queue <campaign queue>``: app_queue rings the members; its AMI events
+   (QueueCallerJoin, AgentCalled, AgentRingNoAnswer, AgentConnect, AgentComplete,
+   QueueCallerAbandon) drive the inbound tracker (dialer/inbound_calls.py) and, for the member
+   side, the agent's one state in the roster;
+5. the tracker's one record per call is written back: answered (agent, connected time; the
+   agent's typification and the ACW timer follow as for outbound calls), abandoned in the
+   queue with its wait, or closed out of hours.
+
+Blended agents never get two calls: the roster is the only state; queue membership
+(dialer/engine/queues.py) keeps an agent unpaused only while the roster says available, the
+outbound hand-off waits for that pause before dialing, and a queue ringing an agent the roster
+does not give it (a race) has its agent leg hung up so app_queue tries another member.
+Inbound priority: :meth:`InboundDesk.waiting_for` tells the engine how many inbound callers
+wait for agents a campaign shares; while any do, that campaign places no outbound call
+(dialer/engine/pace.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from agi.server import AGICall, ChannelHungUp
+from ami.client import AMIClient
+from ami.codec import Message
+from ami.errors import AMIError
+from dialer.engine.engine import Engine
+from dialer.engine.inbound_records import Caller, Directory, InboundRecords, StoredOutcome
+from dialer.engine.outbound import AGENT_DIAL_OPTIONS
+from dialer.engine.queues import QueueMembership
+from dialer.engine.roster import Agent, AgentState
+from dialer.inbound_calls import (
+    QUEUE_EVENTS,
+    InboundRecord,
+    InboundTracker,
+    InboundTransition,
+    MemberEvent,
+    MemberEventKind,
+)
+from dialer.inbound_routing import (
+    AssignedUser,
+    InboundCampaign,
+    RouteAction,
+    Target,
+    TargetKind,
+    first_target,
+    route,
+)
+from dialer.queue_stats import QueueStats
+
+log = logging.getLogger(__name__)
+
+NO_ANSWER_PAUSE = "no answer on the phone"
+# A caller waiting for an assigned user who never comes free is not held for ever.
+MAX_WAIT_FOR_USER_S = 3600.0
+
+
+@dataclass
+class InboundCall:
+    """What the desk knows of one inbound call beyond its tracking."""
+
+    campaign_id: int
+    attempt_id: int
+    queue: str
+    caller: Caller
+    agent_id: int | None = None  # the agent reserved for, or talking to, the caller
+
+
+class InboundDesk:
+    def __init__(self, engine: Engine, records: InboundRecords) -> None:
+        self.engine = engine
+        self.roster = engine.roster
+        self.ami: AMIClient = engine.ami
+        self.clock = engine.clock
+        self.records = records
+        self.tracker = InboundTracker()
+        self.membership = QueueMembership(self.ami, self.roster)
+        self.directory = Directory({}, {}, {}, {})
+        self.campaign_of_queue: dict[str, InboundCampaign] = {}
+        self.calls: dict[str, InboundCall] = {}
+        self.stats: dict[str, QueueStats] = {}
+        self.refused_rings = 0  # queue rings of an agent the roster had given elsewhere
+        self._writes: set[asyncio.Task[None]] = set()
+        for name in (*QUEUE_EVENTS, "DialEnd"):
+            self.ami.on(name, self._on_event)
+        self._previous_resync = self.ami.on_resync
+        self.ami.on_resync = self.resync
+        engine.inbound_waiting = self.waiting_for
+
+    # Settings ---------------------------------------------------------------------------------
+    async def load(self) -> None:
+        """Read DIDs, queues, links and settings from the store (at start, and after changes);
+        agents already logged in are put in the queues the new settings give them."""
+        self.directory = await self.records.directory()
+        self.campaign_of_queue = {c.queue: c for c in self.directory.by_campaign.values()}
+        for campaign in self.directory.by_campaign.values():
+            stats = self.stats.setdefault(campaign.queue, QueueStats())
+            stats.threshold_s, stats.target = campaign.service_level_s, campaign.service_level
+        for campaign_id, seconds in self.directory.acw_max_s.items():
+            self.roster.acw_max_s.setdefault(campaign_id, seconds)
+        self.membership.configure(self.directory.seats)
+        for agent in list(self.roster.agents.values()):
+            if agent.state is not AgentState.LOGGED_OUT:
+                await self.membership.sync(agent.agent_id)
+
+    async def resync(self, client: AMIClient) -> None:
+        """After every (re)connect: the engine's own resync, then queue membership against
+        QueueStatus (DESIGN.md: reconcile with QueueStatus before going on)."""
+        if self._previous_resync is not None:
+            await self._previous_resync(client)
+        await self.membership.reconcile(client, self.campaign_of_queue)
+
+    # Inbound priority (dialer/engine/pace.py) -------------------------------------------------
+    def waiting_for(self, campaign_id: int) -> int:
+        """Inbound callers waiting now for agents who also work ``campaign_id``."""
+        waiting = self.tracker.waiting()
+        if not waiting:
+            return 0
+        queues = {q for q, _, _ in waiting}
+        shared: set[str] = set()
+        for agent in self.roster.agents.values():
+            if campaign_id in agent.campaigns and agent.state is not AgentState.LOGGED_OUT:
+                shared.update(q for q in self.membership.seats_of(agent) if q in queues)
+        return sum(1 for q, _, _ in waiting if q in shared)
+
+    # The FastAGI handler ---------------------------------------------------------------------
+    async def handle_inbound(self, call: AGICall) -> None:
+        """Run one inbound call to its end. Never raises for a caller hanging up."""
+        uid = call.uniqueid
+        now = self.clock.now()
+        did = call.arguments[0] if call.arguments else call.extension
+        self._apply(self.tracker.arrived(uid, call.channel, call.callerid, now))
+        decision = route(did, self.directory.by_did, _utc(now))
+        campaign = decision.campaign
+        if decision.action is RouteAction.UNKNOWN or campaign is None:
+            log.warning("inbound call on %s: %s", call.channel, decision.why)
+            self._apply(self.tracker.ended(uid, now))
+            await _hang_up(call)
+            return
+        self._apply(self.tracker.routed(uid, campaign.queue, now))
+        attempt_id, caller = await self.records.arrived(
+            campaign.campaign_id, call.callerid, _utc(now)
+        )
+        meta = InboundCall(campaign.campaign_id, attempt_id, campaign.queue, caller)
+        self.calls[uid] = meta
+        try:
+            await call.answer()
+            if decision.message:
+                await call.stream_file(decision.message)
+            if decision.action is RouteAction.CLOSE:
+                self._apply(self.tracker.closed(uid, self.clock.now()))
+                await call.hangup()
+                return
+            target = first_target(self._assigned(caller, campaign), campaign)
+            if target.kind is not TargetKind.QUEUE and await self._to_user(call, meta, target):
+                await call.hangup()
+                return
+            args: list[str | int] = [campaign.queue]
+            if campaign.max_wait_s:
+                args += ["", "", "", int(campaign.max_wait_s)]
+            await call.exec("Queue", *args)
+            await call.hangup()
+        except ChannelHungUp:
+            pass
+        finally:
+            self._apply(self.tracker.ended(uid, self.clock.now()))
+            self._release(meta)
+
+    def _assigned(self, caller: Caller, campaign: InboundCampaign) -> AssignedUser | None:
+        if caller.assigned_user_id is None:
+            return None
+        agent = self.roster.agents.get(caller.assigned_user_id)
+        available = (
+            agent is not None
+            and agent.state is AgentState.AVAILABLE
+            and campaign.queue in self.membership.seats_of(agent)
+        )
+        return AssignedUser(caller.assigned_user_id, available)
+
+    async def _to_user(self, call: AGICall, meta: InboundCall, target: Target) -> bool:
+        """Seed 000: the assigned user first. True: the call was served (or is over); False:
+        on to the queue (the user did not answer, and the campaign allows another agent)."""
+        assert target.agent_id is not None
+        uid = call.uniqueid
+        campaign = self.directory.by_campaign[meta.campaign_id]
+        self._apply(self.tracker.waiting_for_user(uid, self.clock.now()))
+        while True:
+            agent = await self._take_user(call, target.agent_id, meta)
+            if agent is None:
+                return call.hung_up
+            meta.agent_id = agent.agent_id
+            self.roster.on_call(agent.agent_id)
+            await call.exec("Dial", agent.interface, campaign.user_ring_s, AGENT_DIAL_OPTIONS)
+            if await call.get_variable("DIALSTATUS") == "ANSWER":
+                return True  # the talk is over (the agent hung up first)
+            # The phone did not answer: the user is not at their desk (as for outbound).
+            meta.agent_id = None
+            self.roster.call_ended(agent.agent_id)
+            self.roster.finish_acw(agent.agent_id)
+            self.roster.pause(agent.agent_id, NO_ANSWER_PAUSE)
+            if target.fallback:
+                return False
+
+    async def _take_user(self, call: AGICall, agent_id: int, meta: InboundCall) -> Agent | None:
+        """Reserve the assigned user as soon as they are free (paused in their queues before
+        their phone rings). None: the caller hung up, or waited too long."""
+        waited = 0.0
+        while not call.hung_up and waited < MAX_WAIT_FOR_USER_S:
+            agent = self.roster.agents.get(agent_id)
+            if agent is not None and self.roster.take_for_queue(
+                agent_id, meta.campaign_id, meta.attempt_id
+            ):
+                await self.membership.fence(agent)
+                if agent.state is AgentState.RESERVED and agent.attempt_id == meta.attempt_id:
+                    agent.committed = True
+                    return agent
+            await self.clock.sleep(0.5)
+            waited += 0.5
+        return None
+
+    def _release(self, meta: InboundCall) -> None:
+        """The call is over: its agent goes to after-call work (talked) or back (did not)."""
+        if meta.agent_id is None:
+            return
+        agent = self.roster.agents.get(meta.agent_id)
+        if agent is None or agent.attempt_id != meta.attempt_id:
+            return
+        if agent.state is AgentState.RESERVED:
+            self.roster.unreserve(agent.agent_id)
+        elif agent.state is AgentState.ON_CALL:
+            self.roster.call_ended(agent.agent_id)
+
+    # AMI events ------------------------------------------------------------------------------
+    def _on_event(self, event: Message) -> None:
+        if event.name == "DialEnd":
+            # The assigned user's phone answered the handler's Dial (from the caller's channel).
+            meta = self.calls.get(event.get("Uniqueid") or "")
+            if (
+                meta is not None
+                and meta.agent_id is not None
+                and event.get("DialStatus") == "ANSWER"
+            ):
+                agent = self.roster.agents.get(meta.agent_id)
+                interface = agent.interface if agent is not None else ""
+                uid = event.get("Uniqueid") or ""
+                self._apply(self.tracker.user_connected(uid, interface, self.clock.now()))
+            return
+        self._apply(self.tracker.handle(event, self.clock.now()))
+
+    def _apply(self, changes: tuple[Any, ...]) -> None:
+        for change in changes:
+            if isinstance(change, MemberEvent):
+                self._member(change)
+            elif isinstance(change, InboundRecord):
+                self._record(change)
+            elif isinstance(change, InboundTransition):
+                log.debug("inbound %s: %s -> %s", change.uniqueid, change.before, change.after)
+
+    def _member(self, event: MemberEvent) -> None:
+        """A queue's event about one of its members, applied to the agent's one state."""
+        agent_id = self.membership.agent_for(event.interface)
+        if agent_id is None:
+            return
+        agent = self.roster.agents[agent_id]
+        meta = self.calls.get(event.uniqueid)
+        campaign = self.campaign_of_queue.get(event.queue)
+        campaign_id = campaign.campaign_id if campaign is not None else 0
+        attempt_id = meta.attempt_id if meta is not None else 0
+        ours = agent.inbound and agent.attempt_id == attempt_id
+        kind = event.kind
+        if kind is MemberEventKind.CALLED:
+            if (
+                agent.state is AgentState.ACW
+                and campaign is not None
+                and campaign.allow_calls_in_management
+            ):
+                # Seed 000 "Allow incoming call to users in management status": the wrap-up of
+                # the last call is closed as the ACW timer would close it, and the agent takes
+                # this one.
+                self._close_wrap_up(agent)
+            if self.roster.take_for_queue(agent_id, campaign_id, attempt_id):
+                if meta is not None:
+                    meta.agent_id = agent_id
+                return
+            self.refused_rings += 1
+            log.warning(
+                "queue %s rang agent %s who is %s: hanging up that ring",
+                event.queue,
+                agent_id,
+                agent.state,
+            )
+            if event.agent_leg:
+                self._spawn(self._hang_up_leg(event.agent_leg))
+        elif kind is MemberEventKind.NO_ANSWER and ours and agent.state is AgentState.RESERVED:
+            if meta is not None:
+                meta.agent_id = None
+            self.roster.unreserve(agent_id)
+            self.roster.pause(agent_id, NO_ANSWER_PAUSE)
+        elif kind is MemberEventKind.CONNECTED and ours and agent.state is AgentState.RESERVED:
+            self.roster.on_call(agent_id)
+        elif kind is MemberEventKind.COMPLETED and ours and agent.state is AgentState.ON_CALL:
+            self.roster.call_ended(agent_id)
+
+    def _close_wrap_up(self, agent: Agent) -> None:
+        hook = self.roster.on_acw_timeout
+        if hook is not None and agent.campaign_id is not None and agent.attempt_id is not None:
+            self._spawn(hook(agent, agent.campaign_id, agent.attempt_id))
+        self.roster.finish_acw(agent.agent_id)
+
+    async def _hang_up_leg(self, channel: str) -> None:
+        try:
+            await self.ami.hangup(channel)
+        except AMIError as exc:
+            log.info("hanging up %s: %s", channel, exc)
+
+    def _record(self, record: InboundRecord) -> None:
+        stats = self.stats.setdefault(record.queue, QueueStats())
+        stats.add(record)
+        meta = self.calls.pop(record.uniqueid, None)
+        if meta is None:
+            return
+        if meta.agent_id is not None and record.connected_at is None:
+            # Rung, never answered before the caller left (03d): the agent is free again.
+            agent = self.roster.agents.get(meta.agent_id)
+            if (
+                agent is not None
+                and agent.state is AgentState.RESERVED
+                and agent.attempt_id == meta.attempt_id
+            ):
+                self.roster.unreserve(agent.agent_id)
+        agent_id = None
+        if record.interface is not None:
+            agent_id = self.membership.agent_for(record.interface) or meta.agent_id
+        outcome = StoredOutcome(
+            attempt_id=meta.attempt_id,
+            outcome=record.outcome,
+            ended_at=_utc(record.ended_at),
+            queue_wait_s=record.wait_s,
+            agent_id=agent_id,
+            connected_at=_utc(record.connected_at) if record.connected_at is not None else None,
+        )
+        self._spawn(self._write(outcome))
+
+    async def _write(self, outcome: StoredOutcome) -> None:
+        try:
+            await self.records.finished(outcome)
+        except Exception:
+            log.exception("inbound attempt %s: writing the outcome failed", outcome.attempt_id)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def drain(self) -> None:
+        """Wait for the outcome writes and queue actions in progress."""
+        while self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
+        await self.membership.close()
+
+    # The supervisor's view -------------------------------------------------------------------
+    def queue_view(self, queue: str) -> dict[str, Any]:
+        """Per queue: calls waiting, longest wait, service level, abandon rate, agents by state."""
+        now = self.clock.now()
+        waits = [now - since for q, _, since in self.tracker.waiting() if q == queue]
+        stats = self.stats.get(queue) or QueueStats()
+        agents = {s.value: 0 for s in AgentState}
+        for agent in self.roster.agents.values():
+            if queue in self.membership.queues_of(agent.agent_id):
+                agents[agent.state.value] += 1
+        return {
+            "queue": queue,
+            "calls_waiting": len(waits),
+            "longest_wait_s": round(max(waits), 1) if waits else 0.0,
+            "service_level": stats.service_level,
+            "service_level_target": stats.target,
+            "service_level_threshold_s": stats.threshold_s,
+            "abandon_rate": stats.abandon_rate,
+            "offered": stats.offered,
+            "answered": stats.answered,
+            "answered_within_threshold": stats.answered_within,
+            "abandoned": stats.abandoned,
+            "closed_out_of_hours": stats.closed,
+            "average_wait_s": stats.average_wait_s,
+            "agents": agents,
+        }
+
+
+async def _hang_up(call: AGICall) -> None:
+    with contextlib.suppress(ChannelHungUp):
+        await call.hangup()
+
+
+def _utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.UTC)

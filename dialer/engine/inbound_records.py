@@ -1,0 +1,119 @@
+"""The inbound side's campaign records on the store: the directory of DIDs and queues, the
+caller's contact, and one attempt (and ticket) per inbound call with its outcome.
+
+Like :class:`dialer.engine.records.StoreRecords`, each step is one short transaction; on SQLite
+the writes take turns with the outbound ones through the same lock (one writer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from dataclasses import dataclass
+
+from dialer.engine.queues import QueueSeat
+from dialer.engine.records import StoreRecords
+from dialer.inbound_calls import InboundOutcome
+from dialer.inbound_routing import InboundCampaign
+from dialer.schedule import parse_schedule
+from store import inbound as store_inbound
+from store.enums import CallOutcome
+from store.inbound import Caller
+
+__all__ = ["Caller", "Directory", "InboundRecords", "StoredOutcome"]
+
+# The tracker's outcome -> the store's (an abandon in the queue is its own outcome, with the
+# wait on the attempt; issue 6 "Abandons in queue are recorded with their wait").
+_OUTCOMES = {
+    InboundOutcome.CONNECTED: CallOutcome.ANSWERED,
+    InboundOutcome.ABANDONED: CallOutcome.ABANDONED,
+    InboundOutcome.CLOSED: CallOutcome.CLOSED,
+    InboundOutcome.HUNG_UP: CallOutcome.ABANDONED,
+}
+
+
+@dataclass(frozen=True)
+class Directory:
+    """What inbound routing and queue membership need, read at start and on reload."""
+
+    by_did: dict[str, InboundCampaign]
+    by_campaign: dict[int, InboundCampaign]
+    seats: dict[int, list[QueueSeat]]  # agent's campaign -> the queues its agents join
+    acw_max_s: dict[int, float]
+
+
+@dataclass(frozen=True)
+class StoredOutcome:
+    attempt_id: int
+    outcome: InboundOutcome
+    ended_at: dt.datetime
+    queue_wait_s: float | None
+    agent_id: int | None
+    connected_at: dt.datetime | None
+
+
+class InboundRecords:
+    def __init__(self, records: StoreRecords) -> None:
+        self.records = records
+        self.sessions = records.sessions
+
+    def _writing(self) -> contextlib.AbstractAsyncContextManager[object]:
+        return self.records._writing()
+
+    async def directory(self) -> Directory:
+        async with self.sessions() as session:
+            campaigns = await store_inbound.inbound_campaigns(session)
+            dids = await store_inbound.dids(session)
+            links = await store_inbound.links(session)
+        by_campaign: dict[int, InboundCampaign] = {}
+        for c in campaigns:
+            assert c.queue is not None
+            by_campaign[c.id] = InboundCampaign(
+                campaign_id=c.id,
+                name=c.name,
+                queue=c.queue,
+                schedule=parse_schedule(c.schedule, c.timezone),
+                out_of_hours_action=c.out_of_hours_action.value,
+                out_of_hours_message=c.out_of_hours_message,
+                allow_reassignment=c.allow_reassignment,
+                allow_calls_in_management=c.allow_calls_in_management,
+                service_level=c.service_level_target,
+                service_level_s=float(c.service_level_seconds),
+            )
+        seats: dict[int, list[QueueSeat]] = {}
+        for ic in by_campaign.values():
+            seats.setdefault(ic.campaign_id, []).append(
+                QueueSeat(ic.queue, ic.campaign_id, 0, ic.allow_calls_in_management)
+            )
+        for campaign_id, linked_id, penalty in links:
+            linked = by_campaign.get(linked_id)
+            if linked is not None:
+                seats.setdefault(campaign_id, []).append(
+                    QueueSeat(linked.queue, linked_id, penalty, linked.allow_calls_in_management)
+                )
+        by_did = {did: by_campaign[cid] for did, cid in dids.items() if cid in by_campaign}
+        acw = {c.id: float(c.acw_max_seconds) for c in campaigns if c.acw_max_seconds}
+        return Directory(by_did, by_campaign, seats, acw)
+
+    async def arrived(
+        self, campaign_id: int, caller_number: str, now: dt.datetime
+    ) -> tuple[int, Caller]:
+        """The caller identified by number, and the call's attempt (and ticket) written."""
+        async with self._writing(), self.sessions() as session, session.begin():
+            caller = await store_inbound.identify_caller(session, campaign_id, caller_number)
+            attempt = await store_inbound.start_inbound_attempt(
+                session, campaign_id, caller_number, caller, now
+            )
+            return attempt.id, caller
+
+    async def finished(self, outcome: StoredOutcome) -> None:
+        async with self._writing(), self.sessions() as session, session.begin():
+            await store_inbound.finish_inbound_attempt(
+                session,
+                outcome.attempt_id,
+                _OUTCOMES[outcome.outcome],
+                outcome.ended_at,
+                queue_wait_seconds=outcome.queue_wait_s,
+                agent_id=outcome.agent_id,
+                connected_at=outcome.connected_at,
+            )

@@ -1,0 +1,616 @@
+"""Inbound queues and blended agents (issue 6) end to end: the engine, the inbound desk and the
+real store (SQLite and PostgreSQL) against the simulated Asterisk.
+
+The demo's contact center (a predictive outbound campaign and its agents) plus inbound
+campaigns of the same company: each with a queue and a DID. Callers are the simulator's
+inbound callers (a trunk channel into [dialer-inbound], which runs our FastAGI ``inbound``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from agi.server import FastAGIServer
+from ami.client import AMIClient
+from ami.codec import Message
+from dialer.api import Api
+from dialer.clock import ScaledClock
+from dialer.demo import shift_start
+from dialer.demo_seed import DemoCenter, seed_center
+from dialer.engine.engine import Engine
+from dialer.engine.inbound import NO_ANSWER_PAUSE, InboundDesk
+from dialer.engine.inbound_records import InboundRecords
+from dialer.engine.ports import Typification
+from dialer.engine.records import StoreRecords
+from dialer.engine.roster import AgentState, Roster
+from dialer.metrics import Registry
+from dialer.simasterisk import InboundCaller, NumberModel, SimConfig, SimulatedAsterisk
+from store.campaigns import create_campaign, link_campaigns
+from store.contacts import create_contact
+from store.db import SessionFactory
+from store.enums import CallOutcome, Direction, GroupKind, OperationType, Role, TicketState
+from store.inbound import set_dids
+from store.models import Attempt, Contact, Ticket
+from store.typifications import add_group, add_result
+from store.users import add_member, create_user, issue_token
+from tests.waiting import until
+
+SERVICE_DID = "5716000100"  # always open, queue "service"
+NIGHT_DID = "5716000200"  # closed now, out-of-hours action "close"
+AFTER_HOURS_DID = "5716000300"  # closed now, out-of-hours action "queue"
+BILLING_DID = "5716000400"  # queue "billing", linked to "service" (seed 000)
+KNOWN_CALLER = "573001112233"
+# A window that never contains the shift's weekday 09:00 (Bogota): Sundays at midnight.
+CLOSED_NOW = {"sun": [["00:00", "00:30"]]}
+OUT_OF_HOURS = "dialer/out-of-hours"
+
+
+@dataclass
+class Center:
+    demo: DemoCenter
+    service: int
+    night: int
+    after_hours: int
+    billing: int
+    resolved: int  # a "Resolved" result of the service campaign
+    contact_id: int
+    agents: list[int]
+    supervisor_token: str
+    agent_tokens: list[str]
+
+
+async def seed_inbound(
+    sessions: SessionFactory, now: dt.datetime, *, agents: int, allow_reassignment: bool
+) -> Center:
+    demo = await seed_center(sessions, agents=agents, contacts=40, now=now, acw_max_s=30)
+    async with sessions() as session, session.begin():
+        company = demo.company_id
+
+        async def inbound(name: str, queue: str, did: str, **settings: Any) -> int:
+            campaign = await create_campaign(
+                session,
+                company,
+                name,
+                OperationType.CUSTOMER_SERVICE,
+                now,
+                queue=queue,
+                timezone="America/Bogota",
+                acw_max_seconds=60,
+                **settings,
+            )
+            await set_dids(session, campaign.id, [did])
+            return campaign.id
+
+        service = await inbound(
+            "Service", "service", SERVICE_DID, allow_reassignment=allow_reassignment
+        )
+        night = await inbound(
+            "Night line",
+            "night",
+            NIGHT_DID,
+            schedule=CLOSED_NOW,
+            out_of_hours_action="close",
+            out_of_hours_message=OUT_OF_HOURS,
+        )
+        after_hours = await inbound(
+            "After hours",
+            "after-hours",
+            AFTER_HOURS_DID,
+            schedule=CLOSED_NOW,
+            out_of_hours_action="queue",
+            out_of_hours_message=OUT_OF_HOURS,
+        )
+        billing = await inbound("Billing", "billing", BILLING_DID)
+        await link_campaigns(session, service, billing, penalty=2)
+        group = await add_group(session, service, "Handled", GroupKind.DIRECT_CONTACT)
+        resolved = (await add_result(session, group.id, "Resolved", is_final=True)).id
+        ids = [a.user_id for a in demo.agents]
+        for user_id in ids:
+            for campaign_id in (service, night, after_hours):
+                await add_member(session, campaign_id, user_id, now)
+        contact = await create_contact(
+            session,
+            company,
+            now,
+            customer_type="person",
+            document_type="CC",
+            document_number="1020304050",
+            first_name="Marta",
+            first_surname="Ruiz",
+            phones=["+" + KNOWN_CALLER],
+        )
+        boss = await create_user(session, company, "boss", Role.SUPERVISOR, now)
+        supervisor_token = await issue_token(session, boss.id, now)
+        tokens = [await issue_token(session, user_id, now) for user_id in ids]
+    return Center(
+        demo,
+        service,
+        night,
+        after_hours,
+        billing,
+        resolved,
+        contact.id,
+        ids,
+        supervisor_token,
+        tokens,
+    )
+
+
+@dataclass
+class Floor:
+    engine: Engine
+    desk: InboundDesk
+    center: Center
+    sessions: SessionFactory
+    clock: ScaledClock
+    sim: SimulatedAsterisk
+    api: TestClient  # type: ignore[type-arg]
+    events: list[Message] = field(default_factory=list)
+
+    @property
+    def roster(self) -> Roster:
+        return self.engine.roster
+
+    async def call(
+        self, did: str, caller: str, *, patience_s: float = 120, talk_s: float = 8
+    ) -> str:
+        channel = await self.sim.asterisk.inbound_call(
+            InboundCaller(did=did, caller_num=caller, patience_s=patience_s, talk_s=talk_s)
+        )
+        return channel.uniqueid
+
+    def members(self, queue: str) -> dict[str, Any]:
+        return dict(self.sim.asterisk.queues[queue].members)
+
+    def headers(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+
+@contextlib.asynccontextmanager
+async def floor(
+    sessions: SessionFactory, *, agents: int = 2, allow_reassignment: bool = True
+) -> AsyncIterator[Floor]:
+    start = shift_start()
+    clock = ScaledClock(20, start=start.timestamp())
+    center = await seed_inbound(
+        sessions, start, agents=agents, allow_reassignment=allow_reassignment
+    )
+    agi = FastAGIServer(port=0)
+    port = await agi.start()
+    model = NumberModel(seed=3, ring_median_s=3.0, talk_median_s=15.0, p_machine=0.0)
+    sim = SimulatedAsterisk(
+        SimConfig(
+            fastagi_url=f"agi://127.0.0.1:{port}",
+            model=model,
+            queues=("service", "night", "after-hours", "billing"),
+        ),
+        clock,
+    )
+    _, ami_port = await sim.start()
+    ami = AMIClient("127.0.0.1", ami_port, ping_interval=None)
+    records = StoreRecords(sessions, clock, owner="test")
+    engine = Engine(records, ami, Roster(clock), clock, owner="test")
+    desk = InboundDesk(engine, InboundRecords(records))
+    agi.route("outbound", engine.handle_outbound)
+    agi.route("inbound", desk.handle_inbound)
+    api = TestClient(TestServer(Api(engine, sessions, Registry(), inbound=desk).app()))
+    await api.start_server()
+    f = Floor(engine, desk, center, sessions, clock, sim, api)
+    ami.on("*", f.events.append)
+    await desk.load()
+    await ami.connect()
+    try:
+        yield f
+    finally:
+        await engine.stop_dialing()
+        await engine.drain(60)
+        await desk.drain()
+        await api.close()
+        await engine.roster.close()
+        await ami.close()
+        await sim.stop()
+        await agi.close()
+
+
+async def login_all(f: Floor) -> None:
+    for token in f.center.agent_tokens:
+        response = await f.api.post("/api/agent/login", headers=f.headers(token))
+        assert response.status == 200
+
+
+async def inbound_attempts(f: Floor) -> list[Attempt]:
+    async with f.sessions() as session:
+        return list(
+            await session.scalars(
+                select(Attempt).where(Attempt.direction == Direction.INBOUND).order_by(Attempt.id)
+            )
+        )
+
+
+async def until_written(f: Floor, n: int, timeout: float = 30) -> list[Attempt]:
+    """The first ``n`` inbound attempts, once each has its outcome."""
+    found: list[Attempt] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        found = await inbound_attempts(f)
+        if len(found) >= n and all(a.outcome is not None for a in found[:n]):
+            return found[:n]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"inbound attempts not written: {[(a.id, a.outcome) for a in found]}")
+
+
+async def until_state(f: Floor, agent_id: int, state: AgentState, timeout: float = 20) -> None:
+    await until(lambda: f.roster.get(agent_id).state is state, timeout)
+
+
+async def typify(f: Floor, agent_id: int) -> None:
+    agent = f.roster.get(agent_id)
+    assert agent.attempt_id is not None and agent.campaign_id is not None
+    await f.engine.typify(
+        Typification(agent.attempt_id, agent_id, f.center.resolved), agent.campaign_id
+    )
+
+
+def played(f: Floor, sound: str) -> bool:
+    return any(m.name == "AGIExecStart" and sound in (m.get("Command") or "") for m in f.events)
+
+
+# -- routing by DID and schedule -------------------------------------------------------------
+
+
+async def test_in_hours_a_did_call_joins_its_campaign_queue_reaches_an_agent_and_is_recorded(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        await login_all(f)
+        first = f.center.agents[0]
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=6)
+        await until(lambda: any(a.state is AgentState.ACW for a in f.roster.agents.values()), 20)
+        agent = next(a for a in f.roster.agents.values() if a.state is AgentState.ACW)
+        assert agent.inbound and agent.campaign_id == f.center.service
+        # The agent typifies the inbound call as any other.
+        await typify(f, agent.agent_id)
+        [attempt] = await until_written(f, 1)
+        assert f.roster.get(agent.agent_id).state is AgentState.AVAILABLE
+        assert first in f.center.agents
+    assert attempt.campaign_id == f.center.service
+    assert attempt.outcome is CallOutcome.ANSWERED
+    assert attempt.agent_id == agent.agent_id
+    assert attempt.result_id == f.center.resolved
+    assert attempt.contact_id == f.center.contact_id
+    assert attempt.queue_wait_seconds is not None and 0 <= attempt.queue_wait_seconds < 5
+    assert attempt.connected_at is not None and attempt.ended_at is not None
+    assert (attempt.ended_at - attempt.connected_at).total_seconds() > 4  # the talk
+    async with session_factory() as session:
+        ticket = await session.get(Ticket, attempt.ticket_id)
+    assert ticket is not None and ticket.contact_id == f.center.contact_id
+    assert ticket.campaign_id == f.center.service and ticket.state is TicketState.OPEN
+
+
+async def test_a_second_call_of_the_contact_goes_under_its_open_ticket_and_a_stranger_has_none(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        await login_all(f)
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        await until_written(f, 1)
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        await f.call(SERVICE_DID, "573009990000", talk_s=3)
+        rows = await until_written(f, 3)
+    known = [a for a in rows if a.contact_id == f.center.contact_id]
+    assert len(known) == 2 and known[0].ticket_id == known[1].ticket_id is not None
+    [stranger] = [a for a in rows if a.contact_id is None]
+    assert stranger.ticket_id is None and stranger.outcome is CallOutcome.ANSWERED
+
+
+async def test_out_of_hours_close_plays_the_message_and_no_agent_is_rung(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        await login_all(f)
+        await f.call(NIGHT_DID, KNOWN_CALLER)
+        [attempt] = await until_written(f, 1)
+        assert played(f, OUT_OF_HOURS)
+        assert not any(m.name == "AgentCalled" for m in f.events)
+        assert not any(m.name == "QueueCallerJoin" for m in f.events)
+    assert attempt.campaign_id == f.center.night
+    assert attempt.outcome is CallOutcome.CLOSED
+    assert attempt.agent_id is None and attempt.queue_wait_seconds is None
+
+
+async def test_out_of_hours_queue_plays_the_message_then_queues_the_call(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        await login_all(f)
+        await f.call(AFTER_HOURS_DID, KNOWN_CALLER, talk_s=3)
+        [attempt] = await until_written(f, 1)
+        assert played(f, OUT_OF_HOURS)
+        join = next(m for m in f.events if m.name == "QueueCallerJoin")
+        assert join["Queue"] == "after-hours"
+    assert attempt.campaign_id == f.center.after_hours
+    assert attempt.outcome is CallOutcome.ANSWERED and attempt.agent_id in f.center.agents
+
+
+# -- the assigned user first (seed 000) ------------------------------------------------------
+
+
+async def assign_contact(f: Floor, agent_id: int) -> None:
+    async with f.sessions() as session, session.begin():
+        contact = await session.get(Contact, f.center.contact_id)
+        assert contact is not None
+        contact.assigned_user_id = agent_id
+
+
+async def test_a_known_caller_goes_to_their_assigned_user_first(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        await login_all(f)
+        longest, assigned = f.center.agents  # the queue alone would pick the first
+        await assign_contact(f, assigned)
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        [attempt] = await until_written(f, 1)
+        assert f.roster.get(longest).calls == 0
+        # Not through the queue: the handler dialed the user's phone.
+        assert not any(m.name == "QueueCallerJoin" for m in f.events)
+    assert attempt.agent_id == assigned and attempt.outcome is CallOutcome.ANSWERED
+    assert attempt.queue_wait_seconds is not None
+
+
+async def test_a_busy_assigned_user_falls_back_to_the_first_available_agent(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        await login_all(f)
+        other, assigned = f.center.agents
+        await assign_contact(f, assigned)
+        f.roster.pause(assigned, "meeting")
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        [attempt] = await until_written(f, 1)
+    assert attempt.agent_id == other and attempt.outcome is CallOutcome.ANSWERED
+
+
+async def test_without_reassignment_the_caller_waits_for_their_assigned_user(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory, allow_reassignment=False) as f:
+        await login_all(f)
+        other, assigned = f.center.agents
+        await assign_contact(f, assigned)
+        f.roster.pause(assigned, "meeting")
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        await until(lambda: len(f.desk.tracker.waiting()) == 1, 10)
+        # The other agent stays free; the waiting caller is shown in the queue.
+        await f.clock.sleep(5)
+        assert f.roster.get(other).state is AgentState.AVAILABLE
+        view = await (
+            await f.api.get("/api/queues", headers=f.headers(f.center.supervisor_token))
+        ).json()
+        service = next(q for q in view["queues"] if q["queue"] == "service")
+        assert service["calls_waiting"] == 1 and service["longest_wait_s"] >= 4
+        f.roster.ready(assigned)
+        [attempt] = await until_written(f, 1)
+        assert f.roster.get(other).calls == 0
+    assert attempt.agent_id == assigned and attempt.outcome is CallOutcome.ANSWERED
+    assert attempt.queue_wait_seconds is not None and attempt.queue_wait_seconds >= 4
+
+
+# -- agents across campaigns' queues ---------------------------------------------------------
+
+
+async def test_an_agent_working_two_campaigns_is_in_both_queues_paused_and_removed_from_both(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory, agents=1) as f:
+        [agent_id] = f.center.agents
+        token = f.center.agent_tokens[0]
+        interface = f.roster.agents.get(agent_id)
+        assert interface is None  # not logged in yet
+        await f.api.post("/api/agent/login", headers=f.headers(token))
+        phone = f.roster.get(agent_id).interface
+        # Its campaigns' queues, and the queue linked to Service (seed 000) at the link's penalty.
+        await until(lambda: all(phone in f.members(q) for q in ("service", "billing")), 10)
+        assert f.members("service")[phone].penalty == 0
+        assert f.members("billing")[phone].penalty == 2
+        assert f.members("service")[phone].state_interface == phone
+        assert not f.members("service")[phone].paused
+        await f.api.post("/api/agent/pause", headers=f.headers(token), json={"reason": "lunch"})
+        queues = ("service", "billing", "night", "after-hours")
+        await until(lambda: all(f.members(q)[phone].paused for q in queues), 10)
+        assert f.members("billing")[phone].paused_reason == "lunch"
+        await f.api.post("/api/agent/ready", headers=f.headers(token))
+        await until(lambda: not any(f.members(q)[phone].paused for q in queues), 10)
+        # A call of the linked campaign reaches the agent too.
+        await f.call(BILLING_DID, "573005550000", talk_s=3)
+        await until_state(f, agent_id, AgentState.ACW)
+        # In after-call work the agent is paused in every queue (no management-status calls).
+        await until(lambda: all(f.members(q)[phone].paused for q in queues), 10)
+        await typify_billing(f, agent_id)
+        await f.api.post("/api/agent/logout", headers=f.headers(token))
+        await until(lambda: not any(phone in f.members(q) for q in queues), 10)
+        [attempt] = await until_written(f, 1)
+    assert attempt.campaign_id == f.center.billing and attempt.agent_id == agent_id
+
+
+async def typify_billing(f: Floor, agent_id: int) -> None:
+    # Billing has no typification tree: the ACW timer's default record stands for it.
+    await f.engine._acw_timeout(f.roster.get(agent_id), f.center.billing, 0)
+    f.roster.finish_acw(agent_id)
+
+
+async def test_queue_membership_is_reconciled_with_queue_status_after_a_reconnect(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory, agents=1) as f:
+        [agent_id] = f.center.agents
+        await login_all(f)
+        phone = f.roster.get(agent_id).interface
+        await until(lambda: phone in f.members("service"), 10)
+        # Behind the dialer's back: the member leaves one queue, a stranger joins another.
+        other = AMIClient("127.0.0.1", f.sim.port, ping_interval=None)
+        await other.connect()
+        await other.queue_remove("service", phone)
+        await other.queue_add("billing", "Local/7099@agents")
+        await other.close()
+        await f.desk.resync(f.engine.ami)
+        assert phone in f.members("service")
+        assert "Local/7099@agents" not in f.members("billing")
+
+
+# -- abandons and the supervisor's view ------------------------------------------------------
+
+
+async def test_an_abandon_in_queue_is_recorded_with_its_wait_and_shown_per_queue(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        await login_all(f)
+        for agent_id in f.center.agents:
+            f.roster.pause(agent_id, "training")
+        await f.call(SERVICE_DID, KNOWN_CALLER, patience_s=6)
+        [attempt] = await until_written(f, 1)
+        view = await (
+            await f.api.get(
+                f"/api/campaigns/{f.center.service}/queue",
+                headers=f.headers(f.center.supervisor_token),
+            )
+        ).json()
+        abandon = next(m for m in f.events if m.name == "QueueCallerAbandon")
+    assert attempt.outcome is CallOutcome.ABANDONED and attempt.agent_id is None
+    # The wait in the queue: what app_queue reported (HoldTime, whole seconds, read a moment
+    # before the event reached us), within the caller's patience (which also ran while the
+    # call was routed).
+    wait = attempt.queue_wait_seconds
+    assert wait is not None and 0 < wait <= 6.5
+    assert abs(wait - int(abandon["HoldTime"])) < 1.5
+    assert view["offered"] == 1 and view["abandoned"] == 1
+    assert view["abandon_rate"] == 1.0 and view["service_level"] == 0.0
+    assert view["calls_waiting"] == 0
+    assert view["agents"]["paused"] == 2
+
+
+async def test_an_agent_whose_phone_does_not_answer_the_queue_is_paused(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory, agents=1) as f:
+        [agent_id] = f.center.agents
+        async with f.sessions() as session, session.begin():
+            from store.models import User
+
+            user = await session.get(User, agent_id)
+            assert user is not None
+            user.interface = "Local/7901@agents"  # a phone that never answers (lab dialplan)
+        await login_all(f)
+        await f.call(SERVICE_DID, KNOWN_CALLER, patience_s=40)
+        await until_state(f, agent_id, AgentState.PAUSED, 40)
+        assert f.roster.get(agent_id).pause_reason == NO_ANSWER_PAUSE
+        [attempt] = await until_written(f, 1, 60)
+    assert attempt.outcome is CallOutcome.ABANDONED
+
+
+# -- blended agents: inbound first -----------------------------------------------------------
+
+
+def busy_legs(f: Floor) -> Callable[[], dict[str, int]]:
+    """Agent phone legs open now, per agent device: more than one would be a double booking."""
+    open_legs: dict[str, str] = {}
+    most: dict[str, int] = {}
+
+    def seen(m: Message) -> None:
+        name = m.get("Channel") or ""
+        if not name.startswith("Local/70") or "@agents-" not in name or not name.endswith(";1"):
+            return
+        device = name.split("-")[0]
+        if m.name == "Newchannel":
+            open_legs[name] = device
+        elif m.name == "Hangup":
+            open_legs.pop(name, None)
+        count = sum(1 for d in open_legs.values() if d == device)
+        most[device] = max(most.get(device, 0), count)
+
+    f.engine.ami.on("Newchannel", seen)
+    f.engine.ami.on("Hangup", seen)
+    return lambda: most
+
+
+async def test_inbound_callers_waiting_pause_outbound_for_the_shared_agents(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        most = busy_legs(f)
+        await login_all(f)
+        campaign = f.center.demo.campaign_id
+        desk = asyncio.create_task(typify_everything(f))
+        running = await f.engine.start_campaign(campaign)
+        # Both shared agents busy with outbound calls, then a caller arrives on the queue.
+        await until(
+            lambda: all(a.state is not AgentState.AVAILABLE for a in f.roster.agents.values()),
+            30,
+        )
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        await until(lambda: f.desk.waiting_for(campaign) == 1, 10)
+        placed_when_queued = running.stats.placed
+        await until(lambda: len(f.desk.tracker.waiting()) == 0, 60)
+        # While the caller waited, every outbound decision placed nothing, and said why.
+        waited = [d for d in running.pacer.history if "inbound caller(s) waiting" in d.reason]
+        assert waited and all(d.calls == 0 for d in waited)
+        assert running.stats.placed == placed_when_queued
+        [attempt] = await until_written(f, 1, 60)
+        await f.engine.stop_dialing()
+        desk.cancel()
+    assert attempt.outcome is CallOutcome.ANSWERED and attempt.agent_id in f.center.agents
+    assert all(n <= 1 for n in most().values()), most()
+
+
+async def typify_everything(f: Floor) -> None:
+    sale = f.center.demo.direct_results["Sale"]
+    while True:
+        for agent in list(f.roster.agents.values()):
+            if agent.state is AgentState.ACW and agent.attempt_id is not None:
+                result = f.center.resolved if agent.inbound else sale
+                with contextlib.suppress(ValueError):
+                    await f.engine.typify(
+                        Typification(agent.attempt_id, agent.agent_id, result),
+                        agent.campaign_id or 0,
+                    )
+        await asyncio.sleep(0.01)
+
+
+async def test_an_agent_on_an_outbound_call_is_never_rung_by_its_queue(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory, agents=1) as f:
+        most = busy_legs(f)
+        [agent_id] = f.center.agents
+        await login_all(f)
+        phone = f.roster.get(agent_id).interface
+        running = await f.engine.start_campaign(f.center.demo.campaign_id)
+        await until_state(f, agent_id, AgentState.ON_CALL, 30)
+        await f.engine.stop_dialing()
+        assert f.members("service")[phone].paused
+        # Paused when the hand-off reserved the agent, before their phone rang.
+        assert f.members("service")[phone].paused_reason == "dialer: reserved"
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        await until_state(f, agent_id, AgentState.ACW, 60)
+        outbound = f.roster.get(agent_id).attempt_id
+        assert not f.roster.get(agent_id).inbound
+        await f.engine.typify(
+            Typification(outbound or 0, agent_id, f.center.demo.direct_results["Sale"]),
+            f.center.demo.campaign_id,
+        )
+        # Free again: the queue's caller, waiting all along, is the agent's next call.
+        await until(lambda: f.roster.get(agent_id).inbound, 20)
+        [attempt] = await until_written(f, 1, 60)
+        assert running.stats.placed >= 1
+    assert attempt.agent_id == agent_id and attempt.outcome is CallOutcome.ANSWERED
+    assert attempt.queue_wait_seconds is not None and attempt.queue_wait_seconds > 0
+    assert all(n <= 1 for n in most().values()), most()
