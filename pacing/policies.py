@@ -147,6 +147,7 @@ class Predictive:
         half_life: float = 200.0,
         refresh_s: float = 300.0,
         horizons: int = 16,
+        exact_max_terms: int = 48,
         oracle: bool = False,
         amd_false_positive: float = 0.0,
     ) -> None:
@@ -164,6 +165,9 @@ class Predictive:
         self.warmup_routed = warmup_routed
         self.warmup_talks = warmup_talks
         self.refresh_s = refresh_s
+        # Agents + calls in flight up to which the drop risk is computed exactly (the same
+        # rule for the oracle, so the gap to it measures prediction only).
+        self.exact_max_terms = exact_max_terms
         self.oracle = oracle
         self.name = "oracle" if oracle else "predictive"
         self.est = CampaignEstimators(priors, half_life=half_life)
@@ -275,27 +279,49 @@ class Predictive:
             self._refresh(snapshot.now)
         return self._decide(snapshot)
 
-    def _supply(self, snapshot: Snapshot) -> tuple[float, FloatArray, FloatArray]:
-        """Agents free now, and per horizon the expected agents free by then and the variance."""
+    def _release_probabilities(self, snapshot: Snapshot) -> FloatArray:
+        """P(agent free by horizon k), shape (agents, K): 1 for agents free now, 0 logged out;
+        for busy agents the conditional residual tables, or their exact release (oracle)."""
         state = snapshot.agent_state
-        share = snapshot.shares
-        free_now = float(share[state == _AVAILABLE].sum())
         release = snapshot.agent_release_at
         if self.oracle and release is not None:
-            busy = state > _AVAILABLE
-            left = release[busy] - snapshot.now
-            hit = (left[:, None] <= self._x[None, :]).astype(np.float64)
-            return free_now, free_now + share[busy] @ hit, self._zero_k
+            left = release - snapshot.now  # NaN for agents not busy: compares False
+            p = (left[:, None] <= self._x[None, :]).astype(np.float64)
+            p[state == _AVAILABLE] = 1.0
+            return p
         table = self._table
         idx = np.minimum(snapshot.agent_time_in_state * self._e_per_s, table.shape[1] - 1)
-        p = table[state, idx.astype(np.intp)]
-        return free_now, share @ p, (share * share) @ (p * (1.0 - p))
+        return table[state, idx.astype(np.intp)]
+
+    def _normal_calls(
+        self, base: FloatArray, var: FloatArray, f_new: FloatArray, theta: float
+    ) -> tuple[int, float]:
+        """As :func:`_exact_calls`, with both sums as Normals (continuity-corrected): a few
+        array operations for hundreds of agents and calls, where the Normal is accurate."""
+        v_new = f_new * (1.0 - f_new)
+        base_mu = base + 0.5
+        base_var = var + 0.25
+        calls = 0
+        others = self._first_block  # most ticks place a few calls: try a small block first
+        while True:
+            z = (base_mu + others * f_new) / np.sqrt(base_var + others * v_new)
+            risk = normal_cdf(z) @ self._weights
+            over = np.flatnonzero(risk > theta)
+            if over.shape[0]:
+                return calls + int(over[0]), float(risk[over[0]])
+            calls += others.shape[0]
+            if calls >= 100_000:
+                return calls, 0.0
+            others = self._next_block + calls
 
     def _decide(self, snapshot: Snapshot) -> Decision:
         est = self.est
         q = est.live_rate
         rho = self._rho
-        free_now, sup_mean, sup_var = self._supply(snapshot)  # free now included
+        share = snapshot.shares
+        free_now = float(share[snapshot.agent_state == _AVAILABLE].sum())
+        p_sup = self._release_probabilities(snapshot)  # free now included
+        sup_mean = share @ p_sup
         # Live answers routed before each horizon from the calls in flight: P(routes and
         # routes by age + rho | not routed by its age), from the route-delay distribution.
         ages = snapshot.now - snapshot.call_dial_times
@@ -305,30 +331,23 @@ class Predictive:
             # P(routed by age + rho | not routed by age) = q (F(a+rho) - F(a)) / (1 - q F(a))
             p_in = (f_by - f_age[:, None]) * (q / (1.0 - q * f_age))[:, None]
             dem_mean = p_in.sum(axis=0)
-            dem_var = (p_in * (1.0 - p_in)).sum(axis=0)
         else:
-            dem_mean = dem_var = self._zero_k
+            p_in = np.zeros((0, rho.shape[0]))
+            dem_mean = self._zero_k
         waiting = float(snapshot.calls_waiting)
         theta = self.theta * self.risk_scale
         f_new = q * self._probs  # P(a new call is live and routed before horizon k)
-        v_new = f_new * (1.0 - f_new)
-        base_mu = waiting + 0.5 + dem_mean - sup_mean
-        base_var = dem_var + sup_var + 0.25
-        calls = 0
-        risk_next = 0.0
-        others = self._first_block  # most ticks place a few calls: try a small block first
-        while True:
-            z = (base_mu + others * f_new) / np.sqrt(base_var + others * v_new)
-            risk = normal_cdf(z) @ self._weights
-            over = np.flatnonzero(risk > theta)
-            if over.shape[0]:
-                calls += int(over[0])
-                risk_next = float(risk[over[0]])
-                break
-            calls += others.shape[0]
-            if calls >= 100_000:
-                break
-            others = self._next_block + calls
+        whole_agents = snapshot.agent_share is None or bool(np.all(share == 1.0))
+        if whole_agents and p_sup.shape[0] + p_in.shape[0] <= self.exact_max_terms:
+            calls, risk_next = _exact_calls(p_sup, p_in, waiting, f_new, self._weights, theta)
+            method = "exact"
+        else:
+            sup_var = (share * share) @ (p_sup * (1.0 - p_sup))
+            dem_var = (p_in * (1.0 - p_in)).sum(axis=0)
+            calls, risk_next = self._normal_calls(
+                waiting + dem_mean - sup_mean, dem_var + sup_var, f_new, theta
+            )
+            method = "normal"
         agents_by = float(sup_mean @ self._weights)
         live_by = float(dem_mean @ self._weights)
         return Decision(
@@ -352,9 +371,61 @@ class Predictive:
                 "live_in_flight": live_by,
                 "theta": theta,
                 "risk_of_next_call": risk_next,
+                "exact_risk": 1.0 if method == "exact" else 0.0,
                 "shift_abandon_rate": self.shift.rate(),
             },
         )
+
+
+def _exact_calls(
+    p_sup: FloatArray,
+    p_dem: FloatArray,
+    waiting: float,
+    f_new: FloatArray,
+    weights: FloatArray,
+    theta: float,
+    limit: int = 10_000,
+) -> tuple[int, float]:
+    """The largest number of new calls whose marginal drop risk is <= theta, exactly.
+
+    Per horizon k, Y = (live answers routed from the calls in flight) - (agents free) is a
+    difference of sums of independent Bernoullis (Poisson-binomial): its distribution is
+    built by convolution, one term at a time (terms certain either way are a shift or
+    nothing). The m-th new call is dropped when waiting + Y + B(m-1 others) >= 0 agents left.
+    For small teams the Normal approximation misjudges these tails badly (5 agents: several
+    points of utilisation at the same abandon rate, docs/pacing.md); convolution is cheap there.
+    """
+    k = f_new.shape[0]
+    sure_free = int(np.count_nonzero(p_sup.min(axis=1) >= 1.0))
+    sup = p_sup[(p_sup.max(axis=1) > 0.0) & (p_sup.min(axis=1) < 1.0)]
+    dem = p_dem[p_dem.max(axis=1) > 0.0] if p_dem.shape[0] else p_dem
+    n_sup = sup.shape[0]
+    pmf = np.zeros((k, n_sup + dem.shape[0] + 1))
+    pmf[:, n_sup] = 1.0  # index i holds P(Y' = i - n_sup), Y' = Y without the sure agents
+    for p in sup:
+        q = p[:, None]
+        nxt = pmf * (1.0 - q)
+        nxt[:, :-1] += pmf[:, 1:] * q
+        pmf = nxt
+    for p in dem:
+        q = p[:, None]
+        nxt = pmf * (1.0 - q)
+        nxt[:, 1:] += pmf[:, :-1] * q
+        pmf = nxt
+    # Dropped when waiting + Y' - sure_free + B >= 0, i.e. index >= sure_free - waiting + n_sup.
+    first = max(0, math.ceil(sure_free - waiting - 1e-9) + n_sup)
+    f = f_new[:, None]
+    calls = 0
+    while True:
+        tail = pmf[:, first:].sum(axis=1) if first < pmf.shape[1] else np.zeros(k)
+        risk = float(tail @ weights)
+        if risk > theta or calls >= limit:
+            return calls, risk
+        calls += 1
+        nxt = np.zeros((k, pmf.shape[1] + 1))
+        nxt[:, :-1] = pmf * (1.0 - f)
+        nxt[:, 1:] += pmf * f
+        pmf = nxt
 
 
 def _residual_table(

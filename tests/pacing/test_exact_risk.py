@@ -1,0 +1,115 @@
+"""The exact drop risk for small teams (Poisson-binomial by convolution) against brute force,
+and against the Normal approximation where both apply."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pacing.policies import Predictive, _exact_calls
+from pacing.snapshot import make_snapshot
+from tests.pacing.helpers import ACW, ON, A, warm
+
+K = 4
+WEIGHTS = np.full(K, 1.0 / K)
+
+
+def _brute_risk(
+    p_sup: np.ndarray, p_dem: np.ndarray, waiting: float, f: np.ndarray, m: int
+) -> float:
+    """P(the (m+1)-th new call finds no agent): every outcome of every term enumerated."""
+    risks = []
+    for k in range(K):
+        probs = [*p_sup[:, k], *p_dem[:, k], *([f[k]] * m)]
+        signs = [-1] * p_sup.shape[0] + [1] * (p_dem.shape[0] + m)
+        total = 0.0
+        for outcome in itertools.product((0, 1), repeat=len(probs)):
+            weight = 1.0
+            for o, p in zip(outcome, probs, strict=True):
+                weight *= p if o else 1.0 - p
+            if waiting + sum(s * o for s, o in zip(signs, outcome, strict=True)) >= 0:
+                total += weight
+        risks.append(total)
+    return float(np.mean(risks))
+
+
+probability = st.floats(0.0, 1.0, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(probability, min_size=K, max_size=K), min_size=0, max_size=4),
+    st.lists(st.lists(probability, min_size=K, max_size=K), min_size=0, max_size=3),
+    st.integers(0, 2),
+    st.lists(st.floats(0.01, 0.9), min_size=K, max_size=K),
+    st.floats(0.001, 0.6),
+)
+def test_exact_calls_match_brute_force_enumeration(
+    sup: list[list[float]], dem: list[list[float]], waiting: int, f: list[float], theta: float
+) -> None:
+    p_sup = np.array(sup, dtype=np.float64).reshape(-1, K)
+    p_dem = np.array(dem, dtype=np.float64).reshape(-1, K)
+    f_new = np.array(f)
+    calls, risk = _exact_calls(p_sup, p_dem, float(waiting), f_new, WEIGHTS, theta, limit=6)
+    # Every call placed had a risk within theta; the next one (if not at the limit) did not.
+    for m in range(calls):
+        assert _brute_risk(p_sup, p_dem, waiting, f_new, m) <= theta + 1e-9
+    if calls < 6:
+        assert abs(_brute_risk(p_sup, p_dem, waiting, f_new, calls) - risk) < 1e-9
+        assert risk > theta
+
+
+def test_one_free_agent_takes_one_call_when_two_would_risk_a_drop() -> None:
+    p_sup = np.ones((1, K))
+    f_new = np.full(K, 0.4)  # each new call is live and routed before horizon k with p 0.4
+    # First call: nobody else competes (risk 0); second: dropped if the first was live (0.4).
+    assert _exact_calls(p_sup, np.zeros((0, K)), 0.0, f_new, WEIGHTS, theta=0.3) == (1, 0.4)
+    calls, _ = _exact_calls(p_sup, np.zeros((0, K)), 0.0, f_new, WEIGHTS, theta=0.5)
+    assert calls >= 2
+
+
+def test_a_caller_already_waiting_uses_up_the_free_agent() -> None:
+    # The risk is the call's, if it is live: here it would surely find nobody.
+    p_sup = np.ones((1, K))
+    calls, risk = _exact_calls(p_sup, np.zeros((0, K)), 1.0, np.full(K, 0.4), WEIGHTS, 0.3)
+    assert calls == 0 and risk == 1.0
+
+
+def _busy_snapshot(agents: int, calls: int) -> tuple[list[int], list[float], list[float]]:
+    rng = np.random.default_rng(agents)
+    states = [A if i % 10 == 0 else (ON if i % 3 else ACW) for i in range(agents)]
+    times = [float(t) for t in rng.uniform(0, 150, agents)]
+    dials = [float(t) for t in 1000.0 - rng.uniform(0, 20, calls)]
+    return states, times, dials
+
+
+def test_small_teams_use_the_exact_risk_and_large_ones_the_normal() -> None:
+    small, large = Predictive(), Predictive()
+    for policy in (small, large):
+        warm(policy)
+    s_states, s_times, s_dials = _busy_snapshot(5, 6)
+    l_states, l_times, l_dials = _busy_snapshot(200, 150)
+    assert (
+        small.decide(make_snapshot(1000.0, s_states, s_times, s_dials)).quantities["exact_risk"]
+        == 1.0
+    )
+    assert (
+        large.decide(make_snapshot(1000.0, l_states, l_times, l_dials)).quantities["exact_risk"]
+        == 0.0
+    )
+
+
+def test_exact_and_normal_agree_closely_on_a_mid_sized_team() -> None:
+    # Same policy state, same snapshot: 60 agents and 5 calls in flight, where the Normal
+    # approximation is good; the two ways of computing the risk place nearly the same calls.
+    exact, normal = Predictive(exact_max_terms=10_000), Predictive(exact_max_terms=0)
+    for policy in (exact, normal):
+        warm(policy)
+    states, times, dials = _busy_snapshot(60, 5)
+    snap = make_snapshot(1000.0, states, times, dials)
+    a, b = exact.decide(snap).calls, normal.decide(snap).calls
+    assert a > 0 and b > 0
+    assert abs(a - b) <= max(2, 0.15 * max(a, b))
