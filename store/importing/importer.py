@@ -15,30 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import queue
-import threading
 import time
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.importing.fields import Field
-from store.importing.mapping import plan_headers
 from store.importing.options import ImportOptions
-from store.importing.pipeline import (
-    MAX_PROBLEMS,
-    Progress,
-    ValidationContext,
-    _chunks,
-    _make_validator,
-    _validate_chunk,
-    validate_file,
-)
-from store.importing.problems import ImportProblem, ImportRejected
-from store.importing.readers import open_table
-from store.importing.records import ContactRecord
+from store.importing.pipeline import Progress, ValidationContext, validate_file
+from store.importing.problems import ImportRejected
 from store.importing.report import ImportReport
+from store.importing.streaming import ValidationStream
 from store.importing.writer import make_writer
 from store.models import (
     Campaign,
@@ -101,14 +88,17 @@ async def import_file(
             writer = make_writer(
                 session, company_id, campaign_id, options, tags, users, now, report
             )
-            await writer.start(path.name)
-            done = 0
-            for chunk in validated.staged.chunks():
-                await writer.write(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress("writing", done, done / max(validated.staged.count, 1))
-            await writer.finish()
+            try:
+                await writer.start(path.name)
+                done = 0
+                for chunk in validated.staged.chunks():
+                    await writer.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress("writing", done, done / max(validated.staged.count, 1))
+                await writer.finish()
+            finally:
+                await writer.close()
     finally:
         validated.staged.close()
     report.seconds = time.perf_counter() - started
@@ -130,83 +120,44 @@ async def _import_streaming(
     now: dt.datetime,
     progress: Progress | None,
 ) -> ImportReport:
-    """Validate in a thread and write the valid chunks as they come, in one transaction that
-    is rolled back when any row is at fault (ImportRejected lists every problem, as
-    pipeline.validate_file does: same checks, same order, same limit)."""
-    table = open_table(path)
-    plan = plan_headers(table.header, options.mapping)
-    report = ImportReport(path.name, extra_columns=[header for _, header in plan.extras])
-    chunks: queue.Queue[list[ContactRecord] | None] = queue.Queue(QUEUE_CHUNKS)
-    stop = threading.Event()
-    problems: list[ImportProblem] = []
-
-    def put(item: list[ContactRecord] | None) -> None:
-        while not stop.is_set():
-            try:
-                chunks.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def get() -> list[ContactRecord] | None:
-        while not stop.is_set():
-            try:
-                return chunks.get(timeout=0.1)
-            except queue.Empty:
-                continue
-        return None
-
-    def validate() -> None:
-        validator = _make_validator(plan, context)
-        seen: dict[tuple[str, str], int] = {}
-        label = plan.label(Field.DOCUMENT_NUMBER)
-        try:
-            for chunk in _chunks(table.rows):
-                if stop.is_set():
-                    return
-                records, found = _validate_chunk(validator, chunk)
-                report.rows += len(chunk)
-                kept: list[ContactRecord] = []
-                for record in records:
-                    first = seen.setdefault(record.document_key, record.row)
-                    if first != record.row:
-                        kind, number = record.document_key
-                        message = f"{kind} {number} is already in row {first}; one row per customer"
-                        found.append(ImportProblem(record.row, label, message))
-                    else:
-                        kept.append(record)
-                if found:
-                    found.sort(key=lambda p: p.row)
-                    problems.extend(found)
-                elif not problems:
-                    put(kept)
-                if progress is not None:
-                    progress("validating", report.rows, table.done())
-                if len(problems) >= MAX_PROBLEMS:
-                    break
-        finally:
-            put(None)
-
-    validation = asyncio.create_task(asyncio.to_thread(validate))
+    """Validate in a worker (store.importing.streaming) and write the valid chunks as they
+    come, in one transaction that is rolled back when any row is at fault (ImportRejected
+    lists every problem, as pipeline.validate_file does: same checks, same order, same
+    limit)."""
+    report = ImportReport(path.name)
+    stream = ValidationStream(
+        path,
+        context,
+        options.mapping,
+        process=None if options.workers is None else False,
+        depth=QUEUE_CHUNKS,
+    )
+    stream.start()
     try:
         async with session_factory() as session, session.begin():
             writer = make_writer(
                 session, company_id, campaign_id, options, tags, users, now, report
             )
-            await writer.start(path.name)
-            done = 0
-            while (chunk := await asyncio.to_thread(get)) is not None:
-                if problems:
-                    continue  # rejected: drain, the transaction is rolled back below
-                await writer.write(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress("writing", done, table.done())
-            await validation
-            if problems:
-                raise ImportRejected(problems, report.rows)
-            await writer.finish()
+            try:
+                await writer.start(path.name)
+                done = 0
+                while (chunk := await asyncio.to_thread(stream.get)) is not None:
+                    report.rows = stream.rows
+                    if progress is not None:
+                        progress("validating", stream.rows, stream.done)
+                    if stream.rejected:
+                        continue  # rejected: read on for the problems; rolled back below
+                    await writer.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress("writing", done, stream.done)
+                report.rows = stream.rows
+                report.extra_columns = stream.extra_columns
+                if stream.problems:
+                    raise ImportRejected(stream.problems, stream.rows)
+                await writer.finish()
+            finally:
+                await writer.close()
     finally:
-        stop.set()
-        await asyncio.gather(validation, return_exceptions=True)
+        stream.stop()
     return report

@@ -120,6 +120,9 @@ class Writer:
             )
             self.report.tickets_closed = int(getattr(result, "rowcount", 0) or 0)
 
+    async def close(self) -> None:
+        """Called when the import ends, written or not (before a rollback)."""
+
     async def finish(self) -> None:
         await self.s.execute(
             update(ImportBatch)

@@ -19,6 +19,8 @@ Python default (COPY and INSERT ... SELECT apply no SQLAlchemy defaults).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Sequence
 from enum import Enum
@@ -38,6 +40,7 @@ from store.models import Account, Assignment, Contact, ContactTag, Email, Phone,
 # statements, a COPY's column-type query) vanishes, small enough that validation of the next
 # batch overlaps the server's work on this one (store.importing.importer).
 BATCH_ROWS = 50_000
+JSON_MEMO = 10_000  # distinct additional data kept encoded (files repeat a few segments)
 
 STAGING = """
 CREATE TEMPORARY TABLE import_row (
@@ -165,6 +168,9 @@ class PostgresWriter(Writer):
             if statement.strip():
                 await self.s.execute(text(statement))
         self._staged: list[ContactRecord] = []
+        self._staged_values: list[tuple[Any, ...]] = []
+        self._running: asyncio.Task[None] | None = None
+        self._json: dict[tuple[tuple[str, str], ...], str] = {}
         self._sequence: dict[str, str] = {}
         for name in ("contact", "phone"):
             sequence = await self.s.scalar(
@@ -173,15 +179,61 @@ class PostgresWriter(Writer):
             self._sequence[name] = str(sequence)
 
     async def write(self, chunk: Sequence[ContactRecord]) -> None:
-        """Stage ``chunk``; every BATCH_ROWS rows the staged batch is written."""
+        """Stage ``chunk``; every BATCH_ROWS rows the staged batch is written, in a task
+        that runs while the next batch is staged (only one batch at a time uses the
+        connection: a batch waits for the one before)."""
         self._staged.extend(chunk)
+        self._staged_values.extend(map(self._row_values, chunk))
         if len(self._staged) >= BATCH_ROWS:
-            await self._write_batch()
+            await self._flush()
 
     async def finish(self) -> None:
         if self._staged:
-            await self._write_batch()
+            await self._flush()
+        await self._wait()
         await super().finish()
+
+    async def close(self) -> None:
+        """A batch still being written is cancelled (the import failed; the caller rolls
+        the transaction back)."""
+        task, self._running = self._running, None
+        if task is not None and not task.done():
+            task.cancel()
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def _wait(self) -> None:
+        task, self._running = self._running, None
+        if task is not None:
+            await task
+
+    async def _flush(self) -> None:
+        await self._wait()
+        records, self._staged = self._staged, []
+        values, self._staged_values = self._staged_values, []
+        self._running = asyncio.create_task(self._write_batch(records, values))
+
+    def _row_values(self, r: ContactRecord) -> tuple[Any, ...]:
+        """The staged row's columns after ``contact_id, existing, phone_id``: all but what
+        the database decides, built while the batch before is written."""
+        extra = r.additional_data
+        if extra:
+            key = tuple(extra.items())
+            data = self._json.get(key)
+            if data is None:
+                data = json.dumps(extra, ensure_ascii=False)
+                if len(self._json) < JSON_MEMO:
+                    self._json[key] = data
+        else:
+            data = "{}"
+        return (
+            r.customer_type, r.document_type, r.document_number, r.first_name, r.middle_name,
+            r.first_surname, r.second_surname, r.birth_date, r.social, r.address, r.city,
+            r.region, r.postal_code, data,
+            self.users.get(r.assigned_user) if r.assigned_user else None,
+            r.email, r.account_number,
+        )  # fmt: skip
 
     async def _sql(self, statement: str, params: dict[str, Any] | None = None) -> int:
         """Run one statement; the number of rows it touched."""
@@ -199,8 +251,9 @@ class PostgresWriter(Writer):
         )
         return sorted(r[0] for r in rows)
 
-    async def _write_batch(self) -> None:
-        records, self._staged = self._staged, []
+    async def _write_batch(
+        self, records: list[ContactRecord], values: list[tuple[Any, ...]]
+    ) -> None:
         driver = await self._driver()
         opts = self.options
         # 1. Customers already in the company: one join of the batch's documents against the
@@ -232,14 +285,12 @@ class PostgresWriter(Writer):
                 if e164 not in self.blocked:
                     first_phone.setdefault(cid, pid)
 
-        users = self.users
         tags = self.tags
         blocked = self.blocked
-        dumps = json.dumps
         rows: list[tuple[Any, ...]] = []
         phones: list[tuple[Any, ...]] = []
         tag_rows: list[tuple[Any, ...]] = []
-        for r in records:
+        for r, rest in zip(records, values, strict=True):
             n = r.row
             cid = existing.get(n)
             old = cid is not None
@@ -252,16 +303,7 @@ class PostgresWriter(Writer):
                     phones.append((pid, cid, position, kind, e164, tz))
                     if first is None and e164 not in blocked:
                         first = pid
-            rows.append(
-                (
-                    n, cid, old, first, r.customer_type, r.document_type, r.document_number,
-                    r.first_name, r.middle_name, r.first_surname, r.second_surname,
-                    r.birth_date, r.social, r.address, r.city, r.region, r.postal_code,
-                    dumps(r.additional_data, ensure_ascii=False) if r.additional_data else "{}",
-                    users.get(r.assigned_user) if r.assigned_user else None,
-                    r.email, r.account_number,
-                )
-            )  # fmt: skip
+            rows.append((n, cid, old, first, *rest))
             for name in r.tags:
                 tag_rows.append((cid, old, tags[name]))
 

@@ -77,3 +77,48 @@ def test_progress_reports_rows_and_reaches_the_end(tmp_path: Path) -> None:
     )
     assert [rows for _, rows, _ in seen] == [2_000, 4_000, 4_500]
     assert seen[-1] == ("validating", 4_500, 1.0)
+
+
+def _stream(path: Path, *, process: bool) -> tuple[list[str], list[str], int]:
+    from store.importing.streaming import ValidationStream
+
+    stream = ValidationStream(path, CONTEXT, None, process=process, depth=4)
+    stream.start()
+    numbers: list[str] = []
+    try:
+        while (chunk := stream.get()) is not None:
+            if not stream.rejected:
+                numbers += [r.document_number for r in chunk]
+    finally:
+        stream.stop()
+    return numbers, [str(p) for p in stream.problems], stream.rows
+
+
+@pytest.mark.parametrize("process", [False, True])
+def test_streamed_validation_hands_over_chunks_in_file_order(tmp_path: Path, process: bool) -> None:
+    numbers, problems, rows = _stream(write_rows(tmp_path / "many.csv", 4_500), process=process)
+    assert (numbers, problems, rows) == ([str(5000 + i) for i in range(4_500)], [], 4_500)
+
+
+@pytest.mark.parametrize("process", [False, True])
+def test_streamed_validation_reports_every_problem_and_stops_handing_over(
+    tmp_path: Path, process: bool
+) -> None:
+    numbers, problems, rows = _stream(
+        write_rows(tmp_path / "many.csv", 4_500, duplicate_at=2_100), process=process
+    )
+    # The first chunk (2,000 rows) was valid; the one with the duplicate and after are not.
+    assert numbers == [str(5000 + i) for i in range(2_000)]
+    assert problems == [
+        "row 2102, column DOCUMENT NUMBER: CC 5000 is already in row 2; one row per customer"
+    ]
+    assert rows == 4_500
+
+
+@pytest.mark.parametrize("process", [False, True])
+def test_streamed_validation_rejects_a_bad_header(tmp_path: Path, process: bool) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("CUSTOMER TYPE,DOCUMENT TYPE\nPERSON,CC\n", encoding="utf-8")
+    numbers, problems, _ = _stream(path, process=process)
+    assert numbers == []
+    assert "row 1, column DOCUMENT NUMBER: required column is missing" in problems

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from store.enums import OperationType
 from store.importing import ImportOptions, ImportRejected, TagMode
 from store.importing.importer import import_file
+from store.importing.records import ContactRecord
+from store.importing.writer import Writer
 from store.models import (
     Account,
     Assignment,
@@ -295,3 +297,74 @@ async def test_batches_keep_file_order_first_unblocked_phone_and_duplicates(
     assert (over.created, over.updated, await count(sessions, Phone)) == (0, 40, 80)
     # Overwriting leaves the campaign's order as it was.
     assert [n for n, _, _ in await assigned()] == [n for n, _, _ in first]
+
+
+@pytest.fixture
+def worker_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file validated in a worker process (PostgreSQL streams; SQLite validates whole)."""
+    from store.importing import streaming
+
+    monkeypatch.setattr(streaming, "PROCESS_MIN_BYTES", 0)
+
+
+@pytest.mark.usefixtures("small_batches", "worker_process")
+async def test_validation_in_a_worker_process_writes_the_same_or_nothing(
+    sessions: Factory, tmp_path: Path
+) -> None:
+    path = tmp_path / "many.csv"
+    _many_rows(path, 40)
+    report = await import_file(sessions, path, 1, ImportOptions(default_country="CO"), now=NOW)
+    assert (report.rows, report.created, report.assigned) == (40, 40, 40)
+    async with sessions() as s:
+        order = list(
+            await s.scalars(
+                select(Contact.document_number).join(Assignment).order_by(Assignment.order_key)
+            )
+        )
+    assert order == [str(5000 + i) for i in range(40)]
+
+    late = tmp_path / "late-fault.csv"
+    _many_rows(late, 60, fault_at_end=True)
+    with pytest.raises(ImportRejected) as caught:
+        await import_file(sessions, late, 1, ImportOptions(default_country="CO"))
+    assert "CC 5000 is already in row 2" in str(caught.value.problems[0])
+    assert (await count(sessions, Contact), await count(sessions, ImportBatch)) == (40, 1)
+
+
+async def test_a_failure_while_writing_a_batch_writes_nothing(
+    sessions: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that fails while it is written (the third: on PostgreSQL in the task that
+    writes it while the next one is staged) rolls back every batch before it."""
+    from store.importing import pipeline, writer_pg
+
+    monkeypatch.setattr(pipeline, "CHUNK_ROWS", 5)
+    monkeypatch.setattr(writer_pg, "BATCH_ROWS", 7)
+    path = tmp_path / "many.csv"
+    _many_rows(path, 40)
+    original = writer_pg.PostgresWriter._statements
+    calls = 0
+
+    async def failing(self: writer_pg.PostgresWriter, batch: int, existing: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("server went away")
+        await original(self, batch, existing)
+
+    monkeypatch.setattr(writer_pg.PostgresWriter, "_statements", failing)
+    original_write = Writer.write
+    writes = 0
+
+    async def failing_write(self: Writer, chunk: Sequence[ContactRecord]) -> None:
+        nonlocal writes
+        writes += 1
+        if writes == 3:
+            raise RuntimeError("server went away")
+        await original_write(self, chunk)
+
+    monkeypatch.setattr(Writer, "write", failing_write)
+    with pytest.raises(RuntimeError, match="server went away"):
+        await import_file(sessions, path, 1, ImportOptions(default_country="CO"))
+    for model in (Contact, Phone, Assignment, ImportBatch):
+        assert await count(sessions, model) == 0
