@@ -147,17 +147,19 @@ class Blended:
                     "active_agents": r.active_agents,
                     "predicted_service_level": r.predicted_service_level,
                     "erlang_c_dedicated_agents": float(r.dedicated_agents),
-                    "planned_service_level": self.inbound.planned(r.binding_queue),
+                    "model_reserve": r.model_reserve,
+                    "reserve_offset": self.inbound.queues[r.binding_queue].offset,
                 }
             )
             target = self.inbound.targets[r.binding_queue]
             head = (
                 f"inbound {r.rate_per_s * 3600.0:.0f}/h x {r.handle_s:.0f} s handle: "
-                f"{r.reserve} idle agent(s) held of {r.active_agents:g} (+ "
+                f"{r.reserve:.2f} idle agent(s) held of {r.active_agents:g} (+ "
                 f"{r.rate_per_s * self.horizon_s:.2f} for the next {self.horizon_s:g} s of "
                 f"arrivals) for a predicted "
-                f"{r.predicted_service_level:.0%} within {target.threshold_s:g} s (planned "
-                f"{self.inbound.planned(r.binding_queue):.0%}, target "
+                f"{r.predicted_service_level:.0%} within {target.threshold_s:g} s (model "
+                f"{r.model_reserve:.2f} {self.inbound.queues[r.binding_queue].offset:+.2f} "
+                f"steered by the realised level; target "
                 f"{target.service_level:.0%}; a dedicated group would need "
                 f"{r.dedicated_agents})"
             )

@@ -233,7 +233,7 @@ class QueueEstimators:
         self.answered = 0
         self.abandoned = 0
         self.within = 0  # answered within the threshold
-        self.plan_offset = 0.0  # planned service level - target, steered by outcomes
+        self.offset = 0.0  # agents added to the model's reserve, steered by outcomes
 
     @property
     def handle_s(self) -> float:
@@ -244,7 +244,8 @@ class QueueEstimators:
 class Reservation:
     """Idle agents held for the inbound queues, and why (one decision's explanation)."""
 
-    reserve: int  # idle agents held back from outbound
+    reserve: float  # idle agents held back from outbound (the last one may be a fraction)
+    model_reserve: float  # the model's alone, for the binding queue's target
     rate_per_s: float  # all queues
     handle_s: float  # inbound talk + ACW, arrival-weighted over the queues
     pool_handle_s: float  # mean talk + ACW of any call the agents take
@@ -253,6 +254,7 @@ class Reservation:
     binding_queue: str
     dedicated_agents: int  # Erlang C: a dedicated group for the same queues would need this
     per_queue: dict[str, float] = field(default_factory=dict)  # queue -> predicted SL
+    per_queue_reserve: dict[str, float] = field(default_factory=dict)  # what each queue asks
 
     @property
     def load_erlangs(self) -> float:
@@ -274,8 +276,7 @@ class Inbound:
         priors: InboundPriors | None = None,
         half_life_s: float = 600.0,
         aim: float = 0.05,
-        gain: float = 0.02,
-        offset_bounds: tuple[float, float] = (-0.5, 0.15),
+        gain: float = 0.1,
         pool_handle_prior_s: float = 200.0,
     ) -> None:
         if not 0 <= aim < 1:
@@ -288,9 +289,9 @@ class Inbound:
         # The realised service level is steered to target + aim (a run's service level over a
         # few hundred calls has a spread of a few points: the target is a floor, not a mean).
         self.aim = aim
-        self.gain = gain
-        self.offset_bounds = offset_bounds
-        self._last: tuple[int, int] = (0, 0)  # the last reserve and its largest possible value
+        self.gain = gain  # agents per caller's outcome
+        # per queue: the last reserve it asked for, and the most that can be held
+        self._last: dict[str, tuple[float, float]] = {}
         self.queues: dict[str, QueueEstimators] = {}
         for q in self.targets:
             self.queue(q)
@@ -348,21 +349,15 @@ class Inbound:
     def _steer(self, name: str, q: QueueEstimators, hit: bool) -> None:
         """Integral feedback on each caller's outcome, as the predictive policy's theta on the
         abandon rate (EIS US 5,926,528): the model ignores the idle time the outbound dialer
-        leaves anyway, and real releases are not Poisson, so the realised service level
-        corrects the planned one. Conditional integration (anti-windup): no lowering while
-        nothing is held, no raising while every agent is held."""
+        leaves anyway and real releases are not Poisson, so the realised service level
+        corrects the model's reserve, in agents: + gain x (1 - p) per miss, - gain x p per
+        hit, p = target + aim, which settles where the hit rate is p. Conditional integration
+        (anti-windup): no lowering while nothing is held, no raising while every agent is."""
         step = self.gain * (self.targets[name].service_level + self.aim - float(hit))
-        k, k_max = self._last
-        if (step < 0 and k == 0) or (step > 0 and k >= k_max):
+        held, most = self._last.get(name, (0.0, 0.0))
+        if (step < 0 and held <= 0) or (step > 0 and held >= most):
             return
-        lo, hi = self.offset_bounds
-        q.plan_offset = min(max(q.plan_offset + step, lo), hi)
-
-    def planned(self, name: str) -> float:
-        """The service level the reserve is sized for (target + the steered offset)."""
-        return min(
-            0.995, max(0.01, self.targets[name].service_level + self.queues[name].plan_offset)
-        )
+        q.offset = min(max(q.offset + step, -most), most)
 
     def reservation(self, now: float, active_agents: float) -> Reservation:
         """The idle agents to hold for the queues at ``now`` with this many active agents."""
@@ -373,14 +368,14 @@ class Inbound:
             if total > 0
             else self.priors.talk_mean_s + self.priors.acw_mean_s
         )
+        offsets = {n: q.offset for n, q in self.queues.items()}
         # Rounded inputs key a small cache: the answer changes only when they move.
-        plans = {n: self.planned(n) for n in self.queues}
         key = (
             round(total * 3600.0, 1),
             round(handle),
             round(self.pool_handle_s),
             active_agents,
-            *(round(p, 3) for p in plans.values()),
+            *(round(o, 2) for o in offsets.values()),
         )
         hit = self._cache.get(key)
         if hit is None:
@@ -391,9 +386,11 @@ class Inbound:
                 handle,
                 self.pool_handle_s,
                 active_agents,
-                plans,
+                offsets,
             )
-        self._last = (hit.reserve, max(0, math.floor(active_agents)))
+        most = float(max(0, math.floor(active_agents)))
+        for name, held in hit.per_queue_reserve.items():
+            self._last[name] = (held, most)
         return hit
 
 
@@ -408,36 +405,51 @@ _INBOUND = frozenset(
 )
 
 
+def _crossing(sl: FloatArray, want: float) -> float:
+    """The (fractional) reserve where the increasing curve ``sl`` reaches ``want``."""
+    ok = np.flatnonzero(sl >= want)
+    if not ok.shape[0]:
+        return float(sl.shape[0] - 1)
+    j = int(ok[0])
+    if j == 0:
+        return 0.0
+    lo, hi = float(sl[j - 1]), float(sl[j])
+    return j - 1 + (want - lo) / (hi - lo) if hi > lo else float(j)
+
+
 def reserve_for(
     queues: dict[str, tuple[QueueTarget, float]],
     handle_s: float,
     pool_handle_s: float,
     active_agents: float,
-    planned: dict[str, float] | None = None,
+    offsets: dict[str, float] | None = None,
 ) -> Reservation:
-    """The smallest idle reserve whose predicted service level meets every queue's plan.
+    """The idle reserve whose predicted service level meets every queue's target.
 
-    Queues share the agents first come, first served, so every queue sees the same wait
-    distribution (of the merged arrivals); each queue's own threshold and planned level
-    (its target unless ``planned`` says otherwise) gives a reserve, and the largest one holds
-    for all.
+    The model's reserve for a queue is where SL(k) reaches the target, interpolated between
+    whole agents (a fraction of an agent is held as a share: the outbound policy dials a little
+    less), plus the queue's steered offset, within [0, active agents]. Queues share the agents
+    first come, first served, so every queue sees the same wait distribution (of the merged
+    arrivals) and the largest reserve holds for all.
     """
     total = sum(rate for _, rate in queues.values())
     n_max = max(0, math.floor(active_agents))
-    best = 0
+    best = 0.0
+    model = 0.0
     binding = next(iter(queues), "")
-    per_queue: dict[str, float] = {}
     curves: dict[str, FloatArray] = {}
+    per_queue_reserve: dict[str, float] = {}
     for name, (target, _) in queues.items():
         sl = blended_service_level(n_max, active_agents, total, pool_handle_s, target.threshold_s)
         curves[name] = sl
-        want = planned[name] if planned and name in planned else target.service_level
-        ok = np.flatnonzero(sl >= want)
-        k = int(ok[0]) if ok.shape[0] else n_max
+        k_model = _crossing(sl, target.service_level)
+        offset = offsets.get(name, 0.0) if offsets else 0.0
+        k = min(max(k_model + offset, 0.0), float(n_max))
+        per_queue_reserve[name] = k
         if k >= best:
-            best, binding = k, name
-    for name, sl in curves.items():
-        per_queue[name] = float(sl[best]) if sl.shape[0] else 0.0
+            best, model, binding = k, k_model, name
+    grid = np.arange(n_max + 1, dtype=np.float64)
+    per_queue = {name: float(np.interp(best, grid, sl)) for name, sl in curves.items()}
     target = queues[binding][0] if queues else QueueTarget()
     dedicated = (
         agents_for_service_level(total, handle_s, target.service_level, target.threshold_s)
@@ -446,6 +458,7 @@ def reserve_for(
     )
     return Reservation(
         reserve=best,
+        model_reserve=model,
         rate_per_s=total,
         handle_s=handle_s,
         pool_handle_s=pool_handle_s,
@@ -454,4 +467,5 @@ def reserve_for(
         binding_queue=binding,
         dedicated_agents=dedicated,
         per_queue=per_queue,
+        per_queue_reserve=per_queue_reserve,
     )

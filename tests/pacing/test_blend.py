@@ -95,7 +95,8 @@ def test_every_decision_explains_the_reservation() -> None:
         "inbound_rate_per_h",
         "inbound_handle_s",
         "predicted_service_level",
-        "planned_service_level",
+        "model_reserve",
+        "reserve_offset",
         "erlang_c_dedicated_agents",
     ):
         assert key in q

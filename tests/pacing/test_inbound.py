@@ -154,22 +154,32 @@ def test_handle_time_is_talk_plus_acw_per_queue() -> None:
     assert inbound.pool_handle_s == pytest.approx(240.0, rel=0.05)
 
 
-def test_late_answers_and_abandons_raise_the_planned_level_while_agents_can_be_held() -> None:
+def test_late_answers_and_abandons_add_agents_to_the_models_reserve() -> None:
     inbound = Inbound(priors=InboundPriors(rate_per_hour=120.0))
-    inbound.reservation(0.0, 20.0)
-    before = inbound.planned("")
+    model = inbound.reservation(0.0, 20.0).reserve
     for i in range(20):
         inbound.observe(Event(EventKind.INBOUND_ABANDONED, float(i), 30.0))
         inbound.reservation(float(i), 20.0)
-    assert inbound.planned("") > before
+    assert inbound.queues[""].offset > 0
+    assert inbound.reservation(20.0, 20.0).reserve > model
 
 
-def test_prompt_answers_lower_the_plan_only_while_something_is_held() -> None:
-    inbound = Inbound(priors=InboundPriors(rate_per_hour=1.0))  # a quiet queue: nothing held
-    assert inbound.reservation(0.0, 20.0).reserve == 0
-    for i in range(200):
+def test_prompt_answers_take_agents_off_the_reserve_down_to_none() -> None:
+    inbound = Inbound(priors=InboundPriors(rate_per_hour=120.0))
+    assert inbound.reservation(0.0, 20.0).reserve > 0
+    for i in range(1000):
         inbound.observe(Event(EventKind.INBOUND_ANSWERED, float(i), 0.0))
-    assert inbound.planned("") == pytest.approx(0.8)  # no wind-up below what is held
+        inbound.reservation(0.0, 20.0)
+    r = inbound.reservation(0.0, 20.0)
+    assert r.reserve == 0
+    # no wind-up below nothing held: one reserve's worth of misses brings agents back
+    assert r.model_reserve + inbound.queues[""].offset > -0.2
+
+
+def test_a_fraction_of_an_agent_can_be_held() -> None:
+    r = reserve_for({"": (QueueTarget(0.8, 20.0), 60 / 3600)}, 270.0, 230.0, 20.0)
+    assert 0 < r.reserve < 1  # between holding none (75 %) and one (95 %)
+    assert r.predicted_service_level == pytest.approx(0.8)
 
 
 def test_inbound_outcomes_are_counted_per_queue() -> None:
