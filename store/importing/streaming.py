@@ -18,6 +18,7 @@ differs is that valid chunks leave before the whole file is read. Two places to 
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import queue
@@ -115,6 +116,8 @@ def _serve() -> None:
     path, mapping, context = pickle.load(sys.stdin.buffer)
 
     def put(message: Message) -> bool:
+        if message[0] == "chunk":  # records as plain tuples: pickled and unpickled in C
+            message = (message[0], list(map(tuple, message[1])), *message[2:])
         pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
         return True
@@ -124,6 +127,10 @@ def _serve() -> None:
     except BrokenPipeError:  # the importer stopped listening
         return
     out.close()
+
+
+# A ContactRecord from its plain tuple without a Python-level __new__ call.
+_record = functools.partial(tuple.__new__, ContactRecord)
 
 
 class ValidationFailed(RuntimeError):
@@ -202,6 +209,9 @@ class ValidationStream:
                 except (EOFError, OSError, pickle.UnpicklingError):
                     self._put(("error", f"validation process exited ({worker.wait()})"))
                     return
+                if message[0] == "chunk":
+                    records = list(map(_record, message[1]))
+                    message = (message[0], records, *message[2:])
                 if not self._put(message) or message[0] not in ("plan", "chunk"):
                     return
 

@@ -244,12 +244,13 @@ class PostgresWriter(Writer):
         """``count`` new ids from ``table``'s sequence, ascending."""
         if not count:
             return []
-        rows = await driver.fetch(
-            "SELECT nextval($1::regclass) FROM generate_series(1, $2)",
+        ids: list[int] = await driver.fetchval(
+            "SELECT array(SELECT nextval($1::regclass) FROM generate_series(1, $2))",
             self._sequence[table],
             count,
         )
-        return sorted(r[0] for r in rows)
+        ids.sort()
+        return ids
 
     async def _write_batch(
         self, records: list[ContactRecord], values: list[tuple[Any, ...]]
