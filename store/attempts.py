@@ -11,15 +11,18 @@ idempotently, and the assignment settled from the result's retry rule.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.audit import audit
 from store.blocklist import is_blocked
 from store.campaigns import get_campaign, require_dialable
+from store.db import UTCDateTime
 from store.enums import AssignmentState, CallbackState, CallOutcome, Direction, ReminderType
 from store.errors import (
     AttemptRefused,
@@ -27,6 +30,7 @@ from store.errors import (
     MissingMandatoryFields,
     NotFound,
     OutcomeConflict,
+    StoreError,
 )
 from store.models import (
     Assignment,
@@ -116,6 +120,23 @@ async def _locked_attempt(session: AsyncSession, attempt_id: int) -> Attempt:
     return attempt
 
 
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """How one call ended, for :func:`record_outcomes` (the arguments of
+    :func:`record_outcome`)."""
+
+    attempt_id: int
+    outcome: CallOutcome | str
+    now: datetime  # when it ended
+    result_id: int | None = None
+    hangup_cause: int | None = None
+    amd_result: str | None = None
+    agent_id: int | None = None
+    dialed_at: datetime | None = None
+    answered_at: datetime | None = None
+    connected_at: datetime | None = None
+
+
 async def record_outcome(
     session: AsyncSession,
     attempt_id: int,
@@ -133,21 +154,114 @@ async def record_outcome(
     """How the call ended. A call that never reached an agent is recorded under the campaign's
     no-contact result for the outcome (seed 004) unless ``result_id`` says otherwise; the
     assignment then follows that result's retry rule. An answered call waits for
-    :func:`typify` (meanwhile its assignment is parked for the campaign's default retry time)."""
+    :func:`typify` (meanwhile its assignment is parked for the campaign's default retry time).
+
+    Raises what :func:`record_outcomes` answers for it (OutcomeConflict, NotFound, ...)."""
+    [recorded] = await record_outcomes(
+        session,
+        [
+            AttemptOutcome(
+                attempt_id,
+                outcome,
+                now,
+                result_id=result_id,
+                hangup_cause=hangup_cause,
+                amd_result=amd_result,
+                agent_id=agent_id,
+                dialed_at=dialed_at,
+                answered_at=answered_at,
+                connected_at=connected_at,
+            )
+        ],
+    )
+    if isinstance(recorded, StoreError):
+        raise recorded
+    return recorded
+
+
+async def record_outcomes(
+    session: AsyncSession, outcomes: Sequence[AttemptOutcome]
+) -> list[Attempt | StoreError]:
+    """:func:`record_outcome` for many calls in a few statements (the engine group-commits the
+    outcomes of the moment), one answer per outcome in order: the attempt, or the error for
+    that one alone (OutcomeConflict after logging it, NotFound, InvalidSetting), which leaves
+    the others written. Applied in order, as one call each would be: the same attempt twice
+    is a no-op or a conflict the second time."""
+    if not outcomes:
+        return []
+    found = {
+        a.id: a
+        for a in await session.scalars(
+            select(Attempt)
+            .where(Attempt.id.in_({o.attempt_id for o in outcomes}))
+            .with_for_update()
+        )
+    }
+    batch = _OutcomeBatch()
+    out: list[Attempt | StoreError] = []
+    for o in outcomes:
+        try:
+            out.append(await _record_one(session, o, found, batch))
+        except StoreError as exc:
+            out.append(exc)
+    await batch.write(session)
+    return out
+
+
+class _OutcomeBatch:
+    """Outcomes decided and not yet written: one UPDATE of many rows for the attempts, then
+    their assignments settled together."""
+
+    def __init__(self) -> None:
+        self.attempts: dict[int, dict[str, Any]] = {}
+        self.settles: list[_Settle] = []
+
+    def ended(self, attempt: Attempt) -> tuple[CallOutcome | None, int | None]:
+        """The attempt's outcome and result, counting this batch's."""
+        row = self.attempts.get(attempt.id)
+        if row is None:
+            return attempt.outcome, attempt.result_id
+        return row["outcome"], row["result_id"]
+
+    async def write(self, session: AsyncSession) -> None:
+        if self.attempts:
+            # ORM bulk UPDATE by primary key: every row sets the same columns, so it is one
+            # executemany; the attempts already loaded in the session are updated too.
+            await session.execute(update(Attempt), list(self.attempts.values()))
+        await _settle_all(session, self.settles)
+        self.attempts = {}
+        self.settles = []
+
+
+async def _record_one(
+    session: AsyncSession, o: AttemptOutcome, found: dict[int, Attempt], batch: _OutcomeBatch
+) -> Attempt:
     try:
-        outcome = CallOutcome(outcome)
+        outcome = CallOutcome(o.outcome)
     except ValueError:
-        raise InvalidSetting("attempt", "outcome", f"unknown outcome {outcome!r}") from None
-    attempt = await _locked_attempt(session, attempt_id)
-    if attempt.outcome is not None:
-        if attempt.outcome == outcome and result_id in (None, attempt.result_id):
+        raise InvalidSetting("attempt", "outcome", f"unknown outcome {o.outcome!r}") from None
+    attempt = found.get(o.attempt_id)
+    if attempt is None:
+        raise NotFound("attempt", o.attempt_id)
+    now, result_id = o.now, o.result_id
+    ended, ended_result = batch.ended(attempt)
+    if ended is not None:
+        if ended == outcome and result_id in (None, ended_result):
             return attempt
-        if attempt.outcome == outcome and attempt.result_id is None and result_id is not None:
-            return await typify(session, attempt_id, result_id, now, agent_id=agent_id)
-        _log_conflict(session, attempt, now, {"outcome": outcome.value, "result_id": result_id})
+        if ended == outcome and ended_result is None and result_id is not None:
+            await batch.write(session)  # what came before first, in order
+            return await typify(session, o.attempt_id, result_id, now, agent_id=o.agent_id)
+        _log_conflict(
+            session,
+            attempt.id,
+            ended,
+            ended_result,
+            now,
+            {"outcome": outcome.value, "result_id": result_id},
+        )
         raise OutcomeConflict(
-            f"attempt {attempt_id} already ended {attempt.outcome.value!r} (result "
-            f"{attempt.result_id}); {outcome.value!r} (result {result_id}) is refused and logged"
+            f"attempt {o.attempt_id} already ended {ended.value!r} (result "
+            f"{ended_result}); {outcome.value!r} (result {result_id}) is refused and logged"
         )
     campaign = await get_campaign(session, attempt.campaign_id)
     result: TypificationResult | None
@@ -155,18 +269,20 @@ async def record_outcome(
         result = await result_in_campaign(session, campaign.id, result_id)
     else:
         result = await no_contact_result(session, campaign.id, outcome)
-    attempt.outcome = outcome
-    attempt.result_id = result.id if result else None
-    attempt.hangup_cause = hangup_cause
-    attempt.amd_result = amd_result
-    attempt.agent_id = agent_id
-    attempt.dialed_at = dialed_at or attempt.dialed_at
-    attempt.answered_at = answered_at or attempt.answered_at
-    attempt.connected_at = connected_at or attempt.connected_at
-    attempt.ended_at = now
+    batch.attempts[attempt.id] = {
+        "id": attempt.id,
+        "outcome": outcome,
+        "result_id": result.id if result else None,
+        "hangup_cause": o.hangup_cause,
+        "amd_result": o.amd_result,
+        "agent_id": o.agent_id,
+        "dialed_at": o.dialed_at or attempt.dialed_at,
+        "answered_at": o.answered_at or attempt.answered_at,
+        "connected_at": o.connected_at or attempt.connected_at,
+        "ended_at": now,
+    }
     if attempt.assignment_id is not None:
-        await _settle(session, attempt.assignment_id, campaign, result, outcome, now)
-    await session.flush()
+        batch.settles.append(_Settle(attempt.assignment_id, campaign, result, outcome, now))
     return attempt
 
 
@@ -188,7 +304,9 @@ async def typify(
     if attempt.result_id is not None:
         if attempt.result_id == result_id:
             return attempt
-        _log_conflict(session, attempt, now, {"result_id": result_id})
+        _log_conflict(
+            session, attempt.id, attempt.outcome, attempt.result_id, now, {"result_id": result_id}
+        )
         raise OutcomeConflict(
             f"attempt {attempt_id} is already typified as result {attempt.result_id}; "
             f"result {result_id} is refused and logged"
@@ -218,22 +336,35 @@ async def typify(
 
 
 def _log_conflict(
-    session: AsyncSession, attempt: Attempt, now: datetime, refused: dict[str, Any]
+    session: AsyncSession,
+    attempt_id: int,
+    outcome: CallOutcome | None,
+    result_id: int | None,
+    now: datetime,
+    refused: dict[str, Any],
 ) -> None:
     audit(
         session,
         now,
         "attempt",
-        attempt.id,
+        attempt_id,
         "outcome_conflict",
         {
-            "kept": {
-                "outcome": attempt.outcome.value if attempt.outcome else None,
-                "result_id": attempt.result_id,
-            },
+            "kept": {"outcome": outcome.value if outcome else None, "result_id": result_id},
             "refused": refused,
         },
     )
+
+
+@dataclass(frozen=True)
+class _Settle:
+    """An assignment to settle after one of its attempts got its result."""
+
+    assignment_id: int
+    campaign: Campaign
+    result: TypificationResult | None
+    outcome: CallOutcome | None
+    now: datetime
 
 
 async def _settle(
@@ -245,65 +376,99 @@ async def _settle(
     now: datetime,
 ) -> None:
     """Retry or close the assignment per the result's retry rule; release its lease."""
-    assignment = await session.get(Assignment, assignment_id)
-    if assignment is None:
+    await _settle_all(session, [_Settle(assignment_id, campaign, result, outcome, now)])
+
+
+async def _settle_all(session: AsyncSession, settles: Sequence[_Settle]) -> None:
+    """:func:`_settle` for many assignments, in order, in a few statements: the assignments
+    and their pending auto-drop callbacks read at once; the assignments, the contacts' last
+    use and the callbacks now dialled written with one statement each."""
+    if not settles:
         return
-    if result is not None and result.max_attempts is not None:
-        assignment.max_attempts = result.max_attempts
-    limit = assignment.max_attempts or campaign.default_max_attempts
-    retry_after = campaign.default_retry_seconds
-    if result is not None and result.retry_after_seconds is not None:
-        retry_after = result.retry_after_seconds
-    assignment.last_outcome = outcome
-    assignment.last_result_id = result.id if result else None
-    if assignment.last_used_at != now:
-        assignment.previous_last_used_at = assignment.last_used_at
-        assignment.last_used_at = now
-    await session.execute(
-        update(Contact)
-        .where(Contact.id == assignment.contact_id)
-        .values(previous_last_used_at=Contact.last_used_at, last_used_at=now)
-    )
-    assignment.lease_owner = None
-    assignment.lease_expires_at = None
-    assignment.retry = True
-    # A due auto-drop callback has now been dialled; a later one keeps the assignment first.
-    await session.execute(
-        update(Callback)
+    ids = {s.assignment_id for s in settles}
+    loaded = {
+        a.id: a for a in await session.scalars(select(Assignment).where(Assignment.id.in_(ids)))
+    }
+    # Pending auto-drop callbacks, earliest first per assignment.
+    pending: dict[int, list[tuple[datetime, int]]] = {}
+    for callback_id, assignment_id, due_at in await session.execute(
+        select(Callback.id, Callback.assignment_id, Callback.due_at)
         .where(
-            Callback.assignment_id == assignment.id,
-            Callback.kind == ReminderType.AUTO_DROP,
-            Callback.state == CallbackState.PENDING,
-            Callback.due_at <= now,
-        )
-        .values(state=CallbackState.DONE, done_at=now)
-    )
-    next_callback = await session.scalar(
-        select(Callback.due_at)
-        .where(
-            Callback.assignment_id == assignment.id,
+            Callback.assignment_id.in_(ids),
             Callback.kind == ReminderType.AUTO_DROP,
             Callback.state == CallbackState.PENDING,
         )
-        .order_by(Callback.due_at)
-        .limit(1)
-    )
-    if assignment.attempts >= limit:
-        assignment.state = AssignmentState.DONE
-        assignment.next_attempt_at = None
-        assignment.lane = 1
-    elif next_callback is not None:
-        assignment.state = AssignmentState.PENDING
-        assignment.next_attempt_at = next_callback
-        assignment.lane = 0
-    elif result is not None and result.is_final:
-        assignment.state = AssignmentState.DONE
-        assignment.next_attempt_at = None
-        assignment.lane = 1
-    else:
-        assignment.state = AssignmentState.PENDING
-        assignment.next_attempt_at = now + timedelta(seconds=retry_after)
-        assignment.lane = 1
+        .order_by(Callback.due_at, Callback.id)
+    ):
+        pending.setdefault(assignment_id, []).append((due_at, callback_id))
+    rows: dict[int, dict[str, Any]] = {}  # each assignment's columns as the settles leave them
+    contacts_used: list[dict[str, Any]] = []
+    callbacks_done: list[dict[str, Any]] = []
+    for s in settles:
+        assignment = loaded.get(s.assignment_id)
+        if assignment is None:
+            continue
+        row = rows.get(assignment.id)
+        if row is None:
+            row = rows[assignment.id] = {
+                "id": assignment.id,
+                "max_attempts": assignment.max_attempts,
+                "last_used_at": assignment.last_used_at,
+                "previous_last_used_at": assignment.previous_last_used_at,
+            }
+        result, campaign, now = s.result, s.campaign, s.now
+        if result is not None and result.max_attempts is not None:
+            row["max_attempts"] = result.max_attempts
+        limit = row["max_attempts"] or campaign.default_max_attempts
+        retry_after = campaign.default_retry_seconds
+        if result is not None and result.retry_after_seconds is not None:
+            retry_after = result.retry_after_seconds
+        row["last_outcome"] = s.outcome
+        row["last_result_id"] = result.id if result else None
+        if row["last_used_at"] != now:
+            row["previous_last_used_at"] = row["last_used_at"]
+            row["last_used_at"] = now
+        contacts_used.append({"contact": assignment.contact_id, "now": now})
+        row["lease_owner"] = None
+        row["lease_expires_at"] = None
+        row["retry"] = True
+        # A due auto-drop callback has now been dialled; a later one keeps the assignment first.
+        callbacks = pending.get(assignment.id, [])
+        callbacks_done.extend({"callback": cid, "now": now} for due, cid in callbacks if due <= now)
+        callbacks[:] = [c for c in callbacks if c[0] > now]
+        next_callback = callbacks[0][0] if callbacks else None
+        if assignment.attempts >= limit:
+            row.update(state=AssignmentState.DONE, next_attempt_at=None, lane=1)
+        elif next_callback is not None:
+            row.update(state=AssignmentState.PENDING, next_attempt_at=next_callback, lane=0)
+        elif result is not None and result.is_final:
+            row.update(state=AssignmentState.DONE, next_attempt_at=None, lane=1)
+        else:
+            next_at = now + timedelta(seconds=retry_after)
+            row.update(state=AssignmentState.PENDING, next_attempt_at=next_at, lane=1)
+    if rows:
+        # Bulk UPDATE by primary key (one executemany; loaded assignments follow).
+        await session.execute(update(Assignment), list(rows.values()))
+    # The others copy a column or match on another key: Core statements, one parameter set
+    # per row.
+    connection = await session.connection()
+    if contacts_used:
+        await connection.execute(
+            update(Contact)
+            .where(Contact.id == bindparam("contact"))
+            .values(
+                previous_last_used_at=Contact.last_used_at,
+                last_used_at=bindparam("now", type_=UTCDateTime()),
+            ),
+            contacts_used,
+        )
+    if callbacks_done:
+        await connection.execute(
+            update(Callback)
+            .where(Callback.id == bindparam("callback"))
+            .values(state=CallbackState.DONE, done_at=bindparam("now", type_=UTCDateTime())),
+            callbacks_done,
+        )
 
 
 async def save_survey(
@@ -335,11 +500,11 @@ async def save_survey(
 
 async def start_attempts(
     session: AsyncSession, assignment_ids: list[int], now: datetime, *, owner: str
-) -> list[Attempt | AttemptRefused]:
+) -> list[int | AttemptRefused]:
     """:func:`start_attempt` for a batch of leased assignments in a few statements: the same
     checks (lease, dialable campaign, phone, block list, schedule, calling hours, attempt
-    limit), one answer per id in order: the attempt written, or why it was refused (nothing
-    written for that one)."""
+    limit), one answer per id in order: the id of the attempt written, or why it was refused
+    (nothing written for that one). An assignment named twice is dialled once."""
     if not assignment_ids:
         return []
     rows = (
@@ -372,12 +537,19 @@ async def start_attempts(
         cid: WeeklySchedule.parse(c.schedule).is_open(now, zone(c.timezone))
         for cid, c in campaigns.items()
     }
-    out: list[Attempt | AttemptRefused] = []
+    out: list[int | AttemptRefused] = []
+    attempts: list[dict[str, Any]] = []
+    counted: list[dict[str, Any]] = []
+    seen: set[int] = set()
     for assignment_id in assignment_ids:
         where = f"assignment {assignment_id}"
         if assignment_id not in found:
             out.append(AttemptRefused(f"{where}: no such assignment"))
             continue
+        if assignment_id in seen:
+            out.append(AttemptRefused(f"{where}: already dialled in this batch"))
+            continue
+        seen.add(assignment_id)
         assignment, phone = found[assignment_id]
         campaign = campaigns[assignment.campaign_id]
         refusal = None
@@ -406,23 +578,31 @@ async def start_attempts(
         if refusal is not None or phone is None:
             out.append(AttemptRefused(refusal or f"{where}: no phone to dial"))
             continue
-        assignment.attempts += 1
-        assignment.retry = True
-        attempt = Attempt(
-            campaign_id=campaign.id,
-            assignment_id=assignment.id,
-            contact_id=assignment.contact_id,
-            phone_id=phone.id,
-            e164=phone.e164,
-            direction=Direction.OUTBOUND,
-            created_at=now,
-            dialed_at=now,
-            trunk=campaign.trunk,
-            lease_owner=owner,
-            field_values={},
-            survey_answers={},
+        counted.append({"id": assignment.id, "attempts": assignment.attempts + 1, "retry": True})
+        attempts.append(
+            {
+                "campaign_id": campaign.id,
+                "assignment_id": assignment.id,
+                "contact_id": assignment.contact_id,
+                "phone_id": phone.id,
+                "e164": phone.e164,
+                "direction": Direction.OUTBOUND,
+                "created_at": now,
+                "dialed_at": now,
+                "trunk": campaign.trunk,
+                "lease_owner": owner,
+                "field_values": {},
+                "survey_answers": {},
+            }
         )
-        session.add(attempt)
-        out.append(attempt)
-    await session.flush()
+        out.append(assignment.id)  # replaced by the attempt's id once written
+    if attempts:
+        # Bulk statements: one INSERT of many rows (its RETURNING order is not promised, so
+        # the ids are matched by assignment) and one UPDATE by primary key for the counts.
+        returned = await session.execute(
+            insert(Attempt).returning(Attempt.assignment_id, Attempt.id), attempts
+        )
+        written = {assignment_id: attempt_id for assignment_id, attempt_id in returned}
+        await session.execute(update(Assignment), counted)
+        out = [a if isinstance(a, AttemptRefused) else written[a] for a in out]
     return out

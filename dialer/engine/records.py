@@ -15,8 +15,6 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from dialer.clock import Clock
 from dialer.engine.ports import (
     AttemptResult,
@@ -70,6 +68,7 @@ class StoreRecords:
         *,
         owner: str = "dialer-1",
         lease_seconds: int = 300,
+        outcome_batch: int = 200,
     ) -> None:
         self.sessions = sessions
         self.clock = clock  # the engine's clock: retry times and leases follow its time
@@ -82,6 +81,7 @@ class StoreRecords:
         self._flusher: asyncio.Future[None] | None = None
         self.owner = owner  # the lease owner: the same for claim, attempt and release
         self.lease_seconds = lease_seconds
+        self.outcome_batch = outcome_batch  # outcomes written per transaction at most
 
     async def campaign(self, campaign_id: int) -> CampaignPlan:
         async with self.sessions() as session:
@@ -176,8 +176,7 @@ class StoreRecords:
             started = await store_attempts.start_attempts(
                 session, [d.assignment_id for d in dialables], now, owner=self.owner
             )
-            await session.flush()
-            return [DialRefused(str(a)) if isinstance(a, AttemptRefused) else a.id for a in started]
+            return [DialRefused(str(a)) if isinstance(a, AttemptRefused) else a for a in started]
 
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None:
         """Written with the other outcomes of the moment in one transaction (group commit);
@@ -190,28 +189,35 @@ class StoreRecords:
 
     async def _flush(self) -> None:
         while self._outcomes:
-            batch, self._outcomes = self._outcomes[:100], self._outcomes[100:]
+            batch, self._outcomes = (
+                self._outcomes[: self.outcome_batch],
+                self._outcomes[self.outcome_batch :],
+            )
             try:
                 async with self._writing(), self.sessions() as session, session.begin():
-                    for result, _ in batch:
-                        await self._record(session, result)
+                    written = await store_attempts.record_outcomes(
+                        session, [self._outcome(result) for result, _ in batch]
+                    )
             except Exception:
-                # One bad outcome must not lose the others: write them one by one.
+                # The batch could not be written (a database error): write them one by one,
+                # so one bad outcome does not lose the others.
                 for result, future in batch:
                     try:
                         async with self._writing(), self.sessions() as session, session.begin():
-                            await self._record(session, result)
+                            [answer] = await store_attempts.record_outcomes(
+                                session, [self._outcome(result)]
+                            )
                     except Exception as exc:
                         future.set_exception(exc)
                     else:
-                        future.set_result(None)
+                        _answer(future, answer)
                 continue
-            for _, future in batch:
-                future.set_result(None)
+            # Committed, conflicts included (their audit entries with the rest).
+            for (_, future), answer in zip(batch, written, strict=True):
+                _answer(future, answer)
 
-    async def _record(self, session: AsyncSession, result: AttemptResult) -> None:
-        await store_attempts.record_outcome(
-            session,
+    def _outcome(self, result: AttemptResult) -> store_attempts.AttemptOutcome:
+        return store_attempts.AttemptOutcome(
             result.attempt_id,
             _OUTCOMES[result.outcome],
             result.ended_at or self._now(),
@@ -277,3 +283,11 @@ class StoreRecords:
                 field_values=typification.fields,
                 comments=ACW_TIMEOUT_NOTE if timed_out else None,
             )
+
+
+def _answer(future: asyncio.Future[None], answer: object) -> None:
+    """The waiter of one outcome: done, or the store's error for that outcome alone."""
+    if isinstance(answer, Exception):
+        future.set_exception(answer)
+    else:
+        future.set_result(None)

@@ -54,6 +54,23 @@ def test_each_dial_mode_gets_its_policy() -> None:
     assert isinstance(Pacer(_plan(DialMode.PREDICTIVE)).policy, Predictive)
 
 
+def test_agentless_fills_its_channels_without_agents_under_the_trunk_limits() -> None:
+    plan = _plan(DialMode.AGENTLESS, max_channels=50, max_calls_per_s=20.0)
+    pacer = Pacer(plan)
+    first = pacer.decide(make_snapshot(10.0, [], [], channels_in_use=40))
+    assert first.calls == 10  # 50 channels, 40 busy: no agent needed for a broadcast
+    assert pacer.decide(make_snapshot(10.5, [], [], channels_in_use=0)).calls == 10  # 20 calls/s
+    assert pacer.decide(make_snapshot(12.0, [], [], channels_in_use=0)).calls == 20
+    assert first.ring_timeout_s >= MIN_RING_S
+
+
+def test_agentless_drops_are_still_counted_for_the_abandon_rate() -> None:
+    pacer = Pacer(_plan(DialMode.AGENTLESS))
+    pacer.routed(10.0, 8.0)
+    pacer.dropped(12.0)  # pressed 1 for an agent and nobody was free
+    assert pacer.guard.day.lives == 1 and pacer.guard.day.drops == 1
+
+
 def test_predictive_aims_below_the_campaign_target_and_never_above_the_cap() -> None:
     assert _predictive(Pacer(_plan(abandon_target=0.02))).target == 0.02 * PREDICTIVE_AIM
     assert _predictive(Pacer(_plan(abandon_target=0.05))).target == ABANDON_CAP * PREDICTIVE_AIM

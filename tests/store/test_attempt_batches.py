@@ -1,0 +1,255 @@
+"""A tick's attempts and the outcomes of the moment, each written in a few statements
+(store.attempts.start_attempts / record_outcomes), with the answers of one call at a time
+(both backends)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from store.attempts import AttemptOutcome, record_outcomes, start_attempts
+from store.blocklist import block_number
+from store.db import SessionFactory
+from store.enums import AssignmentState, CallbackState, CallOutcome, GroupKind, ReminderType
+from store.errors import AttemptRefused, InvalidSetting, NotFound, OutcomeConflict
+from store.hopper import claim_in
+from store.models import Assignment, Attempt, AuditEntry, Callback, Contact
+from store.typifications import add_group, add_result, map_outcome
+from store.work import schedule_callback
+from tests.store.builders import NOW, add_assignment, company_and_campaign
+
+OWNER = "dialer-1"
+
+
+async def test_a_batch_of_attempts_is_written_in_order_with_each_refusal_in_its_place(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session, session.begin():
+        company, campaign = await company_and_campaign(session)
+        first = await add_assignment(session, campaign, "+573101000001", order_key=1)
+        blocked = await add_assignment(session, campaign, "+573101000002", order_key=2)
+        third = await add_assignment(session, campaign, "+573101000003", order_key=3)
+        await claim_in(session, campaign.id, 3, NOW, OWNER)
+        # Blocked after the claim: refused at originate time, nothing written for it.
+        await block_number(session, company.id, "+573101000002", NOW)
+    async with session_factory() as session, session.begin():
+        started = await start_attempts(
+            session, [third.id, blocked.id, first.id, 999_999], NOW, owner=OWNER
+        )
+    assert isinstance(started[0], int) and isinstance(started[2], int)
+    assert isinstance(started[1], AttemptRefused) and "block list" in str(started[1])
+    assert isinstance(started[3], AttemptRefused) and "no such assignment" in str(started[3])
+    async with session_factory() as session:
+        rows = {a.id: a for a in await session.scalars(select(Attempt))}
+        counts = dict((await session.execute(select(Assignment.id, Assignment.attempts))).all())
+    assert sorted(rows) == sorted([started[0], started[2]])
+    assert rows[started[0]].assignment_id == third.id  # ids match their assignments
+    assert rows[started[0]].e164 == "+573101000003"
+    assert rows[started[2]].assignment_id == first.id
+    assert rows[started[2]].dialed_at == NOW and rows[started[2]].outcome is None
+    assert counts == {first.id: 1, blocked.id: 0, third.id: 1}
+
+
+async def test_an_assignment_named_twice_in_a_batch_is_dialled_once(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session, session.begin():
+        _, campaign = await company_and_campaign(session)
+        assignment = await add_assignment(session, campaign, "+573101000001")
+        await claim_in(session, campaign.id, 1, NOW, OWNER)
+    async with session_factory() as session, session.begin():
+        once, twice = await start_attempts(
+            session, [assignment.id, assignment.id], NOW, owner=OWNER
+        )
+    assert isinstance(once, int)
+    assert isinstance(twice, AttemptRefused) and "already dialled" in str(twice)
+    async with session_factory() as session:
+        assert len((await session.scalars(select(Attempt))).all()) == 1
+        row = await session.get(Assignment, assignment.id)
+    assert row is not None and row.attempts == 1
+
+
+async def _three_calls(session_factory: SessionFactory) -> tuple[list[int], list[int], dict]:  # type: ignore[type-arg]
+    """Three leased assignments with an attempt each; the no-contact results by name."""
+    async with session_factory() as session, session.begin():
+        _, campaign = await company_and_campaign(session)
+        group = await add_group(session, campaign.id, "No contact", GroupKind.NO_CONTACT)
+        results = {
+            "No answer": await add_result(session, group.id, "No answer", retry_after_seconds=600),
+            "Busy": await add_result(session, group.id, "Busy", retry_after_seconds=900),
+            "Wrong number": await add_result(session, group.id, "Wrong number", is_final=True),
+        }
+        await map_outcome(session, campaign.id, CallOutcome.BUSY, results["Busy"].id)
+        await map_outcome(session, campaign.id, CallOutcome.INVALID, results["Wrong number"].id)
+        assignments = [
+            (await add_assignment(session, campaign, f"+57310100000{i}", order_key=i)).id
+            for i in (1, 2, 3)
+        ]
+        await claim_in(session, campaign.id, 3, NOW, OWNER)
+        started = await start_attempts(session, assignments, NOW, owner=OWNER)
+    attempts = [a for a in started if isinstance(a, int)]
+    assert len(attempts) == 3
+    return assignments, attempts, {name: r.id for name, r in results.items()}
+
+
+async def test_a_batch_of_outcomes_settles_each_assignment_by_its_result(
+    session_factory: SessionFactory,
+) -> None:
+    assignments, attempts, results = await _three_calls(session_factory)
+    ended = NOW + timedelta(seconds=30)
+    async with session_factory() as session, session.begin():
+        answers = await record_outcomes(
+            session,
+            [
+                AttemptOutcome(attempts[0], CallOutcome.NO_ANSWER, ended, hangup_cause=19),
+                AttemptOutcome(attempts[1], CallOutcome.BUSY, ended, hangup_cause=17),
+                AttemptOutcome(attempts[2], "invalid", ended, hangup_cause=1),
+            ],
+        )
+    assert [a.id for a in answers if isinstance(a, Attempt)] == attempts
+    async with session_factory() as session:
+        stored = {a.id: a for a in await session.scalars(select(Attempt))}
+        rows = {a.id: a for a in await session.scalars(select(Assignment))}
+        used = dict((await session.execute(select(Contact.id, Contact.last_used_at))).all())
+    assert [stored[a].outcome for a in attempts] == [
+        CallOutcome.NO_ANSWER,
+        CallOutcome.BUSY,
+        CallOutcome.INVALID,
+    ]
+    # Unmapped: the group's first result; mapped: its own.
+    assert [stored[a].result_id for a in attempts] == [
+        results["No answer"],
+        results["Busy"],
+        results["Wrong number"],
+    ]
+    assert [stored[a].hangup_cause for a in attempts] == [19, 17, 1]
+    assert all(stored[a].ended_at == ended and stored[a].dialed_at == NOW for a in attempts)
+    first, second, third = (rows[a] for a in assignments)
+    assert (first.state, first.next_attempt_at) == (
+        AssignmentState.PENDING,
+        ended + timedelta(seconds=600),
+    )
+    assert second.next_attempt_at == ended + timedelta(seconds=900)
+    assert (third.state, third.next_attempt_at) == (AssignmentState.DONE, None)  # final result
+    assert all(r.lease_owner is None and r.last_used_at == ended for r in rows.values())
+    assert [rows[a].last_outcome for a in assignments] == [
+        CallOutcome.NO_ANSWER,
+        CallOutcome.BUSY,
+        CallOutcome.INVALID,
+    ]
+    assert set(used.values()) == {ended}
+
+
+async def test_a_bad_outcome_in_a_batch_is_answered_alone_and_the_others_are_written(
+    session_factory: SessionFactory,
+) -> None:
+    _, attempts, _ = await _three_calls(session_factory)
+    async with session_factory() as session, session.begin():
+        await record_outcomes(session, [AttemptOutcome(attempts[0], CallOutcome.NO_ANSWER, NOW)])
+    later = NOW + timedelta(seconds=5)
+    async with session_factory() as session, session.begin():
+        answers = await record_outcomes(
+            session,
+            [
+                AttemptOutcome(attempts[0], CallOutcome.BUSY, later),  # already no answer
+                AttemptOutcome(999_999, CallOutcome.BUSY, later),
+                AttemptOutcome(attempts[1], "ringing forever", later),
+                AttemptOutcome(attempts[2], CallOutcome.BUSY, later),
+            ],
+        )
+    assert isinstance(answers[0], OutcomeConflict)
+    assert isinstance(answers[1], NotFound)
+    assert isinstance(answers[2], InvalidSetting)
+    assert isinstance(answers[3], Attempt) and answers[3].outcome == CallOutcome.BUSY
+    async with session_factory() as session:
+        stored = {a.id: a.outcome for a in await session.scalars(select(Attempt))}
+        logged = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "outcome_conflict"))
+        ).one()
+    assert stored == {
+        attempts[0]: CallOutcome.NO_ANSWER,
+        attempts[1]: None,
+        attempts[2]: CallOutcome.BUSY,
+    }
+    assert logged.entity_id == attempts[0]
+    assert logged.changes["kept"]["outcome"] == "no_answer"
+    assert logged.changes["refused"]["outcome"] == "busy"
+
+
+async def test_the_same_attempt_twice_in_a_batch_is_applied_in_order(
+    session_factory: SessionFactory,
+) -> None:
+    _, attempts, _ = await _three_calls(session_factory)
+    async with session_factory() as session, session.begin():
+        first, again, conflict = await record_outcomes(
+            session,
+            [
+                AttemptOutcome(attempts[0], CallOutcome.BUSY, NOW, hangup_cause=17),
+                AttemptOutcome(attempts[0], CallOutcome.BUSY, NOW + timedelta(seconds=1)),
+                AttemptOutcome(attempts[0], CallOutcome.NO_ANSWER, NOW + timedelta(seconds=2)),
+            ],
+        )
+    assert isinstance(first, Attempt) and isinstance(again, Attempt)
+    assert isinstance(conflict, OutcomeConflict)
+    async with session_factory() as session:
+        stored = await session.get(Attempt, attempts[0])
+    assert stored is not None
+    assert (stored.outcome, stored.hangup_cause, stored.ended_at) == (CallOutcome.BUSY, 17, NOW)
+
+
+async def test_an_answered_call_typified_later_in_the_same_batch_takes_its_result(
+    session_factory: SessionFactory,
+) -> None:
+    _, attempts, results = await _three_calls(session_factory)
+    async with session_factory() as session, session.begin():
+        answers = await record_outcomes(
+            session,
+            [
+                AttemptOutcome(attempts[0], CallOutcome.ANSWERED, NOW),
+                AttemptOutcome(attempts[0], CallOutcome.ANSWERED, NOW, result_id=results["Busy"]),
+            ],
+        )
+    assert all(isinstance(a, Attempt) for a in answers)
+    async with session_factory() as session:
+        stored = await session.get(Attempt, attempts[0])
+    assert stored is not None and stored.result_id == results["Busy"]
+
+
+async def test_outcomes_in_a_batch_close_the_auto_drop_callbacks_they_dialled(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session, session.begin():
+        _, campaign = await company_and_campaign(session)
+        due = await add_assignment(session, campaign, "+573101000001", order_key=1)
+        later = await add_assignment(session, campaign, "+573101000002", order_key=2)
+        before = NOW - timedelta(hours=2)
+        hour_ago, in_3_hours = NOW - timedelta(hours=1), NOW + timedelta(hours=3)
+        await schedule_callback(session, due.id, hour_ago, ReminderType.AUTO_DROP, before)
+        await schedule_callback(session, later.id, hour_ago, ReminderType.AUTO_DROP, before)
+        await schedule_callback(session, later.id, in_3_hours, ReminderType.AUTO_DROP, before)
+        await claim_in(session, campaign.id, 2, NOW, OWNER)
+        started = await start_attempts(session, [due.id, later.id], NOW, owner=OWNER)
+    ended = NOW + timedelta(seconds=40)
+    async with session_factory() as session, session.begin():
+        await record_outcomes(
+            session,
+            [AttemptOutcome(a, CallOutcome.NO_ANSWER, ended) for a in started],  # type: ignore[arg-type]
+        )
+    async with session_factory() as session:
+        callbacks = (
+            await session.execute(
+                select(Callback.assignment_id, Callback.state, Callback.done_at).order_by(
+                    Callback.id
+                )
+            )
+        ).all()
+        rows = {a.id: a for a in await session.scalars(select(Assignment))}
+    assert [tuple(c) for c in callbacks] == [
+        (due.id, CallbackState.DONE, ended),
+        (later.id, CallbackState.DONE, ended),
+        (later.id, CallbackState.PENDING, None),
+    ]
+    # The one with a callback still to come stays first, due then.
+    assert (rows[later.id].lane, rows[later.id].next_attempt_at) == (0, NOW + timedelta(hours=3))
+    assert rows[due.id].lane == 1
