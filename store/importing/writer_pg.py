@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 
 from store.enums import TicketPriority as StoredPriority
 from store.enums import TicketState
@@ -40,6 +41,9 @@ from store.models import Account, Assignment, Contact, ContactTag, Email, Phone,
 # statements, a COPY's column-type query) vanishes, small enough that validation of the next
 # batch overlaps the server's work on this one (store.importing.importer).
 BATCH_ROWS = 50_000
+# The first batch is smaller, so that the server starts while the rest is still validated.
+FIRST_BATCH_ROWS = 10_000
+TEMP_BUFFERS = "64MB"
 JSON_MEMO = 10_000  # distinct additional data kept encoded (files repeat a few segments)
 
 STAGING = """
@@ -164,12 +168,22 @@ class PostgresWriter(Writer):
 
     async def start(self, file_name: str) -> None:
         await super().start(file_name)
+        # A batch's staging tables (~15 MB at 50k rows) outgrow the default 8 MB of local
+        # buffers: each scan of them would read the temporary file again. The setting can
+        # only change before the session's first temporary table; where it cannot, the
+        # import goes on with what the session has.
+        try:
+            async with self.s.begin_nested():
+                await self.s.execute(text(f"SET LOCAL temp_buffers = '{TEMP_BUFFERS}'"))
+        except DBAPIError:
+            pass
         for statement in STAGING.split(";"):
             if statement.strip():
                 await self.s.execute(text(statement))
         self._staged: list[ContactRecord] = []
         self._staged_values: list[tuple[Any, ...]] = []
         self._running: asyncio.Task[None] | None = None
+        self._batches = 0
         self._json: dict[tuple[tuple[str, str], ...], str] = {}
         self._sequence: dict[str, str] = {}
         for name in ("contact", "phone"):
@@ -179,12 +193,13 @@ class PostgresWriter(Writer):
             self._sequence[name] = str(sequence)
 
     async def write(self, chunk: Sequence[ContactRecord]) -> None:
-        """Stage ``chunk``; every BATCH_ROWS rows the staged batch is written, in a task
-        that runs while the next batch is staged (only one batch at a time uses the
-        connection: a batch waits for the one before)."""
+        """Stage ``chunk``; every BATCH_ROWS rows (the first time FIRST_BATCH_ROWS) the
+        staged batch is written, in a task that runs while the next batch is staged (only
+        one batch at a time uses the connection: a batch waits for the one before)."""
         self._staged.extend(chunk)
         self._staged_values.extend(map(self._row_values, chunk))
-        if len(self._staged) >= BATCH_ROWS:
+        limit = BATCH_ROWS if self._batches else min(FIRST_BATCH_ROWS, BATCH_ROWS)
+        if len(self._staged) >= limit:
             await self._flush()
 
     async def finish(self) -> None:
@@ -212,6 +227,7 @@ class PostgresWriter(Writer):
         await self._wait()
         records, self._staged = self._staged, []
         values, self._staged_values = self._staged_values, []
+        self._batches += 1
         self._running = asyncio.create_task(self._write_batch(records, values))
 
     def _row_values(self, r: ContactRecord) -> tuple[Any, ...]:
