@@ -44,7 +44,12 @@ from store.models import (
 )
 from store.phones import UNKNOWN_TIMEZONE
 from store.schedule import WeeklySchedule, within_hours, zone
-from store.typifications import mandatory_fields, no_contact_result, result_in_campaign
+from store.typifications import (
+    mandatory_fields,
+    no_contact_result,
+    remember_no_contact_results,
+    result_in_campaign,
+)
 
 
 def phone_zone(phone_timezone: str, campaign: Campaign) -> str:
@@ -197,6 +202,8 @@ async def record_outcomes(
             .with_for_update()
         )
     }
+    for campaign_id in {a.campaign_id for a in found.values()}:
+        await remember_no_contact_results(session, campaign_id)
     batch = _OutcomeBatch()
     out: list[Attempt | StoreError] = []
     for o in outcomes:

@@ -227,17 +227,43 @@ async def no_contact_result(
     if outcome == CallOutcome.ANSWERED:
         return None
     # Remembered for the session: a batch of outcomes written in one transaction looks the
-    # same few mappings up again and again (the result rows stay in the identity map).
-    memo: dict[tuple[int, CallOutcome], int | None] = session.info.setdefault(
-        "no_contact_results", {}
-    )
+    # same few mappings up again and again. The rows themselves are kept: the identity map
+    # holds only what something else references.
+    memo = _no_contact_memo(session)
     key = (campaign_id, outcome)
     if key in memo:
-        known = memo[key]
-        return None if known is None else await session.get(TypificationResult, known)
-    found = await _no_contact_result(session, campaign_id, outcome)
-    memo[key] = found.id if found is not None else None
+        return memo[key]
+    found = memo[key] = await _no_contact_result(session, campaign_id, outcome)
     return found
+
+
+def _no_contact_memo(
+    session: AsyncSession,
+) -> dict[tuple[int, CallOutcome], TypificationResult | None]:
+    memo: dict[tuple[int, CallOutcome], TypificationResult | None] = session.info.setdefault(
+        "no_contact_results", {}
+    )
+    return memo
+
+
+async def remember_no_contact_results(session: AsyncSession, campaign_id: int) -> None:
+    """Look every outcome's no-contact result of the campaign up at once (two queries), for
+    the :func:`no_contact_result` calls that follow in the session (a batch of outcomes)."""
+    memo = _no_contact_memo(session)
+    outcomes = [o for o in CallOutcome if o != CallOutcome.ANSWERED]
+    if all((campaign_id, o) in memo for o in outcomes):
+        return
+    mapped = {
+        outcome: result
+        for outcome, result in await session.execute(
+            select(NoContactMapping.outcome, TypificationResult)
+            .join(TypificationResult, NoContactMapping.result_id == TypificationResult.id)
+            .where(NoContactMapping.campaign_id == campaign_id)
+        )
+    }
+    first = await _first_no_contact_result(session, campaign_id)
+    for outcome in outcomes:
+        memo[(campaign_id, outcome)] = mapped.get(outcome) or first
 
 
 async def _no_contact_result(
@@ -250,6 +276,12 @@ async def _no_contact_result(
     )
     if mapped is not None:
         return mapped
+    return await _first_no_contact_result(session, campaign_id)
+
+
+async def _first_no_contact_result(
+    session: AsyncSession, campaign_id: int
+) -> TypificationResult | None:
     result: TypificationResult | None = await session.scalar(
         select(TypificationResult)
         .join(TypificationGroup, TypificationGroup.id == TypificationResult.group_id)

@@ -133,6 +133,9 @@ class Engine:
         self._ended_calls: dict[int, CallMeta] = {}
         self.campaigns: dict[int, RunningCampaign] = {}
         self._writes: set[asyncio.Task[None]] = set()
+        # Originates sent and not yet acknowledged, a tick's at a time: never cancelled (an
+        # Originate cut off half way would be a call whose fate nobody follows).
+        self._sending: set[asyncio.Future[list[None]]] = set()
         self.accepting = True
         # Inbound callers waiting for agents a campaign shares: set by the inbound side
         # (dialer/engine/inbound.py); while above 0 the campaign places no outbound call.
@@ -181,11 +184,11 @@ class Engine:
     async def drain(self, timeout_s: float) -> None:
         """Wait (in clock time) for the calls in flight and their writes to finish."""
         waited = 0.0
-        while (len(self.tracker) or self._writes) and waited < timeout_s:
+        while (len(self.tracker) or self._writes or self._sending) and waited < timeout_s:
             await self.clock.sleep(0.5)
             waited += 0.5
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        if self._sending or self._writes:
+            await asyncio.gather(*self._sending, *self._writes, return_exceptions=True)
 
     async def resync(self, client: AMIClient) -> None:
         """After every (re)connect: calls in flight are unknown until Asterisk says which
@@ -272,19 +275,27 @@ class Engine:
             plan.campaign_id, dialing, self.now(), plan.trunk_context
         )
         calls = []
+        refused = []
         for dialable, attempt in zip(dialing, started, strict=True):
             agent = held.get(dialable.assignment_id)
             if isinstance(attempt, DialRefused):
                 log.info("not dialing assignment %s: %s", dialable.assignment_id, attempt)
                 if agent is not None:
                     self.roster.unreserve(agent.agent_id)
-                await self.records.release(dialable.assignment_id, self.owner)
+                refused.append(dialable.assignment_id)
             else:
                 if agent is not None:
                     agent.attempt_id = attempt
-                calls.append(self._originate(running, dialable, attempt, agent))
-        # The Originates go out side by side: their acks overlap.
-        await asyncio.gather(*calls)
+                self._dialed(running, dialable, attempt, agent)
+                calls.append(self._originate(running, dialable, attempt))
+        if calls:
+            # The Originates go out side by side (their acks overlap) while the next tick
+            # goes on: the calls are tracked from here, whatever their acks say.
+            sending = asyncio.ensure_future(asyncio.gather(*calls))
+            self._sending.add(sending)
+            sending.add_done_callback(self._sending.discard)
+        for assignment_id in refused:
+            await self.records.release(assignment_id, self.owner)
         return len(calls)
 
     async def _hold_reminder_agents(
@@ -310,22 +321,27 @@ class Engine:
                 dialing.append(dialable)
         return dialing, held
 
-    async def _originate(
+    def _dialed(
         self,
         running: RunningCampaign,
         dialable: Dialable,
         attempt_id: int,
         held: Agent | None = None,
     ) -> None:
-        plan = running.plan
+        """The call is tracked (and counts as placed) before its Originate is sent."""
         self.calls[attempt_id] = CallMeta(
-            plan.campaign_id,
+            running.plan.campaign_id,
             dialable,
             self.clock.now(),
             held_agent=held.agent_id if held is not None else None,
         )
         self._apply(self.tracker.dialed(attempt_id, self.clock.now()))
         running.stats.placed += 1
+
+    async def _originate(
+        self, running: RunningCampaign, dialable: Dialable, attempt_id: int
+    ) -> None:
+        plan = running.plan
         one, two = channel_ids(attempt_id)
         try:
             await self.ami.originate(
