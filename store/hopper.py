@@ -188,10 +188,11 @@ async def renew_in(
     now: datetime,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> int:
-    """Extend ``owner``'s live leases to ``now + lease_seconds``: a call in progress keeps its
+    """Extend ``owner``'s leases to ``now + lease_seconds``: a call in progress keeps its
     contact leased however long it lasts (an expired lease would let another claim dial the
-    same contact during the call). A lease already lost is not taken back. Returns how many
-    were renewed."""
+    same contact during the call). A lease still held is extended even past its expiry (a
+    stalled owner; nobody took it meanwhile); one another claimer took is not taken back.
+    Returns how many were renewed."""
     if not assignment_ids:
         return 0
     result = await session.execute(
@@ -200,7 +201,6 @@ async def renew_in(
             Assignment.id.in_(assignment_ids),
             Assignment.state == AssignmentState.LEASED,
             Assignment.lease_owner == owner,
-            Assignment.lease_expires_at > now,
         )
         .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
     )

@@ -15,6 +15,8 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from dialer.clock import Clock
 from dialer.engine.ports import (
     AttemptResult,
@@ -82,6 +84,12 @@ class StoreRecords:
         self.owner = owner  # the lease owner: the same for claim, attempt and release
         self.lease_seconds = lease_seconds
         self.outcome_batch = outcome_batch  # outcomes written per transaction at most
+        # Attempt -> assignment, from the attempt row to its outcome's commit: the leases this
+        # process must keep, whatever the engine's view of its calls.
+        self._live: dict[int, int] = {}
+        # Every live lease lasts at least until this + lease_seconds (None: no bound known).
+        self._renewed_at: dt.datetime | None = None
+        self._claimed_at: dict[int, dt.datetime] = {}  # claimed, attempt not yet started
 
     async def campaign(self, campaign_id: int) -> CampaignPlan:
         async with self.sessions() as session:
@@ -132,9 +140,16 @@ class StoreRecords:
         self, campaign_id: int, n: int, now: dt.datetime, owner: str
     ) -> Sequence[Dialable]:
         async with self._writing(), self.sessions() as session, session.begin():
+            # First our calls in progress keep their leases (even past expiry, after a stall):
+            # the claim below takes expired leases back and must never get one of them.
+            # Renewed a third of a lease ago or less, none of them can have expired yet.
+            renewed = self._renewed_at
+            if renewed is None or (now - renewed).total_seconds() >= self.lease_seconds / 3:
+                await self._renew_live(session, now)
             claims = await hopper.claim_in(
                 session, campaign_id, n, now, self.owner, self.lease_seconds
             )
+            self._claimed_at.update((c.assignment_id, now) for c in claims)
             agents = await auto_drop_agents(
                 session, [c.assignment_id for c in claims if c.callback], now
             )
@@ -144,6 +159,7 @@ class StoreRecords:
         ]
 
     async def release(self, assignment_id: int, owner: str) -> None:
+        self._claimed_at.pop(assignment_id, None)
         async with self._writing(), self.sessions() as session, session.begin():
             await hopper.release_in(session, [assignment_id], self.owner, self._now())
 
@@ -152,6 +168,15 @@ class StoreRecords:
             await hopper.renew_in(
                 session, list(assignment_ids), self.owner, now, self.lease_seconds
             )
+            await self._renew_live(session, now)
+
+    async def _renew_live(self, session: AsyncSession, now: dt.datetime) -> None:
+        """The leases of every call this process has an attempt for and no outcome yet
+        written: still ringing or talking, or ended with its outcome on its way."""
+        self._renewed_at = now
+        await hopper.renew_in(
+            session, list(self._live.values()), self.owner, now, self.lease_seconds
+        )
 
     async def may_dial(self, campaign_id: int, dialable: Dialable, now: dt.datetime) -> str | None:
         # The store checks everything again inside start_attempt, in the same transaction
@@ -176,7 +201,19 @@ class StoreRecords:
             started = await store_attempts.start_attempts(
                 session, [d.assignment_id for d in dialables], now, owner=self.owner
             )
-            return [DialRefused(str(a)) if isinstance(a, AttemptRefused) else a for a in started]
+        out: list[int | DialRefused] = []
+        for dialable, attempt in zip(dialables, started, strict=True):
+            claimed_at = self._claimed_at.pop(dialable.assignment_id, None)
+            if isinstance(attempt, AttemptRefused):
+                out.append(DialRefused(str(attempt)))
+                continue
+            self._live[attempt] = dialable.assignment_id
+            if claimed_at is None:
+                self._renewed_at = None  # not claimed here: renew at the next claim
+            elif self._renewed_at is not None and claimed_at < self._renewed_at:
+                self._renewed_at = claimed_at
+            out.append(attempt)
+        return out
 
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None:
         """Written with the other outcomes of the moment in one transaction (group commit);
@@ -208,12 +245,14 @@ class StoreRecords:
                                 session, [self._outcome(result)]
                             )
                     except Exception as exc:
-                        future.set_exception(exc)
+                        future.set_exception(exc)  # its contact stays leased while we run
                     else:
+                        self._live.pop(result.attempt_id, None)
                         _answer(future, answer)
                 continue
             # Committed, conflicts included (their audit entries with the rest).
-            for (_, future), answer in zip(batch, written, strict=True):
+            for (result, future), answer in zip(batch, written, strict=True):
+                self._live.pop(result.attempt_id, None)
                 _answer(future, answer)
 
     def _outcome(self, result: AttemptResult) -> store_attempts.AttemptOutcome:

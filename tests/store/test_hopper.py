@@ -333,7 +333,14 @@ async def test_renewing_keeps_a_long_call_s_contact_leased(
     # 100 s after the claim the original lease is long gone, the renewed one is not.
     assert await hopper.claim(campaign.id, 1, NOW + timedelta(seconds=100), "dialer-2", 60) == []
     async with session_factory() as session, session.begin():
-        # Another owner, or a lease already expired, is not renewed.
+        # Another owner's lease is not renewed.
         assert await renew_in(session, [first.id], "dialer-2", NOW, 60) == 0
+        # Past its expiry and nobody took it: the owner keeps it.
         later = NOW + timedelta(seconds=500)
-        assert await renew_in(session, [first.id], OWNER, later, 60) == 0
+        assert await renew_in(session, [first.id], OWNER, later, 60) == 1
+    # Expired again, and taken by another claimer: not taken back.
+    much_later = NOW + timedelta(seconds=1000)
+    taken = await hopper.claim(campaign.id, 1, much_later, "dialer-2", 60)
+    assert ids(taken) == [first.id]
+    async with session_factory() as session, session.begin():
+        assert await renew_in(session, [first.id], OWNER, much_later, 60) == 0
