@@ -25,6 +25,7 @@ from store.models import (
     Campaign,
     CampaignDid,
     CampaignLink,
+    CampaignMember,
     Contact,
     Phone,
     Ticket,
@@ -74,6 +75,12 @@ async def links(session: AsyncSession) -> list[tuple[int, int, int]]:
         select(CampaignLink.campaign_id, CampaignLink.linked_campaign_id, CampaignLink.penalty)
     )
     return [(a, b, p) for a, b, p in rows.all()]
+
+
+async def memberships(session: AsyncSession) -> list[tuple[int, int]]:
+    """(campaign, user) for every campaign member: which agents campaigns share."""
+    rows = await session.execute(select(CampaignMember.campaign_id, CampaignMember.user_id))
+    return [(c, u) for c, u in rows.all()]
 
 
 async def inbound_campaigns(session: AsyncSession) -> list[Campaign]:

@@ -45,11 +45,15 @@ from ami.errors import AMIError
 from dialer.engine.engine import Engine
 from dialer.engine.inbound_records import Caller, Directory, InboundRecords, StoredOutcome
 from dialer.engine.outbound import AGENT_DIAL_OPTIONS
+from dialer.engine.pace import Pacer
+from dialer.engine.ports import CampaignPlan
 from dialer.engine.queues import QueueMembership
-from dialer.engine.roster import Agent, AgentState
+from dialer.engine.roster import Agent, AgentState, Move
 from dialer.inbound_calls import (
     QUEUE_EVENTS,
+    InboundOutcome,
     InboundRecord,
+    InboundState,
     InboundTracker,
     InboundTransition,
     MemberEvent,
@@ -65,10 +69,16 @@ from dialer.inbound_routing import (
     route,
 )
 from dialer.queue_stats import QueueStats
+from pacing.events import Event, EventKind
+from pacing.inbound import Inbound, QueueTarget
 
 log = logging.getLogger(__name__)
 
 NO_ANSWER_PAUSE = "no answer on the phone"
+PHONE_UNAVAILABLE_PAUSE = "phone unavailable"
+# QueueMemberStatus Status (the member's device state, ../shared/asterisk/README.md "Queue"):
+# 4 invalid, 5 unavailable: the phone is not registered, so no call can reach the agent.
+_PHONE_GONE = frozenset({"4", "5"})
 # A caller waiting for an assigned user who never comes free is not held for ever.
 MAX_WAIT_FOR_USER_S = 3600.0
 
@@ -85,7 +95,10 @@ class InboundCall:
 
 
 class InboundDesk:
-    def __init__(self, engine: Engine, records: InboundRecords) -> None:
+    def __init__(self, engine: Engine, records: InboundRecords, *, reserve: bool = True) -> None:
+        """``reserve``: campaigns whose agents serve queues dial only for the agents the
+        queues' service levels can spare (pacing.blend); False keeps only the hard rule (no
+        outbound call while inbound callers wait for shared agents)."""
         self.engine = engine
         self.roster = engine.roster
         self.ami: AMIClient = engine.ami
@@ -99,7 +112,14 @@ class InboundDesk:
         self.stats: dict[str, QueueStats] = {}
         self.refused_rings = 0  # queue rings of an agent the roster had given elsewhere
         self._writes: set[asyncio.Task[None]] = set()
-        for name in (*QUEUE_EVENTS, "DialEnd"):
+        # The pacing core's inbound model, one per set of queues a campaign's agents serve
+        # (one pool of agents), each fed every inbound event of its queues once.
+        self.reserve = reserve
+        self.pools: dict[frozenset[str], Inbound] = {}
+        if reserve and engine.pacer_factory is Pacer:
+            engine.pacer_factory = self._pacer
+        self.roster.listeners.append(self._agent_moved)
+        for name in (*QUEUE_EVENTS, "DialEnd", "QueueMemberStatus"):
             self.ami.on(name, self._on_event)
         self._previous_resync = self.ami.on_resync
         self.ami.on_resync = self.resync
@@ -120,6 +140,38 @@ class InboundDesk:
         for agent in list(self.roster.agents.values()):
             if agent.state is not AgentState.LOGGED_OUT:
                 await self.membership.sync(agent.agent_id)
+
+    # The pacing core (docs/blending.md) ----------------------------------------------------
+    def pool_for(self, campaign_id: int) -> Inbound | None:
+        """The inbound model of the queues the campaign's agents also serve; None: none."""
+        queues = self.directory.shared_queues.get(campaign_id, frozenset())
+        if not queues:
+            return None
+        pool = self.pools.get(queues)
+        if pool is None:
+            targets = {}
+            for queue in queues:
+                c = self.campaign_of_queue[queue]
+                targets[queue] = QueueTarget(c.service_level, c.service_level_s)
+            pool = self.pools[queues] = Inbound(targets)
+            pool.open(self.clock.now())
+        return pool
+
+    def _pacer(self, plan: CampaignPlan) -> Pacer:
+        return Pacer(plan, inbound=self.pool_for(plan.campaign_id))
+
+    def _observe(self, queue: str, kind: EventKind, at: float, seconds: float = 0.0) -> None:
+        event = Event(kind, at, max(0.0, seconds), queue)
+        for queues, pool in self.pools.items():
+            if queue in queues:
+                pool.observe(event)
+
+    def _agent_moved(self, agent: Agent, move: Move) -> None:
+        if move.before is AgentState.ACW and move.campaign_id is not None:
+            campaign = self.directory.by_campaign.get(move.campaign_id)
+            if campaign is not None:
+                at = self.clock.now()
+                self._observe(campaign.queue, EventKind.INBOUND_ACW_ENDED, at, move.seconds_before)
 
     async def resync(self, client: AMIClient) -> None:
         """After every (re)connect: the engine's own resync, then queue membership against
@@ -250,6 +302,9 @@ class InboundDesk:
 
     # AMI events ------------------------------------------------------------------------------
     def _on_event(self, event: Message) -> None:
+        if event.name == "QueueMemberStatus":
+            self._member_status(event)
+            return
         if event.name == "DialEnd":
             # The assigned user's phone answered the handler's Dial (from the caller's channel).
             meta = self.calls.get(event.get("Uniqueid") or "")
@@ -265,14 +320,25 @@ class InboundDesk:
             return
         self._apply(self.tracker.handle(event, self.clock.now()))
 
+    def _member_status(self, event: Message) -> None:
+        """An available agent whose phone goes unavailable (unregistered) is paused, for
+        outbound hand-offs as for the queues; they come back with "ready"."""
+        if event.get("Status") not in _PHONE_GONE:
+            return
+        agent_id = self.membership.agent_for(event.get("Interface") or "")
+        agent = self.roster.agents.get(agent_id) if agent_id is not None else None
+        if agent is not None and agent.state is AgentState.AVAILABLE:
+            log.warning("agent %s: phone %s unavailable, paused", agent.agent_id, agent.interface)
+            self.roster.pause(agent.agent_id, PHONE_UNAVAILABLE_PAUSE)
+
     def _apply(self, changes: tuple[Any, ...]) -> None:
         for change in changes:
             if isinstance(change, MemberEvent):
                 self._member(change)
             elif isinstance(change, InboundRecord):
                 self._record(change)
-            elif isinstance(change, InboundTransition):
-                log.debug("inbound %s: %s -> %s", change.uniqueid, change.before, change.after)
+            elif isinstance(change, InboundTransition) and _arrival(change):
+                self._observe(change.queue, EventKind.INBOUND_ARRIVED, change.at)
 
     def _member(self, event: MemberEvent) -> None:
         """A queue's event about one of its members, applied to the agent's one state."""
@@ -334,6 +400,14 @@ class InboundDesk:
     def _record(self, record: InboundRecord) -> None:
         stats = self.stats.setdefault(record.queue, QueueStats())
         stats.add(record)
+        if record.outcome is InboundOutcome.CONNECTED and record.connected_at is not None:
+            wait = record.wait_s or 0.0
+            self._observe(record.queue, EventKind.INBOUND_ANSWERED, record.connected_at, wait)
+            talk = record.talk_s or 0.0
+            self._observe(record.queue, EventKind.INBOUND_TALK_ENDED, record.ended_at, talk)
+        elif record.outcome is InboundOutcome.ABANDONED and record.waiting_since is not None:
+            wait = record.wait_s or 0.0
+            self._observe(record.queue, EventKind.INBOUND_ABANDONED, record.ended_at, wait)
         meta = self.calls.pop(record.uniqueid, None)
         if meta is None:
             return
@@ -402,6 +476,14 @@ class InboundDesk:
             "average_wait_s": stats.average_wait_s,
             "agents": agents,
         }
+
+
+def _arrival(change: InboundTransition) -> bool:
+    """A caller starts waiting for an agent: in the queue, or for their assigned user."""
+    return change.before is InboundState.ROUTING and change.after in (
+        InboundState.QUEUED,
+        InboundState.DIRECT,
+    )
 
 
 async def _hang_up(call: AGICall) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dialer.engine.queues import QueueSeat
 from dialer.engine.records import StoreRecords
@@ -40,6 +40,9 @@ class Directory:
     by_campaign: dict[int, InboundCampaign]
     seats: dict[int, list[QueueSeat]]  # agent's campaign -> the queues its agents join
     acw_max_s: dict[int, float]
+    # Any campaign -> the queues its members also serve (through their other campaigns): the
+    # inbound queues whose service level its outbound dialing must leave agents for.
+    shared_queues: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class InboundRecords:
             campaigns = await store_inbound.inbound_campaigns(session)
             dids = await store_inbound.dids(session)
             links = await store_inbound.links(session)
+            members = await store_inbound.memberships(session)
         by_campaign: dict[int, InboundCampaign] = {}
         for c in campaigns:
             assert c.queue is not None
@@ -93,7 +97,17 @@ class InboundRecords:
                 )
         by_did = {did: by_campaign[cid] for did, cid in dids.items() if cid in by_campaign}
         acw = {c.id: float(c.acw_max_seconds) for c in campaigns if c.acw_max_seconds}
-        return Directory(by_did, by_campaign, seats, acw)
+        campaigns_of: dict[int, set[int]] = {}
+        for campaign_id, user_id in members:
+            campaigns_of.setdefault(user_id, set()).add(campaign_id)
+        shared: dict[int, set[str]] = {}
+        for joined in campaigns_of.values():
+            queues = {seat.queue for cid in joined for seat in seats.get(cid, ())}
+            for cid in joined:
+                shared.setdefault(cid, set()).update(queues)
+        return Directory(
+            by_did, by_campaign, seats, acw, {cid: frozenset(q) for cid, q in shared.items() if q}
+        )
 
     async def arrived(
         self, campaign_id: int, caller_number: str, now: dt.datetime

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from dialer.calls import CallRecord, Outcome
 from dialer.engine.ports import CampaignPlan, DialMode
+from pacing.blend import Blended
 from pacing.decision import Decision, DecisionLog
 from pacing.events import Event, EventKind
 from pacing.guard import Guard, GuardConfig
+from pacing.inbound import Inbound
 from pacing.policies import Agentless, Policy, Predictive, Preview, Progressive
 from pacing.snapshot import Snapshot
 
@@ -92,12 +94,27 @@ def _guard_config(plan: CampaignPlan) -> GuardConfig:
 class Pacer:
     """One campaign's policy inside the guard, the events it learns from, its decision log."""
 
-    def __init__(self, plan: CampaignPlan, log: DecisionLog | None = None) -> None:
+    def __init__(
+        self, plan: CampaignPlan, log: DecisionLog | None = None, inbound: Inbound | None = None
+    ) -> None:
+        """``inbound``: the pool of inbound queues the campaign's agents also serve
+        (dialer/engine/inbound.py, one per pool, fed each inbound event once); progressive and
+        predictive campaigns then dial only for the agents the queues' service levels can
+        spare (pacing.blend.Blended, docs/blending.md)."""
         self.plan = plan
         self.log = log or DecisionLog(maxlen=300)
+        self.inbound = inbound
         self.guard = Guard(
-            policy_for(plan), _guard_config(plan), campaign=str(plan.campaign_id), log=self.log
+            self._blend(policy_for(plan)),
+            _guard_config(plan),
+            campaign=str(plan.campaign_id),
+            log=self.log,
         )
+
+    def _blend(self, policy: Policy) -> Policy:
+        if self.inbound is None or not isinstance(policy, Progressive | Predictive):
+            return policy
+        return Blended(policy, self.inbound)
 
     @property
     def policy(self) -> Policy:
@@ -106,6 +123,8 @@ class Pacer:
     def retune(self, plan: CampaignPlan) -> None:
         """A supervisor changed the campaign's pacing: keep what was learned where possible."""
         policy = self.guard.policy
+        if isinstance(policy, Blended):
+            policy = policy.policy  # tuned inside, wrapped again below
         if plan.dial_mode is not self.plan.dial_mode:
             policy = policy_for(plan)
         elif isinstance(policy, Progressive):
@@ -114,6 +133,7 @@ class Pacer:
             policy.channels, policy.calls_per_s = plan.max_channels, plan.max_calls_per_s
         elif isinstance(policy, Predictive):
             policy.target = _predictive_target(plan)
+        policy = self._blend(policy)
         self.guard.policy = policy
         self.guard.name = policy.name
         self.guard.config = _guard_config(plan)
