@@ -29,7 +29,7 @@ from dialer.engine.engine import Engine
 from dialer.engine.inbound import NO_ANSWER_PAUSE, PHONE_UNAVAILABLE_PAUSE, InboundDesk
 from dialer.engine.inbound_records import InboundRecords
 from dialer.engine.ports import Typification
-from dialer.engine.records import StoreRecords
+from dialer.engine.records import ACW_TIMEOUT_NOTE, StoreRecords
 from dialer.engine.roster import AgentState, Roster
 from dialer.metrics import Registry
 from dialer.simasterisk import InboundCaller, NumberModel, SimConfig, SimulatedAsterisk
@@ -69,7 +69,12 @@ class Center:
 
 
 async def seed_inbound(
-    sessions: SessionFactory, now: dt.datetime, *, agents: int, allow_reassignment: bool
+    sessions: SessionFactory,
+    now: dt.datetime,
+    *,
+    agents: int,
+    allow_reassignment: bool,
+    management: bool = False,
 ) -> Center:
     demo = await seed_center(sessions, agents=agents, contacts=40, now=now, acw_max_s=30)
     async with sessions() as session, session.begin():
@@ -91,7 +96,11 @@ async def seed_inbound(
             return campaign.id
 
         service = await inbound(
-            "Service", "service", SERVICE_DID, allow_reassignment=allow_reassignment
+            "Service",
+            "service",
+            SERVICE_DID,
+            allow_reassignment=allow_reassignment,
+            allow_calls_in_management=management,
         )
         night = await inbound(
             "Night line",
@@ -182,11 +191,16 @@ async def floor(
     agents: int = 2,
     allow_reassignment: bool = True,
     reserve: bool = True,
+    management: bool = False,
 ) -> AsyncIterator[Floor]:
     start = shift_start()
     clock = ScaledClock(20, start=start.timestamp())
     center = await seed_inbound(
-        sessions, start, agents=agents, allow_reassignment=allow_reassignment
+        sessions,
+        start,
+        agents=agents,
+        allow_reassignment=allow_reassignment,
+        management=management,
     )
     agi = FastAGIServer(port=0)
     port = await agi.start()
@@ -491,6 +505,48 @@ async def test_an_agent_whose_phone_becomes_unavailable_is_paused(
         await other.close()
         await until_state(f, agent_id, AgentState.PAUSED, 10)
         assert f.roster.get(agent_id).pause_reason == PHONE_UNAVAILABLE_PAUSE
+
+
+async def test_with_management_status_calls_an_agent_in_after_call_work_takes_the_next_call(
+    session_factory: SessionFactory,
+) -> None:
+    # Seed 000 "Allow incoming call to users in management status".
+    async with floor(session_factory, agents=1, management=True) as f:
+        [agent_id] = f.center.agents
+        await login_all(f)
+        phone = f.roster.get(agent_id).interface
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        await until_state(f, agent_id, AgentState.ACW)
+        first = f.roster.get(agent_id).attempt_id
+        # Wrapping up, still unpaused in Service's queue (and paused in the others).
+        await until(lambda: f.members("night")[phone].paused, 10)
+        assert not f.members("service")[phone].paused
+        await f.call(SERVICE_DID, "573004440000", talk_s=3)
+        await until(lambda: f.roster.get(agent_id).attempt_id not in (None, first), 20)
+        rows = await until_written(f, 2)
+        await until_state(f, agent_id, AgentState.ACW)
+        async with f.sessions() as session:
+            closed = await session.get(Attempt, first)
+    assert [a.agent_id for a in rows] == [agent_id, agent_id]
+    # The first call's wrap-up was closed as the ACW timer closes it (the default record).
+    assert closed is not None and closed.comments == ACW_TIMEOUT_NOTE
+
+
+async def test_without_management_status_calls_an_agent_in_after_call_work_is_not_rung(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory, agents=1) as f:
+        [agent_id] = f.center.agents
+        await login_all(f)
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        await until_state(f, agent_id, AgentState.ACW)
+        await f.call(SERVICE_DID, "573004440000", talk_s=3)
+        await until(lambda: len(f.desk.tracker.waiting()) == 1, 10)
+        await f.clock.sleep(5)
+        assert sum(1 for m in f.events if m.name == "AgentCalled") == 1
+        await typify(f, agent_id)
+        rows = await until_written(f, 2)
+    assert [a.agent_id for a in rows] == [agent_id, agent_id]
 
 
 # -- abandons and the supervisor's view ------------------------------------------------------
