@@ -34,7 +34,7 @@ from ami.client import AMIClient
 from dialer.clock import ScaledClock
 from dialer.demo import shift_start
 from dialer.demo_seed import seed_center
-from dialer.engine.engine import Engine
+from dialer.engine.engine import AMI_EVENTS, Engine
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import Roster
 from store.db import create_schema, make_engine, make_session_factory
@@ -91,7 +91,8 @@ async def run(url: str, calls: int) -> tuple[float, int]:
     )
     assert sim.stdout is not None
     await sim.stdout.readline()  # "simulated Asterisk: AMI on ..." once it listens
-    ami = AMIClient("127.0.0.1", ami_port, ping_interval=None, action_timeout=60)
+    # The event classes the engine follows, as dialer serve asks a real Asterisk for them.
+    ami = AMIClient("127.0.0.1", ami_port, ping_interval=None, action_timeout=60, events=AMI_EVENTS)
     engine = Engine(
         StoreRecords(sessions, clock, owner="bench"),
         ami,

@@ -29,7 +29,7 @@ from agi.server import FastAGIServer
 from ami.client import AMIClient
 from dialer.clock import ScaledClock
 from dialer.demo_seed import CAMPAIGN_TIMEZONE, DemoCenter, seed_center
-from dialer.engine.engine import Engine, RunningCampaign
+from dialer.engine.engine import AMI_EVENTS, Engine, RunningCampaign
 from dialer.engine.ports import Typification
 from dialer.engine.records import ACW_TIMEOUT_NOTE, StoreRecords
 from dialer.engine.roster import AgentState, Roster
@@ -217,7 +217,7 @@ async def run_demo(opts: DemoOptions, out: TextIO = sys.stdout) -> Summary:
         SimConfig(fastagi_url=f"agi://127.0.0.1:{agi_port}", model=model), clock=clock
     )
     _, ami_port = await sim.start()
-    ami = AMIClient("127.0.0.1", ami_port, ping_interval=None)
+    ami = AMIClient("127.0.0.1", ami_port, ping_interval=None, events=AMI_EVENTS)
     roster = Roster(clock)
     records = StoreRecords(sessions, clock, owner="demo")
     engine = Engine(records, ami, roster, clock, owner="demo")

@@ -21,7 +21,7 @@ from agi.server import FastAGIServer
 from ami.client import AMIClient
 from dialer.api import Api
 from dialer.clock import RealClock
-from dialer.engine.engine import Engine
+from dialer.engine.engine import AMI_EVENTS, Engine
 from dialer.engine.inbound import InboundDesk
 from dialer.engine.inbound_records import InboundRecords
 from dialer.engine.ports import CampaignCannotStart
@@ -40,7 +40,11 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
     db = Database.open(settings.database_url)
     clock = RealClock()
     ami = AMIClient(
-        settings.ami.host, settings.ami.port, settings.ami.username, settings.ami.secret
+        settings.ami.host,
+        settings.ami.port,
+        settings.ami.username,
+        settings.ami.secret,
+        events=AMI_EVENTS,
     )
     roster = Roster(clock)
     records = StoreRecords(db.sessions, clock, owner=owner)

@@ -53,6 +53,12 @@ from pacing.snapshot import Snapshot, make_snapshot
 
 log = logging.getLogger(__name__)
 
+# The AMI event classes the engine follows (the Login's ``Events``): calls (Newchannel,
+# Newstate, Dial*, Hangup, Bridge*, OriginateResponse) and queues (Queue*, Agent*). The rest,
+# dialplan's VarSet and Newexten above all (some 40 % of what Asterisk sends about a call), is
+# not even sent to us.
+AMI_EVENTS = "call,agent"
+
 # Calls placed and not yet routed to an agent: ringing, or answered and in AMD (pacing's
 # "calls in flight"; a routed call waiting for an agent is one of its "calls waiting").
 _IN_FLIGHT = frozenset(
