@@ -485,9 +485,13 @@ async def test_queue_membership_is_reconciled_with_queue_status_after_a_reconnec
         await other.queue_remove("service", phone)
         await other.queue_add("billing", "Local/7099@agents")
         await other.close()
-        await f.desk.resync(f.engine.ami)
-        assert phone in f.members("service")
-        assert "Local/7099@agents" not in f.members("billing")
+        # The link drops; after the reconnect the resync hook compares QueueStatus with the
+        # roster and puts it right.
+        f.sim.drop_sessions()
+        await until(lambda: f.engine.ami.connections >= 2, 20)
+        await until(lambda: phone in f.members("service"), 20)
+        await until(lambda: "Local/7099@agents" not in f.members("billing"), 20)
+        assert not f.members("service")[phone].paused
 
 
 async def test_an_agent_whose_phone_becomes_unavailable_is_paused(
