@@ -21,7 +21,7 @@ from ami.client import AMIClient
 from dialer.clock import ScaledClock
 from dialer.demo import shift_start
 from dialer.demo_seed import DemoCenter, seed_center
-from dialer.engine.engine import Engine
+from dialer.engine.engine import AMI_EVENTS, Engine
 from dialer.engine.ports import CampaignCannotStart, Typification
 from dialer.engine.records import ACW_TIMEOUT_NOTE, StoreRecords
 from dialer.engine.roster import AgentState, Roster
@@ -53,7 +53,7 @@ async def shift(
     model = model or NumberModel(seed=5, ring_median_s=4.0, talk_median_s=20.0)
     sim = SimulatedAsterisk(SimConfig(fastagi_url=f"agi://127.0.0.1:{port}", model=model), clock)
     _, ami_port = await sim.start()
-    ami = AMIClient("127.0.0.1", ami_port, ping_interval=None)
+    ami = AMIClient("127.0.0.1", ami_port, ping_interval=None, events=AMI_EVENTS)  # as served
     roster = Roster(clock)
     # Leases far shorter than the calls: only renewal keeps a contact from a second dial.
     records = StoreRecords(sessions, clock, owner="test", lease_seconds=15)
