@@ -206,6 +206,27 @@ class InboundTracker:
         call = self._calls.get(uniqueid)
         return self._close(call, now) if call is not None else ()
 
+    def adopt(
+        self,
+        uniqueid: str,
+        channel: str,
+        caller_num: str,
+        queue: str,
+        waiting_since: float,
+        now: float,
+    ) -> tuple[Change, ...]:
+        """A caller QueueStatus lists as waiting (QueueEntry, after a reconnect or a restart):
+        tracked from then on as if its QueueCallerJoin had been seen at ``waiting_since``."""
+        call = self._calls.get(uniqueid)
+        if call is None:
+            call = self._calls[uniqueid] = _Call(uniqueid, channel, caller_num, waiting_since)
+        if call.state not in (InboundState.ROUTING, InboundState.QUEUED):
+            return ()
+        call.queue = queue
+        if call.waiting_since is None:
+            call.waiting_since = waiting_since
+        return self._move(call, InboundState.QUEUED, now)
+
     # AMI events --------------------------------------------------------------------------
     def handle(self, event: Message, now: float) -> tuple[Change, ...]:
         name = event.name

@@ -75,6 +75,7 @@ from pacing.inbound import Inbound, QueueTarget
 log = logging.getLogger(__name__)
 
 NO_ANSWER_PAUSE = "no answer on the phone"
+NO_ATTEMPT = 0  # an inbound call whose attempt could not be written
 PHONE_UNAVAILABLE_PAUSE = "phone unavailable"
 # QueueMemberStatus Status (the member's device state, ../shared/asterisk/README.md "Queue"):
 # 4 invalid, 5 unavailable: the phone is not registered, so no call can reach the agent.
@@ -178,7 +179,22 @@ class InboundDesk:
         QueueStatus (DESIGN.md: reconcile with QueueStatus before going on)."""
         if self._previous_resync is not None:
             await self._previous_resync(client)
-        await self.membership.reconcile(client, self.campaign_of_queue)
+        waiting = await self.membership.reconcile(client, self.campaign_of_queue)
+        now = self.clock.now()
+        for entry in waiting:
+            # Callers queued while the link was down (or before a restart) count for inbound
+            # priority and the supervisor's view; QueueEntry's Wait is whole seconds.
+            wait = float(entry.get("Wait") or 0)
+            self._apply(
+                self.tracker.adopt(
+                    entry.get("Uniqueid") or "",
+                    entry.get("Channel") or "",
+                    entry.get("CallerIDNum") or "",
+                    entry.get("Queue") or "",
+                    now - wait,
+                    now,
+                )
+            )
 
     # Inbound priority (dialer/engine/pace.py) -------------------------------------------------
     def waiting_for(self, campaign_id: int) -> int:
@@ -208,9 +224,15 @@ class InboundDesk:
             await _hang_up(call)
             return
         self._apply(self.tracker.routed(uid, campaign.queue, now))
-        attempt_id, caller = await self.records.arrived(
-            campaign.campaign_id, call.callerid, _utc(now)
-        )
+        try:
+            attempt_id, caller = await self.records.arrived(
+                campaign.campaign_id, call.callerid, _utc(now)
+            )
+        except Exception:
+            # The records cannot be written now: the caller is still served (an agent is
+            # better than a record), the call just has no attempt.
+            log.exception("inbound call %s: the attempt could not be written", uid)
+            attempt_id, caller = NO_ATTEMPT, Caller(None, None, None)
         meta = InboundCall(campaign.campaign_id, attempt_id, campaign.queue, caller)
         self.calls[uid] = meta
         try:
@@ -431,7 +453,8 @@ class InboundDesk:
             agent_id=agent_id,
             connected_at=_utc(record.connected_at) if record.connected_at is not None else None,
         )
-        self._spawn(self._write(outcome))
+        if meta.attempt_id != NO_ATTEMPT:
+            self._spawn(self._write(outcome))
 
     async def _write(self, outcome: StoredOutcome) -> None:
         try:

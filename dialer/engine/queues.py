@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 
 from ami.client import AMIClient
+from ami.codec import Message
 from ami.errors import ActionError, AMIError
 from dialer.engine.roster import Agent, AgentState, Move, Roster
 
@@ -181,15 +182,16 @@ class QueueMembership:
         return True
 
     # After a (re)connect --------------------------------------------------------------------
-    async def reconcile(self, client: AMIClient, queues: Iterable[str]) -> None:
+    async def reconcile(self, client: AMIClient, queues: Iterable[str]) -> list[Message]:
         """QueueStatus against the roster: add missing members, remove ours that should not be
-        there (logged out, or no longer in a campaign of that queue), fix pauses."""
+        there (logged out, or no longer in a campaign of that queue), fix pauses. Returns the
+        callers waiting in our queues (QueueEntry) for the inbound tracker."""
         ours = set(queues)
         try:
             status = await client.queue_status()
         except AMIError as exc:
             log.error("reconcile: QueueStatus failed: %s", exc)
-            return
+            return []
         listed: dict[tuple[str, str], bool] = {}
         for event in status.events:
             if event.name == "QueueMember" and event.get("Queue") in ours:
@@ -212,6 +214,7 @@ class QueueMembership:
         for agent in list(self.roster.agents.values()):
             if agent.state is not AgentState.LOGGED_OUT or self.members.get(agent.agent_id):
                 await self.sync(agent.agent_id)
+        return [e for e in status.events if e.name == "QueueEntry" and e.get("Queue") in ours]
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -169,3 +169,26 @@ def test_an_assigned_user_answering_makes_a_connected_call() -> None:
     assert record.outcome is InboundOutcome.CONNECTED
     assert record.wait_s == 2.0 and record.talk_s == 30.0
     assert record.interface == "Local/7001@agents"
+
+
+def test_a_caller_listed_by_queue_status_is_adopted_and_its_abandon_recorded() -> None:
+    # 03c: QueueStatus mid-wait lists the caller (QueueEntry, Wait: 1). A tracker that missed
+    # the join (a restart) adopts it from there and still records the abandon with its wait.
+    messages = timed_messages("03c_queue_abandon")
+    entry_at, entry = next((t, m) for t, m in messages if m.name == "QueueEntry")
+    tracker = InboundTracker()
+    waiting_since = entry_at - int(entry["Wait"])
+    tracker.adopt(
+        entry["Uniqueid"],
+        entry["Channel"],
+        entry["CallerIDNum"],
+        entry["Queue"],
+        waiting_since,
+        entry_at,
+    )
+    assert [q for q, _, _ in tracker.waiting()] == ["sales"]
+    later = [(t, m) for t, m in messages if t > entry_at]
+    changes = [c for t, m in later for c in tracker.handle(m, t)]
+    [record] = records(changes)
+    assert record.outcome is InboundOutcome.ABANDONED
+    assert record.wait_s is not None and record.wait_s >= int(entry["Wait"])

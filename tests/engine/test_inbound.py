@@ -31,6 +31,7 @@ from dialer.engine.inbound_records import InboundRecords
 from dialer.engine.ports import Typification
 from dialer.engine.records import ACW_TIMEOUT_NOTE, StoreRecords
 from dialer.engine.roster import AgentState, Roster
+from dialer.inbound_calls import InboundTracker
 from dialer.metrics import Registry
 from dialer.simasterisk import InboundCaller, NumberModel, SimConfig, SimulatedAsterisk
 from pacing.blend import Blended
@@ -335,6 +336,22 @@ async def test_a_second_call_of_the_contact_goes_under_its_open_ticket_and_a_str
     assert stranger.ticket_id is None and stranger.outcome is CallOutcome.ANSWERED
 
 
+async def test_a_caller_is_still_served_when_the_attempt_cannot_be_written(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        await login_all(f)
+
+        async def records_down(*args: object) -> tuple[int, object]:
+            raise OSError("database unreachable")
+
+        f.desk.records.arrived = records_down  # type: ignore[method-assign,assignment]
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        await until(lambda: any(a.state is AgentState.ACW for a in f.roster.agents.values()), 20)
+        assert any(m.name == "AgentConnect" for m in f.events)
+    assert await inbound_attempts(f) == []
+
+
 async def test_out_of_hours_close_plays_the_message_and_no_agent_is_rung(
     session_factory: SessionFactory,
 ) -> None:
@@ -551,6 +568,23 @@ async def test_without_management_status_calls_an_agent_in_after_call_work_is_no
         await typify(f, agent_id)
         rows = await until_written(f, 2)
     assert [a.agent_id for a in rows] == [agent_id, agent_id]
+
+
+async def test_callers_queued_before_a_restart_count_for_inbound_priority_after_it(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        await login_all(f)
+        for agent_id in f.center.agents:
+            f.roster.pause(agent_id, "training")
+        await f.call(SERVICE_DID, KNOWN_CALLER, patience_s=600)
+        await until(lambda: len(f.desk.tracker.waiting()) == 1, 10)
+        f.desk.tracker = InboundTracker()  # what a restarted dialer knows
+        f.sim.drop_sessions()
+        # After the reconnect QueueStatus lists the caller (QueueEntry): waiting again, for
+        # the queue's agents and the outbound campaign sharing them.
+        await until(lambda: len(f.desk.tracker.waiting()) == 1, 20)
+        assert f.desk.waiting_for(f.center.demo.campaign_id) == 1
 
 
 # -- abandons and the supervisor's view ------------------------------------------------------
