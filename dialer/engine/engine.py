@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from agi.server import AGICall
 from ami.client import AMIClient
 from ami.codec import Message
-from ami.errors import ActionError, AMIError, LinkLost
+from ami.errors import ActionError, ActionTimeout, AMIError, LinkLost
 from dialer.agents import STATE_CODES
 from dialer.calls import (
     EVENTS,
@@ -370,6 +370,11 @@ class Engine:
             # It may have dialed. Leave the attempt "dialing": the resync after the reconnect
             # finds it by ChannelId or closes it as unknown. Never re-send.
             log.warning("attempt %s: link lost during Originate, outcome unknown", attempt_id)
+        except ActionTimeout:
+            # No ack in time, the link still up: it may have dialed (a busy Asterisk), so the
+            # call is followed by its events like any other, never marked failed (its contact
+            # would be free for a second call while the first rings) and never re-sent.
+            log.warning("attempt %s: Originate not acknowledged in time, following it", attempt_id)
         except (ActionError, AMIError) as exc:
             log.error("attempt %s: Originate refused: %s", attempt_id, exc)
             self._apply(self.tracker.rejected(attempt_id, str(exc), self.clock.now()))

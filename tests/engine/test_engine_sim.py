@@ -50,7 +50,11 @@ def _plan(**kw: object) -> CampaignPlan:
 
 @contextlib.asynccontextmanager
 async def _rig(
-    plan: CampaignPlan, numbers: dict[str, PartyKind], agents: int, blocked: set[str] | None = None
+    plan: CampaignPlan,
+    numbers: dict[str, PartyKind],
+    agents: int,
+    blocked: set[str] | None = None,
+    action_timeout: float = 10.0,
 ) -> AsyncIterator[Rig]:
     clock = ScaledClock(SPEED)
     contacts = [Dialable(i + 1, 100 + i, number) for i, number in enumerate(numbers)]
@@ -63,7 +67,7 @@ async def _rig(
         SimConfig(fastagi_url=f"agi://127.0.0.1:{agi_port}", model=model), clock=clock
     )
     _, port = await sim.start()
-    ami = AMIClient("127.0.0.1", port, ping_interval=None)
+    ami = AMIClient("127.0.0.1", port, ping_interval=None, action_timeout=action_timeout)
     engine = Engine(records, ami, roster, clock, tick_s=1.0)
     agi.route("outbound", engine.handle_outbound)
     await ami.connect()
@@ -217,3 +221,20 @@ async def test_a_blocked_number_is_not_dialed() -> None:
         assert [d.phone for d, _ in rig.records.attempts.values()] == ["15550000001"]
         assert rig.sim.originates == 1
         assert ("release", 2) in rig.records.lease_log
+
+
+async def test_an_originate_not_acknowledged_in_time_is_followed_to_its_outcome() -> None:
+    """An ack that does not come in time (a busy Asterisk) says nothing of the call, which may
+    be ringing: it keeps its contact and gets the outcome Asterisk's events give it, never a
+    "failed" of our own, and it is not sent again."""
+    numbers = {"15550000002": PartyKind.BUSY, "15550000003": PartyKind.NO_ANSWER}
+    async with _rig(_plan(), numbers, agents=2, action_timeout=0.0) as rig:
+        await rig.engine.start_campaign(1)
+        await until(lambda: len(rig.records.results) == 2, timeout=60)
+        by_contact = {
+            rig.records.attempts[a][0].assignment_id: r.outcome
+            for a, r in rig.records.results.items()
+        }
+        assert by_contact == {1: Outcome.BUSY, 2: Outcome.NO_ANSWER}
+        assert len(rig.records.attempts) == 2  # each contact dialed once
+        assert rig.sim.originates == 2  # and sent once each
