@@ -35,6 +35,7 @@ from dialer.inbound_calls import InboundTracker
 from dialer.metrics import Registry
 from dialer.simasterisk import InboundCaller, NumberModel, SimConfig, SimulatedAsterisk
 from pacing.blend import Blended
+from pacing.decision import Decision
 from store.campaigns import create_campaign, link_campaigns
 from store.contacts import create_contact
 from store.db import SessionFactory
@@ -674,24 +675,38 @@ async def test_inbound_callers_waiting_pause_outbound_for_the_shared_agents(
         campaign = f.center.demo.campaign_id
         desk = asyncio.create_task(typify_everything(f))
         running = await f.engine.start_campaign(campaign)
-        # Both shared agents busy with outbound calls, then a caller arrives on the queue.
+        # Both shared agents busy with outbound calls; they stop typifying (so they stay in
+        # after-call work until the ACW timer), then a caller arrives on the queue.
         await until(
             lambda: all(a.state is not AgentState.AVAILABLE for a in f.roster.agents.values()),
             30,
         )
-        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        await cancelled(desk)
+        await f.call(SERVICE_DID, KNOWN_CALLER, patience_s=900, talk_s=3)
         await until(lambda: f.desk.waiting_for(campaign) == 1, 10)
-        placed_when_queued = running.stats.placed
-        await until(lambda: len(f.desk.tracker.waiting()) == 0, 60)
-        # While the caller waited, every outbound decision placed nothing, and said why.
-        waited = [d for d in running.pacer.history if "inbound caller(s) waiting" in d.reason]
-        assert waited and all(d.calls == 0 for d in waited)
-        assert running.stats.placed == placed_when_queued
-        [attempt] = await until_written(f, 1, 60)
+        [(_, _, joined)] = f.desk.tracker.waiting()
+        await until(lambda: any(_paused_for_inbound(d) for d in running.pacer.history), 30)
+        desk = asyncio.create_task(typify_everything(f))
+        [attempt] = await until_written(f, 1, 90)
         await f.engine.stop_dialing()
-        desk.cancel()
+        await cancelled(desk)
     assert attempt.outcome is CallOutcome.ANSWERED and attempt.agent_id in f.center.agents
+    assert attempt.connected_at is not None
+    # Every outbound decision while the caller waited placed nothing, and said why.
+    answered = attempt.connected_at.timestamp()
+    waiting = [d for d in running.pacer.history if joined <= d.at < answered]
+    assert waiting and all(d.calls == 0 and _paused_for_inbound(d) for d in waiting)
     assert all(n <= 1 for n in most().values()), most()
+
+
+def _paused_for_inbound(decision: Decision) -> bool:
+    return "inbound caller(s) waiting for shared agents" in decision.reason
+
+
+async def cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def test_the_pacing_core_holds_the_agents_the_queue_needs_out_of_outbound(
