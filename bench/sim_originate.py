@@ -107,7 +107,9 @@ async def run_product(calls: int, concurrency: int = 200) -> float:
                 action_id=f"att-{i}",
                 channel_id=f"att-{i}-1",
                 other_channel_id=f"att-{i}-2",
-                timeout_ms=10000,
+                # 30 s of simulated ring (0.3 s at 100x): a loaded machine must not turn
+                # answers into ring timeouts, or the outcome mix below is the machine's.
+                timeout_ms=30000,
                 variables={"CAMPAIGN_ID": 1, "ATTEMPT_ID": i},
                 timeout=120,
             )

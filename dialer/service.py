@@ -64,6 +64,7 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
         {"outbound": engine.handle_outbound, "inbound": inbound.handle_inbound},
         host=settings.fastagi.host,
         port=settings.fastagi.port,
+        exec_timeout=settings.fastagi.exec_timeout_s,
     )
     runner = web.AppRunner(Api(engine, db.sessions, Registry(), inbound=inbound).app())
     await agi.start()

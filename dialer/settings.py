@@ -13,6 +13,7 @@ The file holds top-level keys and three tables::
     [fastagi]
     port = 4573
     url = "agi://10.0.0.5:4573"              # what Asterisk dials; default agi://<host>:<port>
+    exec_timeout_s = 14400                   # bound of one EXEC (Dial, Queue): the longest call
     [api]
     port = 8080
 
@@ -68,6 +69,9 @@ class FastAgiSettings:
     host: str = "127.0.0.1"
     port: int = 4573
     url: str = ""
+    # An EXEC (Dial to an agent, Queue) lasts as long as the call, so it gets its own bound:
+    # the longest call expected. A peer gone silent without closing then frees its handler.
+    exec_timeout_s: float = 4 * 3600.0
 
     @property
     def agi_url(self) -> str:

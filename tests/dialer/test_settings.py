@@ -100,3 +100,9 @@ def test_missing_and_broken_files_are_named(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.toml", env={})
     with pytest.raises(SettingsError, match="not valid TOML"):
         load_settings(write(tmp_path, "tick_seconds = \n"), env={})
+
+
+def test_an_agi_exec_is_bounded_by_the_longest_call_unless_told_otherwise() -> None:
+    assert load_settings(env={}).fastagi.exec_timeout_s == 4 * 3600.0
+    told = load_settings(env={"DIALER_FASTAGI__EXEC_TIMEOUT_S": "600"})
+    assert told.fastagi.exec_timeout_s == 600.0
