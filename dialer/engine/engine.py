@@ -142,6 +142,7 @@ class Engine:
         # Originates sent and not yet acknowledged, a tick's at a time: never cancelled (an
         # Originate cut off half way would be a call whose fate nobody follows).
         self._sending: set[asyncio.Future[list[None]]] = set()
+        self._handlers = 0  # FastAGI handlers of outbound calls running now
         self.accepting = True
         # Inbound callers waiting for agents a campaign shares: set by the inbound side
         # (dialer/engine/inbound.py); while above 0 the campaign places no outbound call.
@@ -188,13 +189,17 @@ class Engine:
                     await running.task
 
     async def drain(self, timeout_s: float) -> None:
-        """Wait (in clock time) for the calls in flight and their writes to finish."""
+        """Wait (in clock time) for the calls in flight, their FastAGI handlers (a survey goes
+        on after its call's outcome is known) and their writes to finish."""
         waited = 0.0
-        while (len(self.tracker) or self._writes or self._sending) and waited < timeout_s:
+        while self._busy() and waited < timeout_s:
             await self.clock.sleep(0.5)
             waited += 0.5
         if self._sending or self._writes:
             await asyncio.gather(*self._sending, *self._writes, return_exceptions=True)
+
+    def _busy(self) -> bool:
+        return bool(len(self.tracker) or self._writes or self._sending or self._handlers)
 
     async def resync(self, client: AMIClient) -> None:
         """After every (re)connect: calls in flight are unknown until Asterisk says which
@@ -459,7 +464,11 @@ class Engine:
 
     # The FastAGI side (dialer.engine.outbound.OutboundCalls) ---------------------------------
     async def handle_outbound(self, call: AGICall) -> None:
-        await handle_outbound(call, self)
+        self._handlers += 1
+        try:
+            await handle_outbound(call, self)
+        finally:
+            self._handlers -= 1
 
     def plan(self, attempt_id: int) -> CallPlan | None:
         meta = self.calls.get(attempt_id)

@@ -177,7 +177,12 @@ async def _broadcast(call: AGICall, calls: OutboundCalls, plan: CallPlan) -> Non
             if (await call.get_variable("AMDSTATUS")) == "MACHINE":
                 calls.machine(attempt_id, await call.get_variable("AMDCAUSE") or "")
                 if plan.broadcast_to_machines:
+                    # Left on the machine: a delivered message (the attempt's AMD result still
+                    # says MACHINE), written under the campaign's broadcast result.
                     await call.stream_file(message)
+                    calls.delivered(attempt_id)
+                    await call.hangup()
+                    return
                 await call.hangup()
                 calls.ended(attempt_id, "dialer")
                 return

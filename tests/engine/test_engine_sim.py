@@ -238,3 +238,29 @@ async def test_an_originate_not_acknowledged_in_time_is_followed_to_its_outcome(
         assert by_contact == {1: Outcome.BUSY, 2: Outcome.NO_ANSWER}
         assert len(rig.records.attempts) == 2  # each contact dialed once
         assert rig.sim.originates == 2  # and sent once each
+
+
+async def test_drain_waits_for_a_fastagi_handler_still_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A survey goes on after its call's outcome is known: stopping must not cut it off.
+    clock = ScaledClock(1000.0)
+    engine = Engine(
+        MemoryRecords(_plan(), []),
+        AMIClient("127.0.0.1", 9, ping_interval=None),
+        Roster(clock),
+        clock,
+    )
+    survey_over = asyncio.Event()
+
+    async def handler(call: object, calls: object) -> None:
+        await survey_over.wait()
+
+    monkeypatch.setattr("dialer.engine.engine.handle_outbound", handler)
+    running = asyncio.create_task(engine.handle_outbound(None))  # type: ignore[arg-type]
+    draining = asyncio.create_task(engine.drain(timeout_s=3600))
+    await asyncio.sleep(0.05)
+    assert not draining.done()
+    survey_over.set()
+    await asyncio.wait_for(draining, 5)
+    await running
