@@ -127,6 +127,27 @@ def _chunks(rows: Iterable[tuple[int, Cells]]) -> Iterator[list[tuple[int, Cells
         yield chunk
 
 
+def first_of_each_document(
+    records: list[ContactRecord],
+    seen: dict[tuple[str, str], int],
+    label: str,
+    problems: list[ImportProblem],
+) -> list[ContactRecord]:
+    """The records whose document was not in an earlier row (``seen``: document -> first
+    row, kept across chunks); each repeat is a problem naming the first row (seed 000: one
+    row per customer)."""
+    kept: list[ContactRecord] = []
+    for record in records:
+        first = seen.setdefault(record.document_key, record.row)
+        if first != record.row:
+            kind, number = record.document_key
+            message = f"{kind} {number} is already in row {first}; one row per customer"
+            problems.append(ImportProblem(record.row, label, message))
+        else:
+            kept.append(record)
+    return kept
+
+
 def validate_file(
     path: Path,
     context: ValidationContext,
@@ -147,15 +168,7 @@ def validate_file(
 
     def take(records: list[ContactRecord], problems: list[ImportProblem], rows: int) -> None:
         result.rows += rows
-        kept: list[ContactRecord] = []
-        for record in records:
-            first = seen.setdefault(record.document_key, record.row)
-            if first != record.row:
-                kind, number = record.document_key
-                message = f"{kind} {number} is already in row {first}; one row per customer"
-                problems.append(ImportProblem(record.row, label, message))
-            else:
-                kept.append(record)
+        kept = first_of_each_document(records, seen, label, problems)
         if problems:
             problems.sort(key=lambda p: p.row)
             result.problems.extend(problems)

@@ -38,6 +38,7 @@ from store.importing.pipeline import (
     _chunks,
     _make_validator,
     _validate_chunk,
+    first_of_each_document,
 )
 from store.importing.problems import ImportProblem, ImportRejected
 from store.importing.readers import Table, open_table
@@ -68,15 +69,7 @@ class FileValidation:
         for chunk in _chunks(self.table.rows):
             records, found = _validate_chunk(validator, chunk)
             self.rows += len(chunk)
-            kept: list[ContactRecord] = []
-            for record in records:
-                first = seen.setdefault(record.document_key, record.row)
-                if first != record.row:
-                    kind, number = record.document_key
-                    message = f"{kind} {number} is already in row {first}; one row per customer"
-                    found.append(ImportProblem(record.row, label, message))
-                else:
-                    kept.append(record)
+            kept = first_of_each_document(records, seen, label, found)
             if found:
                 found.sort(key=lambda p: p.row)
                 self.problems.extend(found)
