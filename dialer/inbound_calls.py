@@ -293,6 +293,10 @@ class InboundTracker:
             outcome = InboundOutcome.HUNG_UP
         end = call.connected_at if call.connected_at is not None else now
         wait = end - call.waiting_since if call.waiting_since is not None else None
+        if wait is not None and call.hold_time_s is not None and wait < call.hold_time_s:
+            # Our clock saw the join late (its event queued behind others on a busy link):
+            # app_queue's own HoldTime, counted where the caller waited, is the better figure.
+            wait = float(call.hold_time_s)
         talk = now - call.connected_at if call.connected_at is not None else None
         before, call.state = call.state, InboundState.ENDED
         record = InboundRecord(

@@ -192,3 +192,16 @@ def test_a_caller_listed_by_queue_status_is_adopted_and_its_abandon_recorded() -
     [record] = records(changes)
     assert record.outcome is InboundOutcome.ABANDONED
     assert record.wait_s is not None and record.wait_s >= int(entry["Wait"])
+
+
+def test_a_join_seen_late_takes_the_wait_from_app_queues_hold_time() -> None:
+    # A busy link delivers QueueCallerJoin and QueueCallerAbandon together: our clock would
+    # say the caller waited no time; app_queue counted 6 s where the caller waited.
+    tracker = InboundTracker()
+    changes: list[Change] = []
+    messages = [m for _, m in timed_messages("03c_queue_abandon")]
+    for message in messages:
+        changes.extend(tracker.handle(message, 1000.0))
+    [record] = records(changes)
+    assert record.outcome is InboundOutcome.ABANDONED
+    assert record.wait_s == 6.0
