@@ -150,9 +150,8 @@ class Replay:
     agi_simulated: list[list[str]] = field(default_factory=list)
 
 
-def recorded_agi_replies(name: str) -> list[list[str]]:
-    """What Asterisk answered the capture's FastAGI script, per session (replies in order, then
-    whether it sent HANGUP)."""
+def _agi_sessions(name: str) -> list[list[dict[str, str]]]:
+    """The capture's FastAGI records, one list per session in session order ([] if none)."""
     path = TRANSCRIPTS / f"{name}.agi.jsonl"
     if not path.exists():
         return []
@@ -160,11 +159,17 @@ def recorded_agi_replies(name: str) -> list[list[str]]:
     for line in path.read_text().splitlines():
         rec = json.loads(line)
         sessions[rec["session"]].append(rec)
+    return [sessions[key] for key in sorted(sessions)]
+
+
+def recorded_agi_replies(name: str) -> list[list[str]]:
+    """What Asterisk answered the capture's FastAGI script, per session (replies in order, then
+    whether it sent HANGUP)."""
     out = []
-    for key in sorted(sessions):
+    for rows in _agi_sessions(name):
         lines = [
             text
-            for r in sessions[key]
+            for r in rows
             if r["dir"] == "asterisk" and not r["data"].startswith("agi_")
             for text in r["data"].splitlines()
         ]
@@ -176,16 +181,8 @@ def recorded_agi_replies(name: str) -> list[list[str]]:
 def _recorded_agi_commands(name: str) -> list[tuple[list[str], bool]]:
     """Per FastAGI session: the commands the capture's script sent, and whether it then
     stayed on the line until Asterisk said HANGUP."""
-    path = TRANSCRIPTS / f"{name}.agi.jsonl"
-    if not path.exists():
-        return []
-    sessions: dict[int, list[dict[str, str]]] = defaultdict(list)
-    for line in path.read_text().splitlines():
-        rec = json.loads(line)
-        sessions[rec["session"]].append(rec)
     out = []
-    for key in sorted(sessions):
-        rows = sessions[key]
+    for rows in _agi_sessions(name):
         commands = [r["data"].rstrip("\n") for r in rows if r["dir"] == "script"]
         last_script = max(i for i, r in enumerate(rows) if r["dir"] == "script")
         waits = any(r["data"] == "HANGUP\n" for r in rows[last_script + 1 :])
