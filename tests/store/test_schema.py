@@ -11,11 +11,21 @@ from sqlalchemy.engine import Connection
 
 from store.db import SessionFactory, current_revision, make_engine
 from store.models import Base, Company
+from store.statement_keys import keys_of
 
 
 def _differences(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, Base.metadata))
+    differences = list(compare_metadata(context, Base.metadata))
+    if connection.dialect.name == "postgresql":
+        # Checked by statement triggers there, not declared (tests/store/test_statement_keys.py).
+        by_trigger = {key.name for key in keys_of(Base.metadata)}
+        differences = [
+            d
+            for d in differences
+            if not (isinstance(d, tuple) and d[0] == "add_fk" and d[1].name in by_trigger)
+        ]
+    return differences
 
 
 async def test_migrations_create_the_models_schema(database_url: str) -> None:
@@ -29,7 +39,7 @@ async def test_migrations_create_the_models_schema(database_url: str) -> None:
 
 
 async def test_the_database_is_at_the_newest_migration(database_url: str) -> None:
-    assert await current_revision(database_url) == "0004"
+    assert await current_revision(database_url) == "0005"
 
 
 async def test_datetimes_come_back_aware_in_utc(session_factory: SessionFactory) -> None:
