@@ -78,8 +78,14 @@ def _clock_s(s: Shift, wall_s: float) -> float:
 async def test_an_auto_drop_reminder_is_dialed_on_time_to_the_agent_who_scheduled_it(
     session_factory: SessionFactory,
 ) -> None:
-    async with shift(session_factory, agents=2, contacts=3, model=EVERYONE_ANSWERS) as s:
-        scheduler = s.center.agents[1].user_id
+    # The reminder is the campaign's only call, and the agent who scheduled it is back from a
+    # break: the other agent has been free longer, so an ordinary call's hand-off (longest
+    # available first) would go to them. Only the reservation gives it to the scheduler.
+    async with shift(session_factory, agents=2, contacts=1, model=EVERYONE_ANSWERS) as s:
+        scheduler, other = s.center.agents[1].user_id, s.center.agents[0].user_id
+        s.engine.roster.pause(scheduler, "break")
+        s.engine.roster.ready(scheduler)
+        assert s.engine.roster.get(other).since < s.engine.roster.get(scheduler).since
         assignment_id, due = await _remind(s, agent=scheduler, after_s=150)
         desk = asyncio.create_task(typify_all(s, forget=set()))
         await s.engine.start_campaign(s.center.campaign_id)
