@@ -27,10 +27,12 @@ from dialer.engine.inbound import InboundDesk
 from dialer.engine.ports import Typification
 from dialer.metrics import Registry
 from store import users as store_users
+from store.audit import audit
 from store.campaigns import get_campaign, update_campaign
 from store.db import SessionFactory
 from store.enums import Role
 from store.errors import InvalidSetting, MissingMandatoryFields, NotFound, StoreError
+from store.inbound import campaign_dids, set_dids
 from store.models import Assignment, Attempt, Callback, CampaignMember, Contact, Phone, User
 from store.work import complete_callback, due_reminders, schedule_callback
 
@@ -100,6 +102,8 @@ class Api:
                 web.post("/api/campaigns/{id}/resume", self.campaign_resume),
                 web.get("/api/queues", self.queues),
                 web.get("/api/campaigns/{id}/queue", self.campaign_queue),
+                web.get("/api/campaigns/{id}/dids", self.dids_get),
+                web.put("/api/campaigns/{id}/dids", self.dids_set),
             ]
         )
         return app
@@ -451,6 +455,40 @@ class Api:
         if campaign is None:
             raise ApiError(404, f"campaign {campaign_id} has no inbound queue")
         return _json({"campaign_id": campaign_id, **desk.queue_view(campaign.queue)})
+
+    async def dids_get(self, request: web.Request) -> web.Response:
+        campaign_id = self._running(request)
+        async with self.sessions() as session:
+            numbers = await campaign_dids(session, campaign_id)
+        return _json({"campaign_id": campaign_id, "dids": numbers})
+
+    async def dids_set(self, request: web.Request) -> web.Response:
+        """The campaign's inbound numbers (issue 6: the DID selects the campaign), replacing
+        the ones it had; audited, and routed from the next call on."""
+        user = self._supervisor(request)
+        campaign_id = self._campaign_id(request)
+        body = await self._body(request)
+        wanted = body.get("dids")
+        if not isinstance(wanted, list) or not all(isinstance(d, str) for d in wanted):
+            raise ApiError(400, 'send {"dids": ["5716000100", ...]}: a list of numbers', "dids")
+        async with self.sessions() as session, session.begin():
+            before = await campaign_dids(session, campaign_id)
+            await set_dids(session, campaign_id, wanted)
+            after = await campaign_dids(session, campaign_id)
+            campaign = await get_campaign(session, campaign_id)
+            audit(
+                session,
+                self.engine.now(),
+                "campaign",
+                campaign_id,
+                "dids",
+                {"before": before, "after": after},
+                user_id=user.id,
+                company_id=campaign.company_id,
+            )
+        if self.inbound is not None:
+            await self.inbound.load()
+        return _json({"campaign_id": campaign_id, "dids": after})
 
     async def pacing_get(self, request: web.Request) -> web.Response:
         campaign_id = self._running(request)

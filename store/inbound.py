@@ -63,6 +63,15 @@ def _did(value: str) -> str:
     return digits
 
 
+async def campaign_dids(session: AsyncSession, campaign_id: int) -> list[str]:
+    """The campaign's inbound numbers, sorted."""
+    await get_campaign(session, campaign_id)
+    rows = await session.scalars(
+        select(CampaignDid.did).where(CampaignDid.campaign_id == campaign_id)
+    )
+    return sorted(rows)
+
+
 async def dids(session: AsyncSession) -> dict[str, int]:
     """Every DID and its campaign."""
     rows = await session.execute(select(CampaignDid.did, CampaignDid.campaign_id))

@@ -36,6 +36,7 @@ from dialer.metrics import Registry
 from dialer.simasterisk import InboundCaller, NumberModel, SimConfig, SimulatedAsterisk
 from pacing.blend import Blended
 from pacing.decision import Decision
+from store.audit import history
 from store.campaigns import create_campaign, link_campaigns
 from store.contacts import create_contact
 from store.db import SessionFactory
@@ -444,6 +445,60 @@ async def test_without_reassignment_the_caller_waits_for_their_assigned_user(
         assert f.roster.get(other).calls == 0
     assert attempt.agent_id == assigned and attempt.outcome is CallOutcome.ANSWERED
     assert attempt.queue_wait_seconds is not None and attempt.queue_wait_seconds >= 4
+
+
+async def test_a_supervisor_gives_a_campaign_a_new_did_and_its_next_call_is_routed_there(
+    session_factory: SessionFactory,
+) -> None:
+    new_did = "5716000499"
+    async with floor(session_factory) as f:
+        await login_all(f)
+        supervisor = f.headers(f.center.supervisor_token)
+        response = await f.api.put(
+            f"/api/campaigns/{f.center.billing}/dids",
+            headers=supervisor,
+            json={"dids": [BILLING_DID, "+" + new_did]},
+        )
+        assert response.status == 200
+        assert (await response.json())["dids"] == [BILLING_DID, new_did]
+        await f.call(new_did, KNOWN_CALLER, talk_s=3)
+        [attempt] = await until_written(f, 1)
+        listed = await (
+            await f.api.get(f"/api/campaigns/{f.center.billing}/dids", headers=supervisor)
+        ).json()
+    assert attempt.campaign_id == f.center.billing
+    assert listed == {"campaign_id": f.center.billing, "dids": [BILLING_DID, new_did]}
+    async with session_factory() as session:
+        entries = await history(session, "campaign", f.center.billing)
+    [entry] = [e for e in entries if e.action == "dids"]
+    assert entry.user_id is not None and entry.changes == {
+        "before": [BILLING_DID],
+        "after": [BILLING_DID, new_did],
+    }
+
+
+async def test_a_did_that_belongs_to_another_campaign_is_refused_by_name(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        url = f"/api/campaigns/{f.center.billing}/dids"
+        supervisor = f.headers(f.center.supervisor_token)
+        taken = await f.api.put(url, headers=supervisor, json={"dids": [SERVICE_DID]})
+        taken_body = await taken.json()
+        not_a_number = await f.api.put(url, headers=supervisor, json={"dids": ["billing"]})
+        not_a_number_body = await not_a_number.json()
+        as_agent = await f.api.put(
+            url, headers=f.headers(f.center.agent_tokens[0]), json={"dids": []}
+        )
+        left = await (await f.api.get(url, headers=supervisor)).json()
+    assert taken.status == 400
+    assert taken_body["field"] == "dids"
+    assert taken_body["error"].endswith(
+        f"{SERVICE_DID} already belongs to campaign {f.center.service}"
+    )
+    assert not_a_number.status == 400 and "'billing' is not a number" in not_a_number_body["error"]
+    assert as_agent.status == 403
+    assert left["dids"] == [BILLING_DID]  # nothing changed
 
 
 # -- agents across campaigns' queues ---------------------------------------------------------
