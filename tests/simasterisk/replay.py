@@ -196,12 +196,27 @@ def _settled(messages: list[Message]) -> int:
     return sum(1 for m in messages if not m.is_event or m.action_id is None)
 
 
+# Wall time the capture's FastAGI script keeps before the model hangs up on it, where the
+# capture's script was done before the far end hung up (02e: 5 ms of commands, then the
+# hangup 0.5 s later): at x3 a loaded machine let the hangup overtake the second command.
+AGI_MARGIN_S = 0.5
+
+
 def replay_speed(name: str) -> float:
     """x10, but slow enough that a short scenario lasts about a second of wall time: the
     capture's script runs in real time beside the scaled model, and a busy machine must not
-    let the model's next step overtake the script's next command."""
+    let the model's next step overtake the script's next command. Where the script finished
+    before Asterisk said HANGUP, that gap lasts at least AGI_MARGIN_S (real time at most)."""
     duration = max(block.t for block in blocks(name))
-    return min(10.0, max(2.0, duration))
+    speed = min(10.0, max(2.0, duration))
+    for rows in _agi_sessions(name):
+        last_command = max(r["t"] for r in rows if r["dir"] == "script")
+        hangups = [
+            r["t"] for r in rows if r["dir"] == "asterisk" and "HANGUP" in r["data"].splitlines()
+        ]
+        if hangups and hangups[0] > last_command:
+            speed = min(speed, max(1.0, (hangups[0] - last_command) / AGI_MARGIN_S))
+    return speed
 
 
 async def replay(name: str, speed: float | None = None) -> Replay:
