@@ -542,7 +542,11 @@ class Assignment(Base):
     assigned_user_id: Mapped[int | None] = _fk(
         "users.id", nullable=True, ondelete="SET NULL", index=False
     )
-    import_batch_id: Mapped[int | None] = _fk("import_batch.id", nullable=True, ondelete="SET NULL")
+    # Provenance only: nothing looks assignments up by it (seed 003 filters contacts by
+    # their import batch), so no index; an import batch's rare deletion scans to unset it.
+    import_batch_id: Mapped[int | None] = _fk(
+        "import_batch.id", nullable=True, ondelete="SET NULL", index=False
+    )
     last_used_at: Mapped[datetime | None]
     previous_last_used_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(100))

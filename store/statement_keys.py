@@ -121,8 +121,13 @@ def _insert_function(table: str, keys: Sequence[StatementKey]) -> list[str]:
     END IF;
   END IF;"""
         )
+    # enable_seqscan off: inside an import's transaction the statistics still describe the
+    # tables as they were before it (a million contacts look like none), and the planner
+    # then scans the whole parent for every batch (136 ms a batch at 200,000 contacts,
+    # growing with the table) where the primary key finds the batch's keys directly.
     return [
-        f"""CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $body$
+        f"""CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql
+SET enable_seqscan = off AS $body$
 DECLARE wanted bigint[]; locked bigint; missing bigint;
 BEGIN{"".join(checks)}
   RETURN NULL;

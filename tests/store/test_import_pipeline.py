@@ -122,3 +122,28 @@ def test_streamed_validation_rejects_a_bad_header(tmp_path: Path, process: bool)
     numbers, problems, _ = _stream(path, process=process)
     assert numbers == []
     assert "row 1, column DOCUMENT NUMBER: required column is missing" in problems
+
+
+def _records(path: Path, *, process: bool) -> list[object]:
+    from store.importing.streaming import ValidationStream
+
+    stream = ValidationStream(path, CONTEXT, None, process=process, depth=4)
+    stream.start()
+    records: list[object] = []
+    try:
+        while (chunk := stream.get()) is not None:
+            records += chunk
+    finally:
+        stream.stop()
+    return records
+
+
+def test_a_worker_process_hands_over_exactly_the_records_a_thread_validates() -> None:
+    # standard.csv has phones, tags, emails and an additional-data column: every field that
+    # crosses the pipe, repeating strings shared or not, comes out equal and of the same type.
+    path = FIXTURES / "standard.csv"
+    in_thread = _records(path, process=False)
+    in_worker = _records(path, process=True)
+    assert in_worker == in_thread
+    assert [type(r) for r in in_worker] == [type(r) for r in in_thread]
+    assert len(in_thread) == 3
