@@ -13,6 +13,7 @@ Pure (``now`` passed in), fed with the inbound tracker's records (dialer/inbound
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from dialer.inbound_calls import InboundOutcome, InboundRecord
@@ -31,20 +32,34 @@ class QueueStats:
     closed: int = 0
     wait_total_s: float = 0.0  # of answered calls
     talk_total_s: float = 0.0
+    day: dt.date | None = None  # the campaign's local day the figures are of
 
     def add(self, record: InboundRecord) -> None:
-        if record.outcome is InboundOutcome.CLOSED:
+        self.count(
+            closed=record.outcome is InboundOutcome.CLOSED,
+            connected=record.outcome is InboundOutcome.CONNECTED,
+            wait_s=record.wait_s if record.waiting_since is not None else None,
+            talk_s=record.talk_s,
+        )
+
+    def count(
+        self, *, closed: bool, connected: bool, wait_s: float | None, talk_s: float | None
+    ) -> None:
+        """One finished call: closed out of hours, or offered (``wait_s`` set: it waited
+        for an agent) and then connected or abandoned; ``wait_s`` None: it hung up before
+        waiting for anyone, never offered to the queue. Fed by live records and, after a
+        restart, by the day's stored attempts."""
+        if closed:
             self.closed += 1
             return
-        if record.waiting_since is None:
-            return  # hung up before waiting for anyone: never offered to the queue
+        if wait_s is None:
+            return
         self.offered += 1
-        wait = record.wait_s or 0.0
-        if record.outcome is InboundOutcome.CONNECTED:
+        if connected:
             self.answered += 1
-            self.wait_total_s += wait
-            self.talk_total_s += record.talk_s or 0.0
-            if wait <= self.threshold_s:
+            self.wait_total_s += wait_s
+            self.talk_total_s += talk_s or 0.0
+            if wait_s <= self.threshold_s:
                 self.answered_within += 1
         else:
             self.abandoned += 1

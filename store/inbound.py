@@ -72,6 +72,24 @@ async def campaign_dids(session: AsyncSession, campaign_id: int) -> list[str]:
     return sorted(rows)
 
 
+async def finished_inbound_calls(
+    session: AsyncSession, campaign_id: int, since: datetime
+) -> list[tuple[CallOutcome, float | None, datetime | None, datetime | None]]:
+    """The campaign's inbound attempts created since ``since`` that have their outcome:
+    (outcome, queue wait, connected at, ended at), for the supervisor's figures of the day."""
+    rows = await session.execute(
+        select(
+            Attempt.outcome, Attempt.queue_wait_seconds, Attempt.connected_at, Attempt.ended_at
+        ).where(
+            Attempt.campaign_id == campaign_id,
+            Attempt.direction == Direction.INBOUND,
+            Attempt.created_at >= since,
+            Attempt.outcome.is_not(None),
+        )
+    )
+    return [(o, w, c, e) for o, w, c, e in rows.all() if o is not None]
+
+
 async def dids(session: AsyncSession) -> dict[str, int]:
     """Every DID and its campaign."""
     rows = await session.execute(select(CampaignDid.did, CampaignDid.campaign_id))

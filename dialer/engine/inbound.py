@@ -133,7 +133,9 @@ class InboundDesk:
         self.directory = await self.records.directory()
         self.campaign_of_queue = {c.queue: c for c in self.directory.by_campaign.values()}
         for campaign in self.directory.by_campaign.values():
-            stats = self.stats.setdefault(campaign.queue, QueueStats())
+            if campaign.queue not in self.stats:
+                await self._start_day(campaign.queue, self.clock.now())
+            stats = self.stats[campaign.queue]
             stats.threshold_s, stats.target = campaign.service_level_s, campaign.service_level
         for campaign_id, seconds in self.directory.acw_max_s.items():
             self.roster.acw_max_s.setdefault(campaign_id, seconds)
@@ -419,9 +421,40 @@ class InboundDesk:
         except AMIError as exc:
             log.info("hanging up %s: %s", channel, exc)
 
+    # The supervisor's figures are the campaign's day (its timezone): read back from the
+    # store at start, so a restart keeps them, and begun afresh at local midnight.
+    def _local_day(self, queue: str, now: float) -> tuple[dt.date, dt.datetime] | None:
+        campaign = self.campaign_of_queue.get(queue)
+        if campaign is None:
+            return None
+        local = _utc(now).astimezone(campaign.schedule.timezone)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return local.date(), midnight.astimezone(dt.UTC)
+
+    async def _start_day(self, queue: str, now: float) -> None:
+        stats = self.stats[queue] = QueueStats()
+        day = self._local_day(queue, now)
+        campaign = self.campaign_of_queue.get(queue)
+        if day is None or campaign is None:
+            return
+        stats.day = day[0]
+        stats.threshold_s, stats.target = campaign.service_level_s, campaign.service_level
+        try:
+            await self.records.day_of_queue(campaign.campaign_id, day[1], stats)
+        except Exception:  # the figures start from zero; calls are still served
+            log.exception("reading the day's inbound calls of queue %s", queue)
+
+    def _stats_for(self, queue: str, at: float) -> QueueStats:
+        stats = self.stats.setdefault(queue, QueueStats())
+        day = self._local_day(queue, at)
+        if day is not None and stats.day is not None and day[0] != stats.day:
+            stats = self.stats[queue] = QueueStats(
+                threshold_s=stats.threshold_s, target=stats.target, day=day[0]
+            )
+        return stats
+
     def _record(self, record: InboundRecord) -> None:
-        stats = self.stats.setdefault(record.queue, QueueStats())
-        stats.add(record)
+        self._stats_for(record.queue, record.ended_at).add(record)
         if record.outcome is InboundOutcome.CONNECTED and record.connected_at is not None:
             wait = record.wait_s or 0.0
             self._observe(record.queue, EventKind.INBOUND_ANSWERED, record.connected_at, wait)
@@ -478,7 +511,7 @@ class InboundDesk:
         """Per queue: calls waiting, longest wait, service level, abandon rate, agents by state."""
         now = self.clock.now()
         waits = [now - since for q, _, since in self.tracker.waiting() if q == queue]
-        stats = self.stats.get(queue) or QueueStats()
+        stats = self._stats_for(queue, now) if queue in self.stats else QueueStats()
         agents = {s.value: 0 for s in AgentState}
         for agent in self.roster.agents.values():
             if queue in self.membership.queues_of(agent.agent_id):
@@ -497,6 +530,7 @@ class InboundDesk:
             "abandoned": stats.abandoned,
             "closed_out_of_hours": stats.closed,
             "average_wait_s": stats.average_wait_s,
+            "day": stats.day.isoformat() if stats.day is not None else None,
             "agents": agents,
         }
 

@@ -15,6 +15,7 @@ from dialer.engine.queues import QueueSeat
 from dialer.engine.records import StoreRecords
 from dialer.inbound_calls import InboundOutcome
 from dialer.inbound_routing import InboundCampaign
+from dialer.queue_stats import QueueStats
 from dialer.schedule import parse_schedule
 from store import inbound as store_inbound
 from store.enums import CallOutcome
@@ -119,6 +120,24 @@ class InboundRecords:
                 session, campaign_id, caller_number, caller, now
             )
             return attempt.id, caller
+
+    async def day_of_queue(self, campaign_id: int, since: dt.datetime, stats: QueueStats) -> None:
+        """Count into ``stats`` the campaign's inbound calls finished since ``since`` (the
+        supervisor's figures of the day survive a restart)."""
+        async with self.sessions() as session:
+            rows = await store_inbound.finished_inbound_calls(session, campaign_id, since)
+        for outcome, wait, connected_at, ended_at in rows:
+            talk = (
+                (ended_at - connected_at).total_seconds()
+                if connected_at is not None and ended_at is not None
+                else None
+            )
+            stats.count(
+                closed=outcome is CallOutcome.CLOSED,
+                connected=outcome is CallOutcome.ANSWERED,
+                wait_s=wait,
+                talk_s=talk,
+            )
 
     async def finished(self, outcome: StoredOutcome) -> None:
         async with self._writing(), self.sessions() as session, session.begin():

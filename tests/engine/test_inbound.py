@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
@@ -54,6 +55,7 @@ BILLING_DID = "5716000400"  # queue "billing", linked to "service" (seed 000)
 KNOWN_CALLER = "573001112233"
 # A window that never contains the shift's weekday 09:00 (Bogota): Sundays at midnight.
 CLOSED_NOW = {"sun": [["00:00", "00:30"]]}
+BOGOTA = ZoneInfo("America/Bogota")
 OUT_OF_HOURS = "dialer/out-of-hours"
 
 
@@ -674,6 +676,45 @@ async def test_an_abandon_in_queue_is_recorded_with_its_wait_and_shown_per_queue
     assert view["abandon_rate"] == 1.0 and view["service_level"] == 0.0
     assert view["calls_waiting"] == 0
     assert view["agents"]["paused"] == 2
+
+
+async def test_the_days_queue_figures_are_read_back_from_the_store_after_a_restart(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        await login_all(f)
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        await until_written(f, 1)
+        for agent_id in f.center.agents:
+            f.roster.pause(agent_id, "training")
+        await f.call(SERVICE_DID, "573004440000", patience_s=4)
+        await until_written(f, 2)
+        before = f.desk.queue_view("service")
+        f.desk.stats.clear()  # what a new process starts with
+        await f.desk.load()
+        after = f.desk.queue_view("service")
+        today = dt.datetime.fromtimestamp(f.clock.now(), dt.UTC).astimezone(BOGOTA).date()
+    figures = ("offered", "answered", "answered_within_threshold", "abandoned")
+    assert [after[k] for k in figures] == [before[k] for k in figures] == [2, 1, 1, 1]
+    assert after["service_level"] == 0.5 and after["abandon_rate"] == 0.5
+    assert after["day"] == today.isoformat()
+
+
+async def test_the_queue_figures_begin_afresh_at_the_campaigns_midnight(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory) as f:
+        await login_all(f)
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
+        await until_written(f, 1)
+        now = f.clock.now()
+        local = dt.datetime.fromtimestamp(now, dt.UTC).astimezone(BOGOTA)
+        tomorrow = local.replace(hour=0, minute=0, second=1) + dt.timedelta(days=1)
+        today_stats = f.desk._stats_for("service", now)
+        next_stats = f.desk._stats_for("service", tomorrow.timestamp())
+    assert today_stats.offered == 1 and today_stats.day == local.date()
+    assert next_stats.offered == 0 and next_stats.day == tomorrow.date()
+    assert next_stats.threshold_s == today_stats.threshold_s
 
 
 async def test_an_agent_whose_phone_does_not_answer_the_queue_is_paused(
