@@ -135,11 +135,17 @@ class _Call:
     closed_out_of_hours: bool = False
 
 
+ENDED_KEPT = 10_000  # recorded calls remembered (hours of a busy queue's late events)
+
+
 class InboundTracker:
     """Every inbound call in progress, by the caller channel's Uniqueid."""
 
     def __init__(self) -> None:
         self._calls: dict[str, _Call] = {}
+        # Calls already recorded, latest last: their queue events may still come on the AMI
+        # link after the FastAGI side saw the hang-up, and must not start a second call.
+        self._ended: dict[str, None] = {}
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -176,6 +182,17 @@ class InboundTracker:
         if call is not None:
             call.queue = queue
         return ()
+
+    def queued(self, uniqueid: str, now: float) -> tuple[Change, ...]:
+        """The handler sends the caller into the queue (EXEC Queue): waiting from now. Its own
+        clock, not the QueueCallerJoin that follows on the AMI link, which a busy link can
+        deliver late, or after the FastAGI side has seen the caller hang up."""
+        call = self._calls.get(uniqueid)
+        if call is None or call.state not in (InboundState.ROUTING, InboundState.DIRECT):
+            return ()
+        if call.waiting_since is None:
+            call.waiting_since = now
+        return self._move(call, InboundState.QUEUED, now)
 
     def waiting_for_user(self, uniqueid: str, now: float) -> tuple[Change, ...]:
         """Seed 000: the caller waits for (or rings) their assigned user, outside app_queue."""
@@ -238,7 +255,7 @@ class InboundTracker:
             return self._close(call, now) if call is not None else ()
         queue = event.get("Queue") or ""
         if call is None:
-            if name != "QueueCallerJoin":
+            if name != "QueueCallerJoin" or uniqueid in self._ended:
                 return ()
             # A caller the handler did not announce (another route into the queue, or
             # transcripts without FastAGI): tracked from its join.
@@ -247,7 +264,11 @@ class InboundTracker:
             )
         if name == "QueueCallerJoin":
             call.queue = queue
-            if call.waiting_since is None or call.state is not InboundState.DIRECT:
+            # Kept when the handler said the caller was queued (or waited for its user).
+            if call.waiting_since is None or call.state not in (
+                InboundState.DIRECT,
+                InboundState.QUEUED,
+            ):
                 call.waiting_since = now
             return self._move(call, InboundState.QUEUED, now)
         interface = event.get("Interface") or ""
@@ -283,6 +304,9 @@ class InboundTracker:
 
     def _close(self, call: _Call, now: float) -> tuple[Change, ...]:
         del self._calls[call.uniqueid]
+        self._ended[call.uniqueid] = None
+        if len(self._ended) > ENDED_KEPT:
+            del self._ended[next(iter(self._ended))]
         if call.connected_at is not None:
             outcome = InboundOutcome.CONNECTED
         elif call.closed_out_of_hours:

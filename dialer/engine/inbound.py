@@ -252,6 +252,7 @@ class InboundDesk:
             args: list[str | int] = [campaign.queue]
             if campaign.max_wait_s:
                 args += ["", "", "", int(campaign.max_wait_s)]
+            self._apply(self.tracker.queued(uid, self.clock.now()))
             await call.exec("Queue", *args)
             await call.hangup()
         except ChannelHungUp:

@@ -205,3 +205,35 @@ def test_a_join_seen_late_takes_the_wait_from_app_queues_hold_time() -> None:
     [record] = records(changes)
     assert record.outcome is InboundOutcome.ABANDONED
     assert record.wait_s == 6.0
+
+
+def test_a_caller_the_handler_queued_waits_from_then_though_the_join_is_seen_late() -> None:
+    tracker = InboundTracker()
+    tracker.arrived("1.4", "PJSIP/trunk-00000004", "15550004", 0.0)
+    tracker.routed("1.4", "campaign-1", 0.0)
+    tracker.queued("1.4", 1.0)
+    assert [q for q, _, _ in tracker.waiting()] == ["campaign-1"]
+    join = Message([("Event", "QueueCallerJoin"), ("Uniqueid", "1.4"), ("Queue", "campaign-1")])
+    tracker.handle(join, 5.0)  # delivered late by a busy AMI link
+    abandon = Message(
+        [("Event", "QueueCallerAbandon"), ("Uniqueid", "1.4"), ("Queue", "campaign-1"),
+         ("HoldTime", "7")]
+    )  # fmt: skip
+    [record] = records(list(tracker.handle(abandon, 8.0)))
+    assert record.outcome is InboundOutcome.ABANDONED and record.wait_s == 7.0
+
+
+def test_an_abandon_the_handler_sees_before_the_queue_events_keeps_its_wait() -> None:
+    # The FastAGI side learns of the hang-up first (its Queue() returns); app_queue's events
+    # come afterwards on the AMI link and add nothing.
+    tracker = InboundTracker()
+    tracker.arrived("1.5", "PJSIP/trunk-00000005", "15550005", 0.0)
+    tracker.routed("1.5", "campaign-1", 0.0)
+    tracker.queued("1.5", 1.0)
+    [record] = records(list(tracker.ended("1.5", 9.5)))
+    assert record.outcome is InboundOutcome.ABANDONED and record.wait_s == 8.5
+    join = Message([("Event", "QueueCallerJoin"), ("Uniqueid", "1.5"), ("Queue", "campaign-1")])
+    abandon = Message([("Event", "QueueCallerAbandon"), ("Uniqueid", "1.5"), ("HoldTime", "8")])
+    assert tracker.handle(join, 9.6) == ()
+    assert tracker.handle(abandon, 9.7) == ()
+    assert len(tracker) == 0 and tracker.waiting() == []
