@@ -8,11 +8,12 @@
   shared agents pauses");
 - otherwise it asks :meth:`pacing.inbound.Inbound.reservation` for the idle agents to hold for
   the queues (Bhulai & Koole 2003 threshold, sized on the pool's release rate to meet each
-  queue's service level) and hands the wrapped policy a snapshot in which those agents have
-  share 0: the longest-idle available agents first (the ones an inbound caller would take),
+  queue's service level) and hands the wrapped policy a snapshot in which those agents are
+  logged out: the longest-idle available agents first (the ones an inbound caller would take),
   and while fewer are idle, the busy agents most likely to be released next (ACW before talk,
   longest in state first), so the outbound policy does not dial for the releases that refill
-  the reserve;
+  the reserve. Whole agents only: the fraction of the next one is held in that share of the
+  ticks (every tick near the abandon cap), so the predictive policy keeps its exact drop risk;
 - inbound talk and ACW are passed on to the wrapped policy as TALK_ENDED / ACW_ENDED: its
   release model covers every agent in the snapshot, on inbound calls too.
 
@@ -21,6 +22,8 @@ nothing of inbound (inbound callers just take whoever is free).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -43,6 +46,15 @@ _FORWARD = {
     EventKind.INBOUND_TALK_ENDED: EventKind.TALK_ENDED,
     EventKind.INBOUND_ACW_ENDED: EventKind.ACW_ENDED,
 }
+
+
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+def _dither(now: float) -> float:
+    """A number in [0, 1) for the instant ``now``: on whole-second ticks the Weyl sequence
+    {k x golden ratio}, spread evenly over [0, 1) whatever the run of ticks."""
+    return (now * _GOLDEN) % 1.0
 
 
 class Blended:
@@ -88,7 +100,7 @@ class Blended:
             self.policy.observe(event)
 
     def outbound_view(self, snapshot: Snapshot) -> Snapshot:
-        """The snapshot the outbound policy sees: the reserved agents at share 0."""
+        """The snapshot the outbound policy sees: the reserved agents logged out."""
         return self._mask(snapshot)[0]
 
     def _mask(self, snapshot: Snapshot) -> tuple[Snapshot, Reservation | None]:
@@ -99,7 +111,6 @@ class Blended:
             self._view = (snapshot, snapshot, None)
             return snapshot, None
         state = snapshot.agent_state
-        share = snapshot.shares
         # The pool is every logged-in agent of the snapshot, whatever its share here: each
         # blended campaign of the same agents then holds the same ones (counted once).
         pooled = state != _LOGGED_OUT
@@ -112,19 +123,27 @@ class Blended:
             rank = np.where(pooled, rank, 9)
             order = np.lexsort((-snapshot.agent_time_in_state, rank))
             whole = int(hold)
-            held = order[: whole + 1]
+            # The fraction of the next agent in line is held in that share of the ticks (a
+            # low-discrepancy sequence of the time, the same in every campaign at the same
+            # instant), so the view keeps whole agents: the predictive policy's exact drop
+            # risk applies, where a fractional share sent it to the Normal approximation.
+            # Near the abandon cap (the guard scales the risk down; at the cap it allows only
+            # progressive calls) the fraction is held whole: a call placed for an agent an
+            # inbound caller then takes is dropped, progressive or not.
+            frac = hold - whole
+            if frac > 0 and (self.risk_scale < 1.0 or _dither(snapshot.now) < frac):
+                whole += 1
+            held = order[:whole]
             held = held[rank[held] < 9]
-            masked = share.copy()
-            masked[held[:whole]] = 0.0
-            if held.shape[0] > whole:  # the fraction of the next agent in line
-                masked[held[whole]] *= 1.0 - (hold - whole)
+            vstate = state.copy()
+            vstate[held] = _LOGGED_OUT
             view = Snapshot(
                 now=snapshot.now,
-                agent_state=state,
+                agent_state=vstate,
                 agent_time_in_state=snapshot.agent_time_in_state,
                 call_dial_times=snapshot.call_dial_times,
                 calls_waiting=snapshot.calls_waiting,
-                agent_share=masked,
+                agent_share=snapshot.agent_share,
                 channels_in_use=snapshot.channels_in_use,
                 agent_release_at=snapshot.agent_release_at,
                 inbound_waiting=snapshot.inbound_waiting,

@@ -128,8 +128,11 @@ class ArrivalRate:
     """A Poisson rate per second, recency-weighted in time (half-life ``half_life_s``).
 
     Decayed count of arrivals over decayed exposure time, plus a prior worth ``prior_s``
-    seconds that never decays; follows a rate that changes through the shift with a lag of
-    about a half-life (the same recency weighting as pacing.estimators, in time).
+    seconds of exposure at the queue's opening, which decays with the observations' weight
+    (once the queue has been open a few half-lives, only what it showed counts: a prior that
+    never decayed weighed 300 s against the 866 s of a 10-min half-life, and put long10's 25
+    calls/h at 34); follows a rate that changes through the shift with a lag of about a
+    half-life (the same recency weighting as pacing.estimators, in time).
     """
 
     def __init__(
@@ -143,6 +146,7 @@ class ArrivalRate:
         self._count = 0.0
         self._exposure = 0.0
         self._at: float | None = None
+        self._opened: float | None = None  # the exposure clock's start: the prior decays from it
         self.count = 0
 
     def _decayed(self, now: float) -> tuple[float, float]:
@@ -155,11 +159,11 @@ class ArrivalRate:
     def start(self, now: float) -> None:
         """Start the exposure clock (the queue opened) without an arrival."""
         if self._at is None:
-            self._at = now
+            self._at = self._opened = now
 
     def observe(self, at: float) -> None:
         if self._at is None:
-            self._at = at
+            self._at = self._opened = at
         self._count, self._exposure = self._decayed(at)
         self._at = max(at, self._at)
         self._count += 1.0
@@ -167,7 +171,8 @@ class ArrivalRate:
 
     def value(self, now: float) -> float:
         count, exposure = self._decayed(now)
-        return (count + self._prior) / (exposure + self._prior_s)
+        w = 1.0 if self._opened is None else math.exp(-max(0.0, now - self._opened) / self._tau)
+        return (count + self._prior * w) / (exposure + self._prior_s * w)
 
 
 class MeanEstimator:
@@ -427,10 +432,10 @@ def reserve_for(
     """The idle reserve whose predicted service level meets every queue's target.
 
     The model's reserve for a queue is where SL(k) reaches the target, interpolated between
-    whole agents (a fraction of an agent is held as a share: the outbound policy dials a little
-    less), plus the queue's steered offset, within [0, active agents]. Queues share the agents
-    first come, first served, so every queue sees the same wait distribution (of the merged
-    arrivals) and the largest reserve holds for all.
+    whole agents (pacing.blend holds a fraction of an agent in that share of the ticks), plus
+    the queue's steered offset, within [0, active agents]. Queues share the agents first come,
+    first served, so every queue sees the same wait distribution (of the merged arrivals) and
+    the largest reserve holds for all.
     """
     total = sum(rate for _, rate in queues.values())
     n_max = max(0, math.floor(active_agents))

@@ -131,7 +131,16 @@ def test_a_silent_queue_decays_towards_zero() -> None:
     est = ArrivalRate(60 / 3600, half_life_s=600.0)
     est.start(0.0)
     assert est.value(0.0) * 3600 == pytest.approx(60)
-    assert est.value(7200.0) * 3600 < 20  # the prior (300 s at 60/h) is all that is left
+    assert est.value(7200.0) * 3600 < 1  # the prior fades with the observations' weight
+
+
+def test_the_prior_fades_so_a_steady_rate_is_estimated_without_its_bias() -> None:
+    # a prior of 60/h against a queue that gets 25/h (one caller every 144 s) for two hours
+    est = ArrivalRate(60 / 3600, half_life_s=600.0)
+    est.start(0.0)
+    for i in range(1, 51):
+        est.observe(144.0 * i)
+    assert est.value(7272.0) * 3600 == pytest.approx(25, rel=0.05)  # half-way to the next
 
 
 def test_the_mean_estimator_follows_recent_observations() -> None:
