@@ -41,14 +41,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from decision_timing import decision_ms
+
 from pacing.blend import Blended
-from pacing.events import Event, EventKind
 from pacing.guard import Guard, GuardConfig
 from pacing.inbound import Inbound
 from pacing.policies import Predictive
 from pacing.scenario import Scenario, builtin_names, load_scenario
 from pacing.sim import RunResult, inbound_load_erlangs, make_policy, simulate
-from pacing.snapshot import AgentState, Snapshot
 
 CAP = 0.03
 MODES = ("reserved", "baseline")
@@ -66,52 +66,6 @@ def _run(job: tuple[str, str, int, float, int]) -> tuple[str, str, int, RunResul
         return name, f"pure{agents}", agents, simulate(pure, "predictive", seed)
     pacer = make_policy("predictive", s, reserve=mode == "reserved")
     return name, mode, s.agents, simulate(s, pacer, seed)
-
-
-def decision_ms(agents: int = 200, repeats: int = 2000) -> float:
-    """Median time of one guarded blended predictive decision on a busy 200-agent snapshot.
-
-    The arrival rate moves every tick (a new ``now``), so the reservation's cache is missed
-    as often as it would be live.
-    """
-    rng = np.random.default_rng(1)
-    guard = Guard(Blended(Predictive(), Inbound()), GuardConfig())
-    t = 0.0
-    for _ in range(3000):  # warm: enough observations to leave the progressive warm-up
-        t += 1.0
-        guard.observe(Event(EventKind.CALL_ROUTED, t, float(rng.uniform(5, 25))))
-        guard.observe(Event(EventKind.CALL_CONNECTED, t))
-        guard.observe(Event(EventKind.TALK_ENDED, t, float(rng.lognormal(5.0, 0.6))))
-        guard.observe(Event(EventKind.ACW_ENDED, t, float(rng.lognormal(3.0, 0.5))))
-        guard.observe(Event(EventKind.CALL_UNANSWERED, t, 25.0))
-        if rng.random() < 0.2:
-            guard.observe(Event(EventKind.INBOUND_ARRIVED, t))
-            guard.observe(Event(EventKind.INBOUND_ANSWERED, t, float(rng.exponential(5.0))))
-            guard.observe(Event(EventKind.INBOUND_TALK_ENDED, t, float(rng.lognormal(5.2, 0.6))))
-            guard.observe(Event(EventKind.INBOUND_ACW_ENDED, t, float(rng.lognormal(3.2, 0.5))))
-    states = rng.choice(
-        [AgentState.AVAILABLE, AgentState.ON_CALL, AgentState.ACW, AgentState.PAUSED],
-        size=agents,
-        p=[0.05, 0.8, 0.12, 0.03],
-    ).astype(np.int8)
-    snaps = [
-        Snapshot(
-            now=t + i,
-            agent_state=states,
-            agent_time_in_state=rng.uniform(0, 400, agents),
-            call_dial_times=t + i - rng.uniform(0, 25, agents // 2),
-            calls_waiting=1,
-            channels_in_use=agents,
-        )
-        for i in range(repeats)
-    ]
-    guard.decide(snaps[0])
-    samples = []
-    for snap in snaps:
-        start = time.perf_counter()
-        guard.decide(snap)
-        samples.append(time.perf_counter() - start)
-    return float(np.median(samples)) * 1000.0
 
 
 def main() -> int:
@@ -195,7 +149,8 @@ def main() -> int:
     print(f"blended_baseline_outbound_runs_over_cap: {base_over} runs")
     print(f"blended_min_service_level: {worst_sl * 100:.1f} %")
     print(f"blended_max_inbound_abandon_rate: {worst_in_abandon * 100:.2f} %")
-    print(f"blended_decision_ms_200_agents: {decision_ms():.3f} ms")
+    blended = Guard(Blended(Predictive(), Inbound()), GuardConfig())
+    print(f"blended_decision_ms_200_agents: {decision_ms(blended, inbound=True):.3f} ms")
     print(f"blended_bench_runs: {len(results)} runs")
     print(f"blended_bench_seconds: {time.perf_counter() - started:.1f} s")
     return 0

@@ -25,12 +25,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pacing.events import Event, EventKind
+from decision_timing import decision_ms
+
 from pacing.guard import Guard, GuardConfig
 from pacing.policies import Predictive
 from pacing.scenario import builtin_names, load_scenario
 from pacing.sim import BASELINES, RunResult, simulate
-from pacing.snapshot import AgentState, Snapshot
 
 POLICIES = (*BASELINES, "predictive", "oracle")
 CAP = 0.03
@@ -40,40 +40,6 @@ def _run(job: tuple[str, str, int, float]) -> RunResult:
     name, policy, seed, hours = job
     scenario = dataclasses.replace(load_scenario(name), shift_hours=hours)
     return simulate(scenario, policy, seed)
-
-
-def decision_ms(agents: int = 200, repeats: int = 2000) -> float:
-    """Median time of one guarded predictive decision on a busy 200-agent snapshot."""
-    rng = np.random.default_rng(1)
-    guard = Guard(Predictive(), GuardConfig())
-    t = 0.0
-    for _ in range(3000):  # warm: enough observations to leave the progressive warm-up
-        t += 1.0
-        guard.observe(Event(EventKind.CALL_ROUTED, t, float(rng.uniform(5, 25))))
-        guard.observe(Event(EventKind.CALL_CONNECTED, t))
-        guard.observe(Event(EventKind.TALK_ENDED, t, float(rng.lognormal(5.0, 0.6))))
-        guard.observe(Event(EventKind.ACW_ENDED, t, float(rng.lognormal(3.0, 0.5))))
-        guard.observe(Event(EventKind.CALL_UNANSWERED, t, 25.0))
-    states = rng.choice(
-        [AgentState.AVAILABLE, AgentState.ON_CALL, AgentState.ACW, AgentState.PAUSED],
-        size=agents,
-        p=[0.05, 0.8, 0.12, 0.03],
-    ).astype(np.int8)
-    snap = Snapshot(
-        now=t,
-        agent_state=states,
-        agent_time_in_state=rng.uniform(0, 400, agents),
-        call_dial_times=t - rng.uniform(0, 25, agents // 2),
-        calls_waiting=1,
-        channels_in_use=agents,
-    )
-    guard.decide(snap)
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        guard.decide(snap)
-        samples.append(time.perf_counter() - start)
-    return float(np.median(samples)) * 1000.0
 
 
 def main() -> int:
@@ -127,7 +93,9 @@ def main() -> int:
     print(f"pacing_runs_over_cap: {over_cap} runs")
     print(f"pacing_max_gap_to_oracle_pts: {max(gaps):.2f} pts")
     print(f"pacing_utilisation_below_baseline: {below} scenarios")
-    print(f"pacing_decision_ms_200_agents: {decision_ms():.3f} ms")
+    print(
+        f"pacing_decision_ms_200_agents: {decision_ms(Guard(Predictive(), GuardConfig())):.3f} ms"
+    )
     print(f"pacing_bench_runs: {len(results)} runs")
     print(f"pacing_bench_seconds: {time.perf_counter() - started:.1f} s")
     return 0
