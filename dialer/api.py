@@ -472,10 +472,16 @@ class Api:
         if not isinstance(wanted, list) or not all(isinstance(d, str) for d in wanted):
             raise ApiError(400, 'send {"dids": ["5716000100", ...]}: a list of numbers', "dids")
         async with self.sessions() as session, session.begin():
+            campaign = await get_campaign(session, campaign_id)
+            if wanted and campaign.queue is None:
+                raise ApiError(
+                    400,
+                    f"campaign {campaign_id} has no queue: its calls could not be queued",
+                    "dids",
+                )
             before = await campaign_dids(session, campaign_id)
             await set_dids(session, campaign_id, wanted)
             after = await campaign_dids(session, campaign_id)
-            campaign = await get_campaign(session, campaign_id)
             audit(
                 session,
                 self.engine.now(),

@@ -492,7 +492,14 @@ async def test_a_did_that_belongs_to_another_campaign_is_refused_by_name(
         as_agent = await f.api.put(
             url, headers=f.headers(f.center.agent_tokens[0]), json={"dids": []}
         )
+        outbound = await f.api.put(
+            f"/api/campaigns/{f.center.demo.campaign_id}/dids",
+            headers=supervisor,
+            json={"dids": ["5716000999"]},
+        )
+        outbound_body = await outbound.json()
         left = await (await f.api.get(url, headers=supervisor)).json()
+    assert outbound.status == 400 and "has no queue" in outbound_body["error"]
     assert taken.status == 400
     assert taken_body["field"] == "dids"
     assert taken_body["error"].endswith(
