@@ -36,7 +36,7 @@ from the models, so a key added to one of these tables later shows up in the sch
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import MetaData
@@ -86,25 +86,64 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _violation(key: StatementKey, detail: str) -> str:
-    """A RAISE as PostgreSQL's own foreign-key error: the message, the key in the detail."""
-    message = (
-        f'insert or update on table "{key.table}" violates foreign key constraint "{key.name}"'
-    )
+def _raise(message: str, detail: str, key: StatementKey, *, column: bool) -> str:
+    """A RAISE as PostgreSQL's own foreign-key error (SQLSTATE 23503, constraint and table
+    named, the key in the detail)."""
+    where = f"COLUMN = {_literal(key.column)}, " if column else ""
     return (
         f"RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', "
         f"MESSAGE = {_literal(message)}, DETAIL = {detail}, "
-        f"TABLE = {_literal(key.table)}, COLUMN = {_literal(key.column)}, "
-        f"CONSTRAINT = {_literal(key.name)};"
+        f"TABLE = {_literal(key.table)}, {where}CONSTRAINT = {_literal(key.name)};"
     )
 
 
-def _missing_detail(key: StatementKey, value: str) -> str:
-    return f"format('Key ({key.column})=(%s) is not present in table \"{key.parent}\".', {value})"
+def _violation(key: StatementKey, value: str) -> str:
+    """A child's key ``value`` (a PL/pgSQL expression) is not in the parent."""
+    message = (
+        f'insert or update on table "{key.table}" violates foreign key constraint "{key.name}"'
+    )
+    detail = f"format('Key ({key.column})=(%s) is not present in table \"{key.parent}\".', {value})"
+    return _raise(message, detail, key, column=True)
 
 
-def _insert_function(table: str, keys: Sequence[StatementKey]) -> list[str]:
-    fn = _quote(f"{PREFIX}_insert_{table}")
+def _still_referenced(key: StatementKey, value: str) -> str:
+    """A parent's key ``value`` is still referenced by a child."""
+    message = (
+        f'update or delete on table "{key.parent}" violates foreign key constraint '
+        f'"{key.name}" on table "{key.table}"'
+    )
+    detail = (
+        f"format('Key ({key.parent_column})=(%s) is still referenced "
+        f'from table "{key.table}".\', {value})'
+    )
+    return _raise(message, detail, key, column=False)
+
+
+# The planner does not see the rows of the transaction it runs in: inside an import a million
+# contacts look like none, and it scanned a whole parent (or child) table for every batch (136
+# ms a batch at 200,000 contacts, growing with the table) where the key's index finds the
+# batch's rows directly. Functions that handle a statement's many rows plan by index.
+_BY_INDEX = "\nSET enable_seqscan = off"
+
+
+def _function_and_trigger(
+    name: str, body: str, trigger: str, *, declare: str = "", by_index: bool = False
+) -> list[str]:
+    """``CREATE FUNCTION name()`` (PL/pgSQL, ``body`` between BEGIN and RETURN NULL) and
+    ``CREATE TRIGGER name <trigger> EXECUTE FUNCTION name()``."""
+    fn = _quote(name)
+    declared = f"DECLARE {declare}\n" if declare else ""
+    plan = _BY_INDEX if by_index else ""
+    return [
+        f"""CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql{plan} AS $body$
+{declared}BEGIN{body}
+  RETURN NULL;
+END $body$""",
+        f"CREATE TRIGGER {fn} {trigger} EXECUTE FUNCTION {fn}()",
+    ]
+
+
+def _insert_function(name: str, table: str, keys: Sequence[StatementKey]) -> list[str]:
     checks = []
     for key in keys:
         col, parent, pcol = _quote(key.column), _quote(key.parent), _quote(key.parent_column)
@@ -117,28 +156,20 @@ def _insert_function(table: str, keys: Sequence[StatementKey]) -> list[str]:
     IF locked < cardinality(wanted) THEN
       SELECT k INTO missing FROM unnest(wanted) k
         WHERE NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{pcol} = k) LIMIT 1;
-      {_violation(key, _missing_detail(key, "missing"))}
+      {_violation(key, "missing")}
     END IF;
   END IF;"""
         )
-    # enable_seqscan off: inside an import's transaction the statistics still describe the
-    # tables as they were before it (a million contacts look like none), and the planner
-    # then scans the whole parent for every batch (136 ms a batch at 200,000 contacts,
-    # growing with the table) where the primary key finds the batch's keys directly.
-    return [
-        f"""CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql
-SET enable_seqscan = off AS $body$
-DECLARE wanted bigint[]; locked bigint; missing bigint;
-BEGIN{"".join(checks)}
-  RETURN NULL;
-END $body$""",
-        f"CREATE TRIGGER {fn} AFTER INSERT ON {_quote(table)} REFERENCING NEW TABLE AS new_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()",
-    ]
+    return _function_and_trigger(
+        name,
+        "".join(checks),
+        f"AFTER INSERT ON {_quote(table)} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT",
+        declare="wanted bigint[]; locked bigint; missing bigint;",
+        by_index=True,
+    )
 
 
-def _update_function(table: str, keys: Sequence[StatementKey]) -> list[str]:
-    fn = _quote(f"{PREFIX}_update_{table}")
+def _update_function(name: str, table: str, keys: Sequence[StatementKey]) -> list[str]:
     checks = []
     for key in keys:
         col, parent, pcol = _quote(key.column), _quote(key.parent), _quote(key.parent_column)
@@ -147,7 +178,7 @@ def _update_function(table: str, keys: Sequence[StatementKey]) -> list[str]:
   IF NEW.{col} IS NOT NULL AND NEW.{col} IS DISTINCT FROM OLD.{col} THEN
     PERFORM 1 FROM {parent} p WHERE p.{pcol} = NEW.{col} FOR KEY SHARE OF p;
     IF NOT FOUND THEN
-      {_violation(key, _missing_detail(key, f"NEW.{col}"))}
+      {_violation(key, f"NEW.{col}")}
     END IF;
   END IF;"""
         )
@@ -155,47 +186,37 @@ def _update_function(table: str, keys: Sequence[StatementKey]) -> list[str]:
     changed = " OR ".join(
         f"NEW.{_quote(k.column)} IS DISTINCT FROM OLD.{_quote(k.column)}" for k in keys
     )
-    return [
-        f"""CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $body$
-BEGIN{"".join(checks)}
-  RETURN NULL;
-END $body$""",
-        f"CREATE TRIGGER {fn} AFTER UPDATE OF {columns} ON {_quote(table)} FOR EACH ROW "
-        f"WHEN ({changed}) EXECUTE FUNCTION {fn}()",
+    return _function_and_trigger(
+        name,
+        "".join(checks),
+        f"AFTER UPDATE OF {columns} ON {_quote(table)} FOR EACH ROW WHEN ({changed})",
+    )
+
+
+def _delete_function(name: str, parent: str, keys: Sequence[StatementKey]) -> list[str]:
+    actions = [
+        f"""
+  -- Under REPEATABLE READ this statement's snapshot could miss children committed since
+  -- the transaction began: refuse rather than leave them orphaned (store/statement_keys.py).
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'deletes from "{parent}" must run in READ COMMITTED, not %',
+      current_setting('transaction_isolation')
+      USING ERRCODE = 'feature_not_supported';
+  END IF;"""
     ]
-
-
-def _still_referenced(key: StatementKey, value: str) -> str:
-    message = (
-        f'update or delete on table "{key.parent}" violates foreign key constraint '
-        f'"{key.name}" on table "{key.table}"'
-    )
-    detail = (
-        f"format('Key ({key.parent_column})=(%s) is still referenced "
-        f'from table "{key.table}".\', {value})'
-    )
-    return (
-        f"RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', "
-        f"MESSAGE = {_literal(message)}, DETAIL = {detail}, "
-        f"TABLE = {_literal(key.table)}, CONSTRAINT = {_literal(key.name)};"
-    )
-
-
-def _delete_function(parent: str, keys: Sequence[StatementKey]) -> list[str]:
-    fn = _quote(f"{PREFIX}_delete_{parent}")
-    actions = []
     # Actions first, checks last: NO ACTION is checked after the cascades of the statement.
     for key in sorted(keys, key=lambda k: k.ondelete in ("RESTRICT", "NO ACTION")):
         table, col, pcol = _quote(key.table), _quote(key.column), _quote(key.parent_column)
         if key.ondelete == "CASCADE":
-            actions.append(f"  DELETE FROM {table} c USING old_rows o WHERE c.{col} = o.{pcol};")
+            actions.append(f"\n  DELETE FROM {table} c USING old_rows o WHERE c.{col} = o.{pcol};")
         elif key.ondelete == "SET NULL":
             actions.append(
-                f"  UPDATE {table} c SET {col} = NULL FROM old_rows o WHERE c.{col} = o.{pcol};"
+                f"\n  UPDATE {table} c SET {col} = NULL FROM old_rows o WHERE c.{col} = o.{pcol};"
             )
         elif key.ondelete in ("RESTRICT", "NO ACTION"):
             actions.append(
-                f"""  SELECT c.{col} INTO referenced
+                f"""
+  SELECT c.{col} INTO referenced
     FROM {table} c JOIN old_rows o ON c.{col} = o.{pcol} LIMIT 1;
   IF FOUND THEN
     {_still_referenced(key, "referenced")}
@@ -203,79 +224,69 @@ def _delete_function(parent: str, keys: Sequence[StatementKey]) -> list[str]:
             )
         else:
             raise ValueError(f"{key.name}: ON DELETE {key.ondelete} is not supported")
-    # enable_seqscan off as in the insert check: an import that overwrites duplicates deletes
-    # their phones batch by batch, in a transaction whose new rows the statistics do not show.
-    return [
-        f"""CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql
-SET enable_seqscan = off AS $body$
-DECLARE referenced bigint;
-BEGIN
-  -- Under REPEATABLE READ this statement's snapshot could miss children committed since
-  -- the transaction began: refuse rather than leave them orphaned (store/statement_keys.py).
-  IF current_setting('transaction_isolation') <> 'read committed' THEN
-    RAISE EXCEPTION 'deletes from "{parent}" must run in READ COMMITTED, not %',
-      current_setting('transaction_isolation')
-      USING ERRCODE = 'feature_not_supported';
-  END IF;
-{chr(10).join(actions)}
-  RETURN NULL;
-END $body$""",
-        f"CREATE TRIGGER {fn} AFTER DELETE ON {_quote(parent)} REFERENCING OLD TABLE AS old_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()",
-    ]
+    # By index too: an import that overwrites duplicates deletes their phones batch by batch.
+    return _function_and_trigger(
+        name,
+        "".join(actions),
+        f"AFTER DELETE ON {_quote(parent)} REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT",
+        declare="referenced bigint;",
+        by_index=True,
+    )
 
 
-def _parent_key_function(parent: str, keys: Sequence[StatementKey]) -> list[str]:
-    fn = _quote(f"{PREFIX}_rekey_{parent}")
+def _parent_key_function(name: str, parent: str, keys: Sequence[StatementKey]) -> list[str]:
     (pcol,) = {_quote(k.parent_column) for k in keys}
-    checks = []
-    for key in keys:
-        checks.append(
-            f"""
+    checks = [
+        f"""
   PERFORM 1 FROM {_quote(key.table)} c WHERE c.{_quote(key.column)} = OLD.{pcol} LIMIT 1;
   IF FOUND THEN
     {_still_referenced(key, f"OLD.{pcol}")}
   END IF;"""
-        )
-    return [
-        f"""CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $body$
-BEGIN{"".join(checks)}
-  RETURN NULL;
-END $body$""",
-        f"CREATE TRIGGER {fn} AFTER UPDATE OF {pcol} ON {_quote(parent)} FOR EACH ROW "
-        f"WHEN (OLD.{pcol} IS DISTINCT FROM NEW.{pcol}) EXECUTE FUNCTION {fn}()",
+        for key in keys
     ]
+    return _function_and_trigger(
+        name,
+        "".join(checks),
+        f"AFTER UPDATE OF {pcol} ON {_quote(parent)} FOR EACH ROW "
+        f"WHEN (OLD.{pcol} IS DISTINCT FROM NEW.{pcol})",
+    )
 
 
-def _by(keys: Iterable[StatementKey], attribute: str) -> dict[str, list[StatementKey]]:
-    grouped: dict[str, list[StatementKey]] = defaultdict(list)
-    for key in keys:
-        grouped[getattr(key, attribute)].append(key)
-    return dict(grouped)
+Builder = Callable[[str, str, Sequence[StatementKey]], list[str]]
+# (name part, grouped by, builder): each group of keys gets one function and one trigger.
+_TRIGGERS: tuple[tuple[str, str, Builder], ...] = (
+    ("insert", "table", _insert_function),
+    ("update", "table", _update_function),
+    ("delete", "parent", _delete_function),
+    ("rekey", "parent", _parent_key_function),
+)
+
+
+def _triggers(keys: Sequence[StatementKey]) -> list[tuple[str, str, Builder, list[StatementKey]]]:
+    """(trigger and function name, the table it is on, its builder, its keys)."""
+    out = []
+    for by in ("table", "parent"):
+        grouped: dict[str, list[StatementKey]] = defaultdict(list)
+        for key in keys:
+            grouped[getattr(key, by)].append(key)
+        for table, own in grouped.items():
+            for part, group, builder in _TRIGGERS:
+                if group == by:
+                    out.append((f"{PREFIX}_{part}_{table}", table, builder, own))
+    return out
 
 
 def install(keys: Sequence[StatementKey]) -> list[str]:
     """PostgreSQL statements that drop the declared constraints and install the triggers."""
     statements = [f"ALTER TABLE {_quote(k.table)} DROP CONSTRAINT {_quote(k.name)}" for k in keys]
-    for table, own in _by(keys, "table").items():
-        statements += _insert_function(table, own)
-        statements += _update_function(table, own)
-    for parent, referring in _by(keys, "parent").items():
-        statements += _delete_function(parent, referring)
-        statements += _parent_key_function(parent, referring)
+    for name, table, builder, own in _triggers(keys):
+        statements += builder(name, table, own)
     return statements
 
 
 def trigger_names(keys: Sequence[StatementKey]) -> dict[str, str]:
     """Every trigger :func:`install` creates: its name -> the table it is on."""
-    names = {}
-    for table in _by(keys, "table"):
-        names[f"{PREFIX}_insert_{table}"] = table
-        names[f"{PREFIX}_update_{table}"] = table
-    for parent in _by(keys, "parent"):
-        names[f"{PREFIX}_delete_{parent}"] = parent
-        names[f"{PREFIX}_rekey_{parent}"] = parent
-    return names
+    return {name: table for name, table, _, _ in _triggers(keys)}
 
 
 def uninstall(keys: Sequence[StatementKey]) -> list[str]:

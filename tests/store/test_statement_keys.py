@@ -47,7 +47,8 @@ async def test_one_bad_row_refuses_the_whole_statement(session_factory: SessionF
     ]
     async with session_factory() as session:
         with pytest.raises(IntegrityError):
-            await session.execute(insert(Phone), rows)
+            # One INSERT with both rows (an executemany would be two statements).
+            await session.execute(insert(Phone).values(rows))
     async with session_factory() as session:
         phones = await session.scalar(select(func.count()).select_from(Phone))
     assert phones == 1  # the assignment's own phone only
@@ -185,6 +186,22 @@ async def _seeded(url: str) -> Assignment:
         await engine.dispose()
 
 
+async def _waits_for_a_lock(
+    observer: asyncpg.Connection, waiter: asyncpg.Connection, statement: asyncio.Task[object]
+) -> None:
+    """``waiter``'s statement is blocked on a lock (pg_stat_activity says so), not done."""
+    pid = waiter.get_server_pid()
+    for _ in range(200):
+        assert not statement.done(), "the statement went through instead of waiting"
+        waiting = await observer.fetchval(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid
+        )
+        if waiting == "Lock":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the statement never waited for a lock")
+
+
 async def test_a_parent_deleted_while_a_child_is_written_waits_and_cascades(
     postgres_url: str,
 ) -> None:
@@ -201,8 +218,8 @@ async def test_a_parent_deleted_while_a_child_is_written_waits_and_cascades(
         deleting = asyncio.create_task(
             deleter.execute(f"DELETE FROM contact WHERE id = {assignment.contact_id}")
         )
-        await asyncio.sleep(0.3)
-        assert not deleting.done()  # the writer's lock on the contact holds the delete
+        # The writer's lock on the contact holds the delete.
+        await _waits_for_a_lock(writer, deleter, deleting)
         await transaction.commit()
         await asyncio.wait_for(deleting, 10)
         phones = await writer.fetchval("SELECT count(*) FROM phone")
@@ -226,8 +243,8 @@ async def test_a_child_written_while_its_parent_is_deleted_is_refused(postgres_u
                 f"VALUES ({assignment.contact_id}, 'mobile', '+573100000009', 'UTC', 1)"
             )
         )
-        await asyncio.sleep(0.3)
-        assert not writing.done()  # waits for the delete to commit or roll back
+        # It waits for the delete to commit or roll back.
+        await _waits_for_a_lock(deleter, writer, writing)
         await transaction.commit()
         with pytest.raises(asyncpg.ForeignKeyViolationError):
             await asyncio.wait_for(writing, 10)
