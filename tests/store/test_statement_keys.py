@@ -4,6 +4,9 @@ checked once per statement on PostgreSQL (store/statement_keys.py)."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -11,9 +14,10 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import store
 from store.db import SessionFactory, make_engine, make_session_factory
 from store.models import Assignment, Base, Campaign, Contact, ImportBatch, Phone, Ticket
-from store.statement_keys import keys_of, trigger_names
+from store.statement_keys import install, keys_of, trigger_names, uninstall
 from tests.backends import _asyncpg_dsn
 from tests.store.builders import NOW, add_assignment, company_and_campaign
 
@@ -302,3 +306,24 @@ async def test_downgrading_declares_the_keys_again(postgres_url: str) -> None:
         await engine.dispose()
     assert names <= after_downgrade
     assert after_upgrade.isdisjoint(names)
+
+
+def _migration_0005() -> ModuleType:
+    path = Path(store.__file__).parent / "migrations" / "versions" / "0005_statement_keys.py"
+    spec = importlib.util.spec_from_file_location("migration_0005", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_migration_0005_runs_the_statements_the_generator_builds_for_its_keys() -> None:
+    # The migration runs frozen statements, so that a later change to the generator does not
+    # change what it does; a generator that no longer builds them needs a new migration.
+    migration = _migration_0005()
+    assert migration.statements("upgrade") == install(migration.KEYS)
+    assert migration.statements("downgrade") == uninstall(migration.KEYS)
+
+
+def test_migration_0005_covers_every_declared_key_of_the_bulk_tables() -> None:
+    assert set(_migration_0005().KEYS) == set(keys_of(Base.metadata))

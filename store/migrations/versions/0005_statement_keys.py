@@ -10,15 +10,19 @@ constraints of those tables are replaced by statement-level triggers that check 
 same parents set-based, and apply the same ON DELETE actions (store/statement_keys.py).
 SQLite keeps its declared keys: nothing changes there.
 
-The keys are listed here as they stood at this revision, so that a later change to the models
-does not change what this migration did.
+The statements are frozen in 0005_statement_keys.json, as store/statement_keys.py generated
+them for the keys below at this revision, so that a later change to the generator or the models
+does not change what this migration does (tests/store/test_statement_keys.py checks that the
+generator still builds them; a change to the triggers is a new migration).
 """
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 from alembic import op
 
-from store.statement_keys import StatementKey, install, uninstall
+from store.statement_keys import StatementKey
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -54,15 +58,24 @@ KEYS = tuple(
 )
 
 
+FROZEN = Path(__file__).with_suffix(".json")
+
+
+def statements(direction: str) -> list[str]:
+    """The frozen ``upgrade`` or ``downgrade`` statements of this revision."""
+    frozen: dict[str, list[str]] = json.loads(FROZEN.read_text(encoding="utf-8"))
+    return frozen[direction]
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    for statement in install(KEYS):
+    for statement in statements("upgrade"):
         op.execute(statement)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    for statement in uninstall(KEYS):
+    for statement in statements("downgrade"):
         op.execute(statement)
