@@ -8,18 +8,21 @@ An agent may work several campaigns (seed 000: "Call Queues linked to this Campa
 one person: one state, and :meth:`AgentBook.snapshot` marks such shared agents so pacing
 counts them once.
 
-Time is passed in. Timers are deadlines checked by :meth:`AgentBook.tick`, which the engine
-calls every tick (and whenever it likes): an expired reservation returns the agent to
-available; an expired ACW produces an :class:`AcwTimeout` saying what to write (seed 004: "save
-a default record (phone, agent, date and time only) or assign one default typification") and
-the agent is available again.
+Time is passed in. Timers are deadlines: :meth:`AgentBook.tick` fires every one reached (an
+expired reservation returns the agent to available; an expired ACW produces an
+:class:`AcwTimeout` saying what to write, seed 004: "save a default record (phone, agent, date
+and time only) or assign one default typification", and the agent is available again). A shell
+that writes the default before freeing the agent uses the two halves, :meth:`AgentBook.acw_expired`
+and :meth:`AgentBook.acw_applied`. Every change of state is also queued as a :class:`Move` in
+:attr:`AgentBook.moves` for the shell to hand on (pacing learns ACW and pause lengths from them).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Final
 
 import numpy as np
@@ -36,6 +39,7 @@ __all__ = [
     "AgentSnapshot",
     "AgentState",
     "AgentStateError",
+    "Move",
     "PendingAcw",
     "ReservationExpired",
 ]
@@ -148,9 +152,29 @@ class Agent:
     reserved_until: float | None = None
     acw: PendingAcw | None = None  # the ACW timer, running until typified or fired
     history: list[tuple[AgentState, float]] = field(default_factory=list)
+    name: str = ""
+    interface: str = ""  # the phone the hand-off dials
+    # An outbound reservation past its fence (the queues know the agent is busy): the
+    # hand-off may dial the phone, and no queue may take the agent any more.
+    committed: bool = False
+    inbound: bool = False  # the call reserved, on, or wrapped up came from a queue
+    calls: int = 0
+    talk_s: float = 0.0
+    logged_in_at: float | None = None
 
     def time_in_state(self, now: float) -> float:
         return max(0.0, now - self.since)
+
+
+@dataclass(frozen=True)
+class Move:
+    """An agent's change of state: what pacing learns ACW and pause lengths from."""
+
+    agent_id: int
+    before: AgentState
+    after: AgentState
+    seconds_before: float  # time spent in ``before``
+    campaign_id: int | None  # the campaign of the call being left (wrapped up), if any
 
 
 @dataclass(frozen=True)
@@ -178,12 +202,22 @@ class AgentBook:
     def __init__(self) -> None:
         self._agents: dict[int, Agent] = {}
         self._acw: dict[int, AcwPolicy] = {}
+        self.moves: list[Move] = []  # every move, oldest first, until the shell takes them
+        self.agents: Mapping[int, Agent] = MappingProxyType(self._agents)
 
     # Membership ------------------------------------------------------------------------------
-    def add(self, agent_id: int, campaigns: Iterable[int], now: float) -> Agent:
+    def add(
+        self,
+        agent_id: int,
+        campaigns: Iterable[int],
+        now: float,
+        *,
+        name: str = "",
+        interface: str = "",
+    ) -> Agent:
         if agent_id in self._agents:
             raise AgentStateError(f"agent {agent_id} is already known")
-        agent = Agent(agent_id, frozenset(campaigns), since=now)
+        agent = Agent(agent_id, frozenset(campaigns), since=now, name=name, interface=interface)
         self._agents[agent_id] = agent
         return agent
 
@@ -194,6 +228,9 @@ class AgentBook:
 
     def set_acw_policy(self, campaign_id: int, policy: AcwPolicy) -> None:
         self._acw[campaign_id] = policy
+
+    def acw_policy(self, campaign_id: int) -> AcwPolicy | None:
+        return self._acw.get(campaign_id)
 
     def get(self, agent_id: int) -> Agent:
         try:
@@ -206,7 +243,9 @@ class AgentBook:
 
     # Agent actions ---------------------------------------------------------------------------
     def login(self, agent_id: int, now: float) -> Agent:
-        return self._move(self.get(agent_id), AgentState.AVAILABLE, now)
+        agent = self._move(self.get(agent_id), AgentState.AVAILABLE, now)
+        agent.logged_in_at = now
+        return agent
 
     def pause(self, agent_id: int, reason: str, now: float) -> Agent:
         if not reason.strip():
@@ -223,7 +262,9 @@ class AgentBook:
         return self._move(agent, AgentState.AVAILABLE, now)
 
     def logout(self, agent_id: int, now: float) -> Agent:
-        return self._move(self.get(agent_id), AgentState.LOGGED_OUT, now)
+        agent = self._move(self.get(agent_id), AgentState.LOGGED_OUT, now)
+        agent.logged_in_at = None
+        return agent
 
     # The hand-off ----------------------------------------------------------------------------
     def pick_agent(
@@ -253,16 +294,53 @@ class AgentBook:
         return min(free)[1] if free else None
 
     def reserve(
-        self, agent_id: int, campaign_id: int, attempt_id: int, now: float, hold_s: float
+        self,
+        agent_id: int,
+        campaign_id: int,
+        attempt_id: int,
+        now: float,
+        hold_s: float | None = None,
     ) -> Agent:
-        """Hold an available agent for ``attempt_id`` for at most ``hold_s`` seconds."""
+        """Hold an available agent for ``attempt_id`` for at most ``hold_s`` seconds (None:
+        until released or connected)."""
         agent = self.get(agent_id)
         if campaign_id not in agent.campaigns:
             raise AgentStateError(f"agent {agent_id} does not work campaign {campaign_id}")
         self._move(agent, AgentState.RESERVED, now)
         agent.campaign_id, agent.attempt_id = campaign_id, attempt_id
-        agent.reserved_until = now + hold_s
+        agent.reserved_until = None if hold_s is None else now + hold_s
         return agent
+
+    def hold_for_reminder(
+        self, campaign_id: int, agent_id: int, any_agent: bool, attempt_id: int, now: float
+    ) -> Agent | None:
+        """Reserve an agent before an auto-drop reminder's call is placed (seed 004): the
+        agent who scheduled it, or with ``any_agent`` the campaign's longest-available agent
+        when that one is not free. None: nobody to take it now (the call waits)."""
+        picked = self.pick_agent(campaign_id, now, prefer=agent_id, fallback=any_agent)
+        if picked is None:
+            return None
+        agent = self.reserve(picked, campaign_id, attempt_id, now)
+        # Held for the customer who asked to be called back: no queue takes the agent.
+        agent.committed = True
+        return agent
+
+    def take_for_queue(self, agent_id: int, campaign_id: int, attempt_id: int, now: float) -> bool:
+        """A queue rings the agent for an inbound call (AgentCalled): hold them for it.
+
+        Refused (False) unless the agent is available, or reserved for an outbound call whose
+        hand-off has not dialed them yet (inbound has priority; that reservation looks for
+        another agent). The queue's campaign may be a linked one the agent is not a member of:
+        app_queue rang them, so no membership check."""
+        agent = self.get(agent_id)
+        if agent.state is AgentState.RESERVED and not agent.committed and not agent.inbound:
+            agent.campaign_id, agent.attempt_id, agent.inbound = campaign_id, attempt_id, True
+            return True
+        if agent.state is not AgentState.AVAILABLE:
+            return False
+        self._move(agent, AgentState.RESERVED, now)
+        agent.campaign_id, agent.attempt_id, agent.inbound = campaign_id, attempt_id, True
+        return True
 
     def release(self, agent_id: int, now: float) -> Agent:
         """A reservation that did not become a call (the customer hung up, the phone failed)."""
@@ -285,7 +363,11 @@ class AgentBook:
 
     def call_ended(self, agent_id: int, now: float) -> Agent:
         """Talk is over: ACW starts, bounded by the campaign's :class:`AcwPolicy`."""
-        agent = self._move(self.get(agent_id), AgentState.ACW, now)
+        agent = self.get(agent_id)
+        talked = now - agent.since
+        self._move(agent, AgentState.ACW, now)
+        agent.talk_s += talked
+        agent.calls += 1
         policy = self._acw.get(agent.campaign_id) if agent.campaign_id is not None else None
         if policy is not None and policy.max_seconds is not None:
             agent.acw = PendingAcw(
@@ -308,6 +390,32 @@ class AgentBook:
         return agent
 
     # Timers ----------------------------------------------------------------------------------
+    def acw_expired(self, agent_id: int, attempt_id: int, now: float) -> AcwTimeout | None:
+        """The ACW timer of ``attempt_id`` fired: what to write (None: typified meanwhile, or
+        another call's timer runs). The agent stays where they are until :meth:`acw_applied`.
+        An agent who paused before typifying still gets the default (seed 004: the timer
+        bounds the wrap-up of the call, whatever the agent does meanwhile)."""
+        agent = self.get(agent_id)
+        pending = agent.acw
+        if pending is None or pending.attempt_id != attempt_id or now < pending.deadline:
+            return None
+        agent.acw = None
+        return AcwTimeout(
+            agent_id,
+            pending.campaign_id,
+            pending.attempt_id,
+            pending.action,
+            pending.typification_id,
+            now,
+        )
+
+    def acw_applied(self, agent_id: int, attempt_id: int, now: float) -> Agent:
+        """The default for ``attempt_id`` is written: an agent still wrapping it up is free."""
+        agent = self.get(agent_id)
+        if agent.state is AgentState.ACW and agent.attempt_id == attempt_id:
+            self._move(agent, AgentState.AVAILABLE, now)
+        return agent
+
     def tick(self, now: float) -> list[AcwTimeout | ReservationExpired]:
         """Fire every deadline reached by ``now``."""
         fired: list[AcwTimeout | ReservationExpired] = []
@@ -324,20 +432,14 @@ class AgentBook:
                 )
                 self._move(agent, AgentState.AVAILABLE, now)
             pending = agent.acw
-            if pending is not None and now >= pending.deadline:
-                fired.append(
-                    AcwTimeout(
-                        agent.agent_id,
-                        pending.campaign_id,
-                        pending.attempt_id,
-                        pending.action,
-                        pending.typification_id,
-                        now,
-                    )
-                )
-                agent.acw = None
-                if agent.state is AgentState.ACW:
-                    self._move(agent, AgentState.AVAILABLE, now)
+            timeout = (
+                None
+                if pending is None
+                else self.acw_expired(agent.agent_id, pending.attempt_id, now)
+            )
+            if timeout is not None:
+                fired.append(timeout)
+                self.acw_applied(agent.agent_id, timeout.attempt_id, now)
         return fired
 
     # What pacing needs -----------------------------------------------------------------------
@@ -364,14 +466,23 @@ class AgentBook:
     def _move(self, agent: Agent, state: AgentState, now: float) -> Agent:
         if state not in TRANSITIONS[agent.state]:
             raise AgentStateError(f"agent {agent.agent_id} cannot go from {agent.state} to {state}")
-        agent.history.append((agent.state, now - agent.since))
+        seconds = now - agent.since
+        self.moves.append(Move(agent.agent_id, agent.state, state, seconds, agent.campaign_id))
+        agent.history.append((agent.state, seconds))
         del agent.history[:-32]  # a short trail for supervisors; bounded
+        if agent.state is AgentState.PAUSED and agent.acw is not None:
+            # Back from a pause taken before typifying: that wrap-up is over, its default is
+            # due now (before the next call's ACW timer could replace this one).
+            agent.acw = replace(agent.acw, deadline=min(agent.acw.deadline, now))
         agent.state = state
         agent.since = now
         agent.reserved_until = None
+        if state is not AgentState.RESERVED:
+            agent.committed = False
         if state is not AgentState.PAUSED:
             agent.pause_reason = ""
         if state in (AgentState.AVAILABLE, AgentState.LOGGED_OUT):
             agent.campaign_id = None
             agent.attempt_id = None
+            agent.inbound = False
         return agent

@@ -161,7 +161,7 @@ class Engine:
     async def start_campaign(self, campaign_id: int) -> RunningCampaign:
         plan = await self.records.campaign(campaign_id)
         running = RunningCampaign(plan, self.pacer_factory(plan))
-        self.roster.acw_max_s[campaign_id] = plan.acw_max_s
+        self.roster.set_acw_max(campaign_id, plan.acw_max_s)
         self.campaigns[campaign_id] = running
         running.task = asyncio.create_task(self._run(running), name=f"campaign-{campaign_id}")
         return running
@@ -174,7 +174,7 @@ class Engine:
         plan = await self.records.campaign(campaign_id)
         running.plan = plan
         running.pacer.retune(plan)
-        self.roster.acw_max_s[campaign_id] = plan.acw_max_s
+        self.roster.set_acw_max(campaign_id, plan.acw_max_s)
 
     def pause_campaign(self, campaign_id: int, paused: bool = True) -> None:
         self.campaigns[campaign_id].paused = paused

@@ -138,7 +138,8 @@ class InboundDesk:
             stats = self.stats[campaign.queue]
             stats.threshold_s, stats.target = campaign.service_level_s, campaign.service_level
         for campaign_id, seconds in self.directory.acw_max_s.items():
-            self.roster.acw_max_s.setdefault(campaign_id, seconds)
+            if not self.roster.has_acw_max(campaign_id):  # a running campaign's plan set it
+                self.roster.set_acw_max(campaign_id, seconds)
         self.membership.configure(self.directory.seats)
         for agent in list(self.roster.agents.values()):
             if agent.state is not AgentState.LOGGED_OUT:

@@ -62,7 +62,7 @@ class CampaignPlan:
     drop_message: str | None = "dialer/drop"
     ring_timeout_s: float = 25.0
     hand_off_s: float = 2.0
-    acw_max_s: float = 30.0
+    acw_max_s: float | None = 30.0  # None: no ACW timer
     abandon_target: float = 0.03
     dial_ratio: float = 1.0  # progressive calls per free agent
     max_channels: int = 100

@@ -112,7 +112,7 @@ class StoreRecords:
                 drop_message=c.drop_message,
                 ring_timeout_s=float(pacing.get("ring_timeout_s", 25.0)),
                 hand_off_s=float(pacing.get("hand_off_s", 2.0)),
-                acw_max_s=float(c.acw_max_seconds) if c.acw_max_seconds else 0.0,
+                acw_max_s=float(c.acw_max_seconds) if c.acw_max_seconds else None,
                 abandon_target=float(pacing.get("abandon_target", 0.03)),
                 dial_ratio=float(pacing.get("dial_ratio", 1.0)),
                 max_channels=int(pacing.get("max_channels", 100)),

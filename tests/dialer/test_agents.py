@@ -134,6 +134,68 @@ def test_a_paused_agent_still_gets_the_acw_default_but_stays_paused() -> None:
     ]
 
 
+def test_leaving_a_pause_taken_before_typifying_makes_the_default_due_at_once() -> None:
+    book = book_with((1, {SALES}, 0.0))
+    book.set_acw_policy(SALES, AcwPolicy(60.0))
+    on_call(book, 1, 104, 5.0)
+    book.call_ended(1, 20.0)
+    book.pause(1, "toilet", 22.0)
+    book.ready(1, 25.0)
+    assert book.tick(25.0) == [AcwTimeout(1, SALES, 104, AcwAction.DEFAULT_RECORD, None, 25.0)]
+
+
+def test_the_acw_default_is_written_before_the_agent_is_free() -> None:
+    book = book_with((1, {SALES}, 0.0))
+    book.set_acw_policy(SALES, AcwPolicy(10.0))
+    on_call(book, 1, 105, 5.0)
+    book.call_ended(1, 20.0)
+    assert book.acw_expired(1, 105, 29.0) is None  # not yet due
+    fired = book.acw_expired(1, 105, 30.0)
+    assert fired == AcwTimeout(1, SALES, 105, AcwAction.DEFAULT_RECORD, None, 30.0)
+    assert book.get(1).state is AgentState.ACW  # until the shell has written it
+    assert book.acw_expired(1, 105, 31.0) is None  # fires once
+    assert book.acw_applied(1, 105, 31.0).state is AgentState.AVAILABLE
+
+
+def test_a_queue_takes_an_available_agent_or_an_outbound_one_not_yet_dialed() -> None:
+    book = book_with((1, {SALES}, 0.0), (2, {SALES}, 0.0), (3, {SALES}, 0.0))
+    book.reserve(2, SALES, 200, 5.0)
+    book.reserve(3, SALES, 201, 5.0)
+    book.get(3).committed = True  # past its fence: the hand-off is dialing them
+    assert book.take_for_queue(1, SUPPORT, 300, 6.0)
+    assert book.take_for_queue(2, SUPPORT, 301, 6.0)
+    assert not book.take_for_queue(3, SUPPORT, 302, 6.0)
+    assert [(a.state, a.attempt_id, a.inbound) for a in book] == [
+        (AgentState.RESERVED, 300, True),
+        (AgentState.RESERVED, 301, True),
+        (AgentState.RESERVED, 201, False),
+    ]
+    assert not book.take_for_queue(2, SUPPORT, 303, 6.5)  # a queue call is not taken twice
+
+
+def test_a_reminder_holds_its_agent_or_with_any_agent_the_longest_available() -> None:
+    book = book_with((1, {SALES}, 10.0), (2, {SALES}, 0.0))
+    book.pause(1, "lunch", 20.0)
+    assert book.hold_for_reminder(SALES, 1, False, 400, 30.0) is None
+    held = book.hold_for_reminder(SALES, 1, True, 400, 30.0)
+    assert held is not None and (held.agent_id, held.committed) == (2, True)
+
+
+def test_every_move_is_queued_for_the_shell_with_the_call_it_left() -> None:
+    book = book_with((1, {SALES}, 0.0))
+    book.moves.clear()
+    on_call(book, 1, 106, 5.0)
+    book.call_ended(1, 65.0)
+    book.typified(1, 80.0)
+    assert [(m.before, m.after, m.seconds_before, m.campaign_id) for m in book.moves] == [
+        (AgentState.AVAILABLE, AgentState.RESERVED, 5.0, None),
+        (AgentState.RESERVED, AgentState.ON_CALL, 0.5, SALES),
+        (AgentState.ON_CALL, AgentState.ACW, 59.5, SALES),
+        (AgentState.ACW, AgentState.AVAILABLE, 15.0, SALES),
+    ]
+    assert (book.get(1).calls, book.get(1).talk_s) == (1, 59.5)
+
+
 def test_default_typification_without_an_id_is_refused() -> None:
     with pytest.raises(ValueError, match="default_typification_id"):
         AcwPolicy(30.0, AcwAction.DEFAULT_TYPIFICATION)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import update
+
 from dialer.engine.ports import AttemptResult, Outcome
 from dialer.engine.records import StoreRecords
 from store.db import SessionFactory
 from store.hopper import Hopper
+from store.models import Campaign
 from tests.store.builders import NOW, add_assignment, company_and_campaign
 
 
@@ -65,3 +68,18 @@ async def test_a_contact_whose_attempt_was_refused_is_not_kept(
     assert [d.assignment_id for d in await records.claim(campaign.id, 1, late, "engine")] == [
         dialable.assignment_id
     ]
+
+
+async def test_a_campaign_without_an_acw_maximum_plans_no_acw_timer(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session, session.begin():
+        _, campaign = await company_and_campaign(session, acw_max_seconds=45)
+    records = StoreRecords(session_factory, StoppedClock(), owner="engine")
+    assert (await records.campaign(campaign.id)).acw_max_s == 45.0
+    async with session_factory() as session, session.begin():
+        await session.execute(
+            update(Campaign).where(Campaign.id == campaign.id).values(acw_max_seconds=None)
+        )
+    # None, not 0 s: a 0-s timer would write the default record as each call ends.
+    assert (await records.campaign(campaign.id)).acw_max_s is None
