@@ -380,14 +380,23 @@ class AgentBook:
         return agent
 
     def typified(self, agent_id: int, now: float) -> Agent:
-        """The agent typified the call: the ACW timer stops; from ACW they are available."""
+        """The agent typified the call: the ACW timer stops; from ACW they are available, and
+        an agent who paused before typifying stays paused."""
         agent = self.get(agent_id)
-        if agent.state is not AgentState.ACW and agent.acw is None:
-            raise AgentStateError(f"agent {agent_id} is {agent.state}, not in after-call work")
-        agent.acw = None
         if agent.state is AgentState.ACW:
+            agent.acw = None
             self._move(agent, AgentState.AVAILABLE, now)
+        elif self._owes_typification(agent):
+            agent.acw = None
+            agent.campaign_id = agent.attempt_id = None
+        else:
+            raise AgentStateError(f"agent {agent_id} is {agent.state}, not in after-call work")
         return agent
+
+    @staticmethod
+    def _owes_typification(agent: Agent) -> bool:
+        # Paused from ACW (the only way into a pause that keeps a call) before typifying it.
+        return agent.state is AgentState.PAUSED and agent.attempt_id is not None
 
     # Timers ----------------------------------------------------------------------------------
     def acw_expired(self, agent_id: int, attempt_id: int, now: float) -> AcwTimeout | None:
@@ -400,6 +409,8 @@ class AgentBook:
         if pending is None or pending.attempt_id != attempt_id or now < pending.deadline:
             return None
         agent.acw = None
+        if self._owes_typification(agent):
+            agent.campaign_id = agent.attempt_id = None  # settled by the default
         return AcwTimeout(
             agent_id,
             pending.campaign_id,
@@ -463,6 +474,18 @@ class AgentBook:
         )
 
     # Inside ----------------------------------------------------------------------------------
+    def _due_now(self, agent: Agent, now: float) -> PendingAcw:
+        if agent.acw is not None:
+            return replace(agent.acw, deadline=min(agent.acw.deadline, now))
+        policy = self._acw.get(agent.campaign_id or 0) or AcwPolicy()
+        return PendingAcw(
+            agent.campaign_id or 0,
+            agent.attempt_id or 0,
+            now,
+            policy.action,
+            policy.default_typification_id,
+        )
+
     def _move(self, agent: Agent, state: AgentState, now: float) -> Agent:
         if state not in TRANSITIONS[agent.state]:
             raise AgentStateError(f"agent {agent.agent_id} cannot go from {agent.state} to {state}")
@@ -470,10 +493,10 @@ class AgentBook:
         self.moves.append(Move(agent.agent_id, agent.state, state, seconds, agent.campaign_id))
         agent.history.append((agent.state, seconds))
         del agent.history[:-32]  # a short trail for supervisors; bounded
-        if agent.state is AgentState.PAUSED and agent.acw is not None:
-            # Back from a pause taken before typifying: that wrap-up is over, its default is
-            # due now (before the next call's ACW timer could replace this one).
-            agent.acw = replace(agent.acw, deadline=min(agent.acw.deadline, now))
+        if self._owes_typification(agent):
+            # Back from a pause taken before typifying: that wrap-up is over and its default
+            # is due now, timer or not (before the next call's ACW could replace it).
+            agent.acw = self._due_now(agent, now)
         agent.state = state
         agent.since = now
         agent.reserved_until = None

@@ -258,3 +258,37 @@ def test_any_sequence_of_requests_keeps_the_agent_in_a_legal_state(
         assert after is before or after in TRANSITIONS[before]
         book.tick(now)
         assert book.get(1).since <= now
+
+
+def test_leaving_a_pause_before_typifying_makes_the_default_due_without_a_timer_too() -> None:
+    book = book_with((1, {SALES}, 0.0))  # no ACW maximum for SALES
+    on_call(book, 1, 107, 5.0)
+    book.call_ended(1, 20.0)
+    book.pause(1, "toilet", 22.0)
+    assert book.tick(500.0) == []  # no timer: the agent may still come back and typify
+    book.logout(1, 600.0)
+    assert book.tick(600.0) == [AcwTimeout(1, SALES, 107, AcwAction.DEFAULT_RECORD, None, 600.0)]
+
+
+def test_a_call_typified_during_the_pause_gets_no_default() -> None:
+    book = book_with((1, {SALES}, 0.0))
+    book.set_acw_policy(SALES, AcwPolicy(10.0))
+    on_call(book, 1, 108, 5.0)
+    book.call_ended(1, 20.0)
+    book.pause(1, "toilet", 22.0)
+    assert book.typified(1, 24.0).state is AgentState.PAUSED
+    book.ready(1, 25.0)
+    assert book.tick(40.0) == []
+
+
+def test_a_default_written_during_the_pause_is_not_written_again_on_return() -> None:
+    book = book_with((1, {SALES}, 0.0))
+    book.set_acw_policy(SALES, AcwPolicy(10.0))
+    on_call(book, 1, 109, 5.0)
+    book.call_ended(1, 20.0)
+    book.pause(1, "toilet", 22.0)
+    assert len(book.tick(30.0)) == 1
+    book.ready(1, 90.0)
+    assert book.tick(90.0) == []
+    with pytest.raises(AgentStateError, match="not in after-call work"):
+        book.typified(1, 91.0)

@@ -134,3 +134,15 @@ async def test_adding_a_known_agent_keeps_their_state_and_takes_the_new_campaign
         frozenset({SALES, SUPPORT}),
         "PJSIP/ana2",
     )
+
+
+async def test_leaving_a_pause_before_typifying_writes_the_default_without_a_timer_too() -> None:
+    roster, clock, timeouts = await _wrapping_up(None)
+    roster.pause(ANA, "break")
+    await clock.sleep(30.0)
+    assert timeouts.fired == []  # she may still come back and typify
+    roster.ready(ANA)
+    await clock.sleep(1.0)
+    assert timeouts.fired == [(ANA, SALES, 7)]
+    assert roster.get(ANA).state is AgentState.AVAILABLE
+    await roster.close()
