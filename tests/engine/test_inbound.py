@@ -250,6 +250,26 @@ async def login_all(f: Floor) -> None:
         assert response.status == 200
 
 
+async def the_agent_in_service(f: Floor) -> tuple[int, str]:
+    """The floor's one agent, logged in and a member of Service's queue: (id, phone)."""
+    [agent_id] = f.center.agents
+    await login_all(f)
+    phone = f.roster.get(agent_id).interface
+    await until(lambda: phone in f.members("service"), 10)
+    return agent_id, phone
+
+
+@contextlib.asynccontextmanager
+async def behind_the_dialers_back(f: Floor) -> AsyncIterator[AMIClient]:
+    """Another AMI session on the simulated Asterisk, changing what the dialer set up."""
+    other = AMIClient("127.0.0.1", f.sim.port, ping_interval=None)
+    await other.connect()
+    try:
+        yield other
+    finally:
+        await other.close()
+
+
 async def inbound_attempts(f: Floor) -> list[Attempt]:
     async with f.sessions() as session:
         return list(
@@ -557,16 +577,11 @@ async def test_queue_membership_is_reconciled_with_queue_status_after_a_reconnec
     session_factory: SessionFactory,
 ) -> None:
     async with floor(session_factory, agents=1) as f:
-        [agent_id] = f.center.agents
-        await login_all(f)
-        phone = f.roster.get(agent_id).interface
-        await until(lambda: phone in f.members("service"), 10)
-        # Behind the dialer's back: the member leaves one queue, a stranger joins another.
-        other = AMIClient("127.0.0.1", f.sim.port, ping_interval=None)
-        await other.connect()
-        await other.queue_remove("service", phone)
-        await other.queue_add("billing", "Local/7099@agents")
-        await other.close()
+        _, phone = await the_agent_in_service(f)
+        # The member leaves one queue, a stranger joins another.
+        async with behind_the_dialers_back(f) as other:
+            await other.queue_remove("service", phone)
+            await other.queue_add("billing", "Local/7099@agents")
         # The link drops; after the reconnect the resync hook compares QueueStatus with the
         # roster and puts it right.
         f.sim.drop_sessions()
@@ -580,15 +595,10 @@ async def test_an_agent_whose_phone_becomes_unavailable_is_paused(
     session_factory: SessionFactory,
 ) -> None:
     async with floor(session_factory, agents=1) as f:
-        [agent_id] = f.center.agents
-        await login_all(f)
-        phone = f.roster.get(agent_id).interface
-        await until(lambda: phone in f.members("service"), 10)
+        agent_id, phone = await the_agent_in_service(f)
         # The phone unregisters: QueueMemberStatus Status 5 (UNAVAILABLE) in each queue.
-        other = AMIClient("127.0.0.1", f.sim.port, ping_interval=None)
-        await other.connect()
-        await other.setvar(f"DEVICE_STATE({phone})", "UNAVAILABLE")
-        await other.close()
+        async with behind_the_dialers_back(f) as other:
+            await other.setvar(f"DEVICE_STATE({phone})", "UNAVAILABLE")
         await until_state(f, agent_id, AgentState.PAUSED, 10)
         assert f.roster.get(agent_id).pause_reason == PHONE_UNAVAILABLE_PAUSE
 
