@@ -140,6 +140,41 @@ class AttemptOutcome:
     dialed_at: datetime | None = None
     answered_at: datetime | None = None
     connected_at: datetime | None = None
+    comments: str | None = None  # a note on how the outcome was known (kept otherwise)
+
+
+@dataclass(frozen=True)
+class OpenAttempt:
+    """An attempt without its outcome, as a restarted dialer finds it."""
+
+    attempt_id: int
+    campaign_id: int
+    assignment_id: int | None
+    direction: Direction
+    created_at: datetime
+    dialed_at: datetime | None
+    answered_at: datetime | None
+    channel_uniqueid: str | None  # inbound: the caller's channel
+
+
+async def open_attempts(
+    session: AsyncSession, owner: str, before: datetime, direction: Direction | None = None
+) -> list[OpenAttempt]:
+    """The attempts ``owner`` started before ``before`` and has not finished: the calls a
+    previous run of that dialer had in flight (the index ix_attempt_open holds only these)."""
+    query = select(
+        Attempt.id,
+        Attempt.campaign_id,
+        Attempt.assignment_id,
+        Attempt.direction,
+        Attempt.created_at,
+        Attempt.dialed_at,
+        Attempt.answered_at,
+        Attempt.channel_uniqueid,
+    ).where(Attempt.outcome.is_(None), Attempt.lease_owner == owner, Attempt.created_at < before)
+    if direction is not None:
+        query = query.where(Attempt.direction == direction)
+    return [OpenAttempt(*row) for row in await session.execute(query.order_by(Attempt.id))]
 
 
 async def record_outcome(
@@ -155,6 +190,7 @@ async def record_outcome(
     dialed_at: datetime | None = None,
     answered_at: datetime | None = None,
     connected_at: datetime | None = None,
+    comments: str | None = None,
 ) -> Attempt:
     """How the call ended. A call that never reached an agent is recorded under the campaign's
     no-contact result for the outcome (seed 004) unless ``result_id`` says otherwise; the
@@ -176,6 +212,7 @@ async def record_outcome(
                 dialed_at=dialed_at,
                 answered_at=answered_at,
                 connected_at=connected_at,
+                comments=comments,
             )
         ],
     )
@@ -287,6 +324,7 @@ async def _record_one(
         "answered_at": o.answered_at or attempt.answered_at,
         "connected_at": o.connected_at or attempt.connected_at,
         "ended_at": now,
+        "comments": o.comments or attempt.comments,
     }
     if attempt.assignment_id is not None:
         batch.settles.append(_Settle(attempt.assignment_id, campaign, result, outcome, now))

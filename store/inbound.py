@@ -190,9 +190,14 @@ async def start_inbound_attempt(
     caller_number: str,
     caller: Caller,
     now: datetime,
+    *,
+    owner: str | None = None,
+    channel_uniqueid: str | None = None,
 ) -> Attempt:
     """The attempt of an inbound call as it arrives, under the contact's open ticket in the
-    campaign or a new one (issue 6: "every inbound call gets an attempt and a ticket")."""
+    campaign or a new one (issue 6: "every inbound call gets an attempt and a ticket").
+    ``owner`` (the dialer process) and the caller's channel Uniqueid let a restarted dialer
+    find the attempt again (store.attempts.open_attempts)."""
     campaign = await get_campaign(session, campaign_id)
     ticket_id = None
     if caller.contact_id is not None:
@@ -227,6 +232,8 @@ async def start_inbound_attempt(
         dialed_at=now,
         answered_at=now,
         ticket_id=ticket_id,
+        lease_owner=owner,
+        channel_uniqueid=channel_uniqueid,
     )
     session.add(attempt)
     await session.flush()
@@ -243,6 +250,7 @@ async def finish_inbound_attempt(
     agent_id: int | None = None,
     connected_at: datetime | None = None,
     hangup_cause: int | None = None,
+    comments: str | None = None,
 ) -> Attempt:
     """How the inbound call ended: answered (talked to an agent; the typification follows),
     abandoned in the queue (with its wait) or closed out of hours. Idempotent, like any outcome
@@ -255,6 +263,7 @@ async def finish_inbound_attempt(
         hangup_cause=hangup_cause,
         agent_id=agent_id,
         connected_at=connected_at,
+        comments=comments,
     )
     if queue_wait_seconds is not None:
         attempt.queue_wait_seconds = queue_wait_seconds

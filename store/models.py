@@ -617,6 +617,19 @@ class Attempt(Base):
     ticket_id: Mapped[int | None] = _fk("ticket.id", nullable=True, ondelete="SET NULL")
     survey_answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     comments: Mapped[str | None] = mapped_column(Text)
+    # Inbound calls: the caller's channel Uniqueid, so that a dialer restarted while the caller
+    # waits in the queue finds the attempt again (outbound calls are found by att-<id>-1).
+    channel_uniqueid: Mapped[str | None] = mapped_column(String(64))
+
+
+# Attempts still open, by the process that owns them: what a restarted dialer must settle
+# (store.attempts.open_attempts). Few rows: they are the calls in flight.
+Index(
+    "ix_attempt_open",
+    Attempt.lease_owner,
+    postgresql_where=Attempt.outcome.is_(None),
+    sqlite_where=Attempt.outcome.is_(None),
+)
 
 
 class Ticket(Base):

@@ -44,6 +44,7 @@ from dialer.engine.ports import (
     Dialable,
     DialMode,
     DialRefused,
+    OpenCall,
     Outcome,
     Records,
     Typification,
@@ -58,6 +59,9 @@ log = logging.getLogger(__name__)
 # dialplan's VarSet and Newexten above all (some 40 % of what Asterisk sends about a call), is
 # not even sent to us.
 AMI_EVENTS = "call,agent"
+# Notes on the attempts a previous run left open (Engine._settle_previous_run).
+PREVIOUS_RUN_GONE = "the dialer restarted during the call: not on Asterisk any more"
+PREVIOUS_RUN_ENDED = "the dialer restarted during the call: its end seen, the rest not"
 
 # Calls placed and not yet routed to an agent: ringing, or answered and in AMD (pacing's
 # "calls in flight"; a routed call waiting for an agent is one of its "calls waiting").
@@ -135,6 +139,10 @@ class Engine:
         # lease (300 s by default), so a long call never loses its contact to another claim.
         self.lease_renew_s = lease_renew_s
         self.tracker = CallTracker(settle_s=5.0)
+        self.started_at = clock.now()
+        # Calls a previous run left in flight and still up on Asterisk, by their channels'
+        # Uniqueids: each is closed when its first half hangs up (_settle_previous_run).
+        self._orphans: dict[str, OpenCall] = {}
         self.calls: dict[int, CallMeta] = {}
         self._ended_calls: dict[int, CallMeta] = {}
         self.campaigns: dict[int, RunningCampaign] = {}
@@ -204,8 +212,9 @@ class Engine:
     async def resync(self, client: AMIClient) -> None:
         """After every (re)connect: calls in flight are unknown until Asterisk says which
         channels it still has (CoreShowChannels); the others are closed with what was known,
-        and none is ever re-dialed."""
+        and none is ever re-dialed. After the first connect: the previous run's calls."""
         if client.connections <= 1:
+            await self._settle_previous_run(client)
             return
         self._apply(self.tracker.link_lost(self.clock.now()))
         try:
@@ -215,6 +224,56 @@ class Engine:
             return
         live = [m.get("Uniqueid") or "" for m in channels.events]
         self._apply(self.tracker.reconcile(live, self.clock.now()))
+
+    async def _settle_previous_run(self, client: AMIClient) -> None:
+        """The outbound attempts a previous run of this dialer (the same owner) left without
+        an outcome: a crash or a kill during calls (DESIGN.md: a restart never loses an outcome
+        nor dials a contact twice). Asterisk is asked which are still up (CoreShowChannels,
+        by ChannelId att-<id>-1/-2): those are closed when they hang up, the others now, as
+        ``unknown`` with a note; their contacts stay leased until then, and nothing is
+        re-dialed. What happened during the call was not seen, so nothing more is claimed."""
+        try:
+            left = await self.records.open_calls(_utc(self.started_at) or self.now())
+        except Exception:
+            log.exception("reading the previous run's open attempts failed")
+            return
+        if not left:
+            return
+        try:
+            channels = await client.core_show_channels()
+        except AMIError as exc:
+            # Left open (their contacts leased by us): the next start settles them.
+            log.error("previous run's calls: CoreShowChannels failed: %s", exc)
+            return
+        live = {m.get("Uniqueid") or "" for m in channels.events}
+        gone = 0
+        for call in left:
+            halves = channel_ids(call.attempt_id)
+            if any(u in live for u in halves):
+                self._orphans.update((u, call) for u in halves)
+            else:
+                gone += 1
+                self._close_orphan(call, PREVIOUS_RUN_GONE)
+        log.warning(
+            "previous run left %d calls open: %d no longer on Asterisk (closed), %d still up",
+            len(left),
+            gone,
+            len(left) - gone,
+        )
+
+    def _close_orphan(self, call: OpenCall, note: str) -> None:
+        for uniqueid in channel_ids(call.attempt_id):
+            self._orphans.pop(uniqueid, None)
+        result = AttemptResult(
+            call.attempt_id,
+            Outcome.UNKNOWN,
+            dialed_at=call.dialed_at,
+            ended_at=self.now(),
+            note=note,
+        )
+        task = asyncio.ensure_future(self._write(call.campaign_id, result))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     # The tick --------------------------------------------------------------------------------
     async def _run(self, running: RunningCampaign) -> None:
@@ -386,6 +445,11 @@ class Engine:
 
     # AMI events ------------------------------------------------------------------------------
     def _on_call_event(self, event: Message) -> None:
+        if self._orphans and event.name == "Hangup":
+            orphan = self._orphans.get(event.get("Uniqueid") or "")
+            if orphan is not None:
+                self._close_orphan(orphan, PREVIOUS_RUN_ENDED)
+                return
         if event.name == "DialBegin":
             # The agent leg of a hand-off: Dial from the customer's ;1 half (att-<id>-1).
             meta = self.calls.get(_attempt_of(event.get("Uniqueid")))

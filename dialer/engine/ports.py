@@ -22,6 +22,7 @@ __all__ = [
     "DialMode",
     "DialRefused",
     "Dialable",
+    "OpenCall",
     "Outcome",
     "Records",
     "SurveyQuestion",
@@ -105,6 +106,16 @@ class AttemptResult:
     answered_at: dt.datetime | None = None
     connected_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
+    note: str | None = None  # kept on the attempt: how the outcome was known
+
+
+@dataclass(frozen=True)
+class OpenCall:
+    """An outbound call a previous run of this dialer left without its outcome."""
+
+    attempt_id: int
+    campaign_id: int
+    dialed_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -160,6 +171,12 @@ class Records(Protocol):
         ...
 
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None: ...
+
+    async def open_calls(self, before: dt.datetime) -> list[OpenCall]:
+        """The outbound attempts this dialer (its owner name) started before ``before`` and
+        never finished: a previous run's calls in flight. Their contacts stay leased until
+        their outcomes are written."""
+        ...
 
     async def typify(self, campaign_id: int, typification: Typification) -> None: ...
 

@@ -25,6 +25,7 @@ from dialer.engine.ports import (
     Dialable,
     DialMode,
     DialRefused,
+    OpenCall,
     Outcome,
     SurveyQuestion,
     Typification,
@@ -34,7 +35,7 @@ from store import hopper
 from store.blocklist import block_number
 from store.campaigns import default_typification, get_campaign, require_dialable
 from store.db import SessionFactory
-from store.enums import AcwTimeoutAction, AutoDropTarget, CallOutcome, MachineAction
+from store.enums import AcwTimeoutAction, AutoDropTarget, CallOutcome, Direction, MachineAction
 from store.errors import AttemptRefused, CannotDial
 from store.models import Attempt, DefaultPurpose
 from store.work import auto_drop_agents
@@ -267,7 +268,18 @@ class StoreRecords:
             dialed_at=result.dialed_at,
             answered_at=result.answered_at,
             connected_at=result.connected_at,
+            comments=result.note,
         )
+
+    async def open_calls(self, before: dt.datetime) -> list[OpenCall]:
+        async with self.sessions() as session:
+            left = await store_attempts.open_attempts(
+                session, self.owner, before, Direction.OUTBOUND
+            )
+        for call in left:
+            if call.assignment_id is not None:
+                self._live[call.attempt_id] = call.assignment_id  # renewed until written
+        return [OpenCall(a.attempt_id, a.campaign_id, a.dialed_at) for a in left]
 
     async def opt_out(self, campaign_id: int, attempt_id: int) -> None:
         now = self._now()

@@ -17,6 +17,7 @@ from dialer.engine.ports import (
     CampaignPlan,
     Dialable,
     DialRefused,
+    OpenCall,
     Typification,
 )
 
@@ -89,6 +90,14 @@ class MemoryRecords:
         dialable = self.attempts[result.attempt_id][0]
         self.leased.discard(dialable.assignment_id)
         self.lease_log.append(("release", dialable.assignment_id))
+
+    async def open_calls(self, before: dt.datetime) -> list[OpenCall]:
+        """Attempts started before ``before`` without a result (a previous run's calls)."""
+        return [
+            OpenCall(attempt_id, self.plan.campaign_id, started)
+            for attempt_id, (_, started) in self.attempts.items()
+            if attempt_id not in self.results and started < before
+        ]
 
     async def typify(self, campaign_id: int, typification: Typification) -> None:
         self.typified[typification.attempt_id] = typification

@@ -26,7 +26,7 @@ from dialer.api import Api
 from dialer.clock import ScaledClock
 from dialer.demo import shift_start
 from dialer.demo_seed import DemoCenter, seed_center
-from dialer.engine.engine import Engine
+from dialer.engine.engine import PREVIOUS_RUN_GONE, Engine
 from dialer.engine.inbound import NO_ANSWER_PAUSE, PHONE_UNAVAILABLE_PAUSE, InboundDesk
 from dialer.engine.inbound_records import InboundRecords
 from dialer.engine.ports import Typification
@@ -168,7 +168,11 @@ class Floor:
     clock: ScaledClock
     sim: SimulatedAsterisk
     api: TestClient  # type: ignore[type-arg]
+    ami: AMIClient
+    agi: FastAGIServer
+    reserve: bool = True
     events: list[Message] = field(default_factory=list)
+    alive: bool = True  # the dialer run is up (kill ends it)
 
     @property
     def roster(self) -> Roster:
@@ -207,8 +211,9 @@ async def floor(
         allow_reassignment=allow_reassignment,
         management=management,
     )
-    agi = FastAGIServer(port=0)
-    port = await agi.start()
+    probe = FastAGIServer(port=0)  # a free port, the same for a restarted dialer
+    port = await probe.start()
+    await probe.close()
     model = NumberModel(seed=3, ring_median_s=3.0, talk_median_s=15.0, p_machine=0.0)
     sim = SimulatedAsterisk(
         SimConfig(
@@ -218,8 +223,33 @@ async def floor(
         ),
         clock,
     )
-    _, ami_port = await sim.start()
-    ami = AMIClient("127.0.0.1", ami_port, ping_interval=None)
+    await sim.start()
+    f = await dialer_run(sessions, center, clock, sim, port, reserve)
+    try:
+        yield f
+    finally:
+        await f.engine.stop_dialing()
+        await f.engine.drain(60)
+        await f.desk.drain()
+        await f.api.close()
+        await f.engine.roster.close()
+        await f.ami.close()
+        await sim.stop()
+        await f.agi.close()
+
+
+async def dialer_run(
+    sessions: SessionFactory,
+    center: Center,
+    clock: ScaledClock,
+    sim: SimulatedAsterisk,
+    agi_port: int,
+    reserve: bool,
+) -> Floor:
+    """One run of the dialer process (engine, inbound desk, API) on the floor's Asterisk."""
+    agi = FastAGIServer(port=agi_port)
+    await agi.start()
+    ami = AMIClient("127.0.0.1", sim.ami.port, ping_interval=None)
     records = StoreRecords(sessions, clock, owner="test")
     engine = Engine(records, ami, Roster(clock), clock, owner="test")
     desk = InboundDesk(engine, InboundRecords(records), reserve=reserve)
@@ -227,21 +257,45 @@ async def floor(
     agi.route("inbound", desk.handle_inbound)
     api = TestClient(TestServer(Api(engine, sessions, Registry(), inbound=desk).app()))
     await api.start_server()
-    f = Floor(engine, desk, center, sessions, clock, sim, api)
+    f = Floor(engine, desk, center, sessions, clock, sim, api, ami, agi, reserve)
     ami.on("*", f.events.append)
     await desk.load()
-    await ami.connect()
-    try:
-        yield f
-    finally:
-        await engine.stop_dialing()
-        await engine.drain(60)
-        await desk.drain()
-        await api.close()
-        await engine.roster.close()
-        await ami.close()
-        await sim.stop()
-        await agi.close()
+    await ami.connect()  # the first connect settles what a previous run left open
+    return f
+
+
+async def kill(f: Floor) -> None:
+    """The dialer process dies: it hears nothing more, and writes nothing more (its FastAGI
+    handlers, cut off, would otherwise record the calls they were running)."""
+    f.alive = False
+    f.desk._spawn = _dead  # type: ignore[method-assign]
+    pending = [*f.engine._writes, *f.desk._writes]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    await f.ami.close()
+    await f.agi.close()
+    await f.api.close()
+    await f.engine.roster.close()
+
+
+def _dead(coroutine: Any) -> None:
+    coroutine.close()
+
+
+async def restart(f: Floor) -> None:
+    """The dialer process dies and starts again: the floor's dialer is the new run from here."""
+    if f.alive:
+        await kill(f)
+    new = await dialer_run(f.sessions, f.center, f.clock, f.sim, f.agi.port, f.reserve)
+    f.engine, f.desk, f.api, f.ami, f.agi, f.events = (
+        new.engine,
+        new.desk,
+        new.api,
+        new.ami,
+        new.agi,
+        new.events,
+    )
 
 
 async def login_all(f: Floor) -> None:
@@ -277,6 +331,17 @@ async def inbound_attempts(f: Floor) -> list[Attempt]:
                 select(Attempt).where(Attempt.direction == Direction.INBOUND).order_by(Attempt.id)
             )
         )
+
+
+async def until_started(f: Floor, n: int, timeout: float = 10) -> list[Attempt]:
+    """The first ``n`` inbound attempts, once written (outcome or not)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        found = await inbound_attempts(f)
+        if len(found) >= n:
+            return found[:n]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {n} inbound attempts written")
 
 
 async def until_written(f: Floor, n: int, timeout: float = 30) -> list[Attempt]:
@@ -660,6 +725,51 @@ async def test_callers_queued_before_a_restart_count_for_inbound_priority_after_
         # the queue's agents and the outbound campaign sharing them.
         await until(lambda: len(f.desk.tracker.waiting()) == 1, 20)
         assert f.desk.waiting_for(f.center.demo.campaign_id) == 1
+
+
+async def a_caller_waiting(f: Floor, patience_s: float) -> tuple[int, Attempt]:
+    """The floor's one agent logged in and paused; a caller queued for Service, their attempt
+    written: (agent id, attempt)."""
+    await login_all(f)
+    [agent_id] = f.center.agents
+    f.roster.pause(agent_id, "training")
+    await f.call(SERVICE_DID, KNOWN_CALLER, patience_s=patience_s, talk_s=3)
+    [written] = await until_started(f, 1)
+    return agent_id, written
+
+
+async def test_a_caller_queued_when_the_dialer_restarts_is_recorded_on_their_attempt(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory, agents=1) as f:
+        agent_id, written = await a_caller_waiting(f, patience_s=600)
+        await until(lambda: len(f.desk.tracker.waiting()) == 1, 10)
+        await restart(f)
+        # The new run knows the waiting caller's attempt; the agent logs in again and the
+        # caller, still in the queue all along, reaches them.
+        assert [m.attempt_id for m in f.desk.calls.values()] == [written.id]
+        await login_all(f)
+        await until_state(f, agent_id, AgentState.ACW)
+        await typify(f, agent_id)
+        rows = await until_written(f, 1)
+    assert [a.id for a in rows] == [written.id]  # no second attempt for the same call
+    [attempt] = rows
+    assert attempt.outcome is CallOutcome.ANSWERED and attempt.agent_id == agent_id
+    assert attempt.queue_wait_seconds is not None and attempt.queue_wait_seconds > 0
+    assert attempt.result_id == f.center.resolved
+
+
+async def test_an_inbound_call_gone_during_the_restart_is_closed_with_a_note(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory, agents=1) as f:
+        _, written = await a_caller_waiting(f, patience_s=4)
+        await kill(f)  # the caller gives up while the dialer is down
+        await until(lambda: not f.sim.asterisk.queues["service"].callers, 30)
+        await restart(f)
+        [attempt] = await until_written(f, 1)
+    assert attempt.id == written.id
+    assert attempt.outcome is CallOutcome.FAILED and attempt.comments == PREVIOUS_RUN_GONE
 
 
 # -- abandons and the supervisor's view ------------------------------------------------------

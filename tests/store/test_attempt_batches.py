@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from store.attempts import AttemptOutcome, record_outcomes, start_attempts
+from store.attempts import AttemptOutcome, open_attempts, record_outcomes, start_attempts
 from store.blocklist import block_number
 from store.db import SessionFactory
 from store.enums import AssignmentState, CallbackState, CallOutcome, GroupKind, ReminderType
@@ -253,3 +253,59 @@ async def test_outcomes_in_a_batch_close_the_auto_drop_callbacks_they_dialled(
     # The one with a callback still to come stays first, due then.
     assert (rows[later.id].lane, rows[later.id].next_attempt_at) == (0, NOW + timedelta(hours=3))
     assert rows[due.id].lane == 1
+
+
+async def test_open_attempts_are_the_owners_unfinished_calls_from_before_its_start(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session, session.begin():
+        _, campaign = await company_and_campaign(session)
+        rows = [
+            await add_assignment(session, campaign, f"+57310100000{i}", order_key=i)
+            for i in range(4)
+        ]
+        await claim_in(session, campaign.id, 2, NOW, OWNER)
+        await claim_in(session, campaign.id, 2, NOW, "dialer-2")
+    async with session_factory() as session, session.begin():
+        ours = await start_attempts(session, [rows[0].id, rows[1].id], NOW, owner=OWNER)
+        theirs = await start_attempts(session, [rows[2].id], NOW, owner="dialer-2")
+        later = NOW + timedelta(seconds=30)
+        await record_outcomes(session, [AttemptOutcome(ours[1], CallOutcome.NO_ANSWER, later)])
+    async with session_factory() as session:
+        before_start = await open_attempts(session, OWNER, NOW + timedelta(seconds=60))
+        started_since = await open_attempts(session, OWNER, NOW)
+    assert [(a.attempt_id, a.assignment_id) for a in before_start] == [(ours[0], rows[0].id)]
+    assert theirs[0] not in [a.attempt_id for a in before_start]
+    assert started_since == []  # this run's own calls are not a previous run's
+
+
+async def test_an_outcome_can_carry_a_note_and_keeps_the_one_there_otherwise(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session, session.begin():
+        _, campaign = await company_and_campaign(session)
+        first = await add_assignment(session, campaign, "+573101000001", order_key=1)
+        second = await add_assignment(session, campaign, "+573101000002", order_key=2)
+        await claim_in(session, campaign.id, 2, NOW, OWNER)
+    async with session_factory() as session, session.begin():
+        noted, plain = await start_attempts(session, [first.id, second.id], NOW, owner=OWNER)
+        assert isinstance(noted, int) and isinstance(plain, int)
+        attempt = await session.get(Attempt, plain)
+        assert attempt is not None
+        attempt.comments = "called back at the customer's request"
+    async with session_factory() as session, session.begin():
+        await record_outcomes(
+            session,
+            [
+                AttemptOutcome(
+                    noted, CallOutcome.FAILED, NOW, comments="seen ending after a restart"
+                ),
+                AttemptOutcome(plain, CallOutcome.NO_ANSWER, NOW),
+            ],
+        )
+    async with session_factory() as session:
+        notes = {a.id: a.comments for a in await session.scalars(select(Attempt))}
+    assert notes == {
+        noted: "seen ending after a restart",
+        plain: "called back at the customer's request",
+    }

@@ -39,7 +39,7 @@ async def test_migrations_create_the_models_schema(database_url: str) -> None:
 
 
 async def test_the_database_is_at_the_newest_migration(database_url: str) -> None:
-    assert await current_revision(database_url) == "0006"
+    assert await current_revision(database_url) == "0007"
 
 
 async def test_datetimes_come_back_aware_in_utc(session_factory: SessionFactory) -> None:
