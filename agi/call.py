@@ -337,6 +337,16 @@ class AGICall:
     ) -> None:
         await self._channel("SET VARIABLE", name, str(value), timeout=timeout)
 
+    async def set_music(
+        self, on: bool, music_class: str | None = None, *, timeout: Timeout = DEFAULT
+    ) -> None:
+        """Music on hold for the caller on or off (``SET MUSIC``; Asterisk stops it by itself
+        when a file is played). Always answers 0."""
+        parts: tuple[str, ...] = ("SET MUSIC", "on" if on else "off")
+        if on and music_class:
+            parts += (music_class,)
+        await self._channel(*parts, timeout=timeout)
+
     async def exec(self, application: str, *args: str | int, timeout: Timeout = DEFAULT) -> int:
         """Run a dialplan application (AMD, Dial, Queue, Playback...); its result code.
 

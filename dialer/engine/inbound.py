@@ -364,18 +364,28 @@ class InboundDesk:
         """Reserve the assigned user as soon as they are free (paused in their queues before
         their phone rings). None: the caller hung up, or waited too long."""
         waited = 0.0
-        while not call.hung_up and waited < MAX_WAIT_FOR_USER_S:
-            agent = self.roster.agents.get(agent_id)
-            if agent is not None and self.roster.take_for_queue(
-                agent_id, meta.campaign_id, meta.attempt_id
-            ):
-                await self.membership.fence(agent)
-                if agent.state is AgentState.RESERVED and agent.attempt_id == meta.attempt_id:
-                    agent.committed = True
-                    return agent
-            await self.clock.sleep(0.5)
-            waited += 0.5
-        return None
+        music = False
+        try:
+            while not call.hung_up and waited < MAX_WAIT_FOR_USER_S:
+                agent = self.roster.agents.get(agent_id)
+                if agent is not None and self.roster.take_for_queue(
+                    agent_id, meta.campaign_id, meta.attempt_id
+                ):
+                    await self.membership.fence(agent)
+                    if agent.state is AgentState.RESERVED and agent.attempt_id == meta.attempt_id:
+                        agent.committed = True
+                        return agent
+                if not music:
+                    # Not free at once: hold music while the caller waits for their user (a
+                    # queue plays its own).
+                    music = True
+                    await call.set_music(True)
+                await self.clock.sleep(0.5)
+                waited += 0.5
+            return None
+        finally:
+            if music and not call.hung_up:
+                await call.set_music(False)
 
     def _release(self, meta: InboundCall) -> None:
         """The call is over: its agent goes to after-call work (talked) or back (did not)."""

@@ -131,6 +131,16 @@ class _Session:
             ch.hangup_requested.set()
             ch.wake.set()
             return b"200 result=1\n", "200", "Success"
+        if upper[:2] == ["SET", "MUSIC"] and len(words) >= 3:
+            # Asterisk 22 docs, AGI SET MUSIC: the 'default' class unless named; always 0.
+            on = upper[2] == "ON"
+            if on and not ch.moh_on:
+                klass = words[3] if len(words) > 3 else "default"
+                ast.channel_event("MusicOnHoldStart", ch, [("Class", klass)])
+            elif not on and ch.moh_on:
+                ast.channel_event("MusicOnHoldStop", ch)
+            ch.moh_on = on
+            return b"200 result=0\n", "200", "Success"
         if upper[:2] == ["SET", "VARIABLE"] and len(words) >= 4:
             ast.set_variable(ch, words[2], words[3])
             return b"200 result=1\n", "200", "Success"
@@ -139,6 +149,9 @@ class _Session:
 
             seconds = SOUND_SECONDS.get(words[2], 2.0)
             escape = words[3] if len(words) > 3 else ""
+            if ch.moh_on:  # "stopped automatically when playing a file"
+                ast.channel_event("MusicOnHoldStop", ch)
+                ch.moh_on = False
             digit, completed = (
                 await self._collect_digit(seconds, escape)
                 if escape

@@ -80,6 +80,7 @@ class Channel:
     redirect_to: tuple[str, str, int] | None = None
     progress_reported: bool = False  # an agent leg's first ring/answer was reported
     moh_stopped: bool = False  # Queue: hold music already stopped for this caller
+    moh_on: bool = False  # AGI SET MUSIC on (the handler's own hold music)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # hangup or redirect
 
     @property

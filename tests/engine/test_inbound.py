@@ -532,6 +532,11 @@ async def test_without_reassignment_the_caller_waits_for_their_assigned_user(
         assert f.roster.get(other).calls == 0
     assert attempt.agent_id == assigned and attempt.outcome is CallOutcome.ANSWERED
     assert attempt.queue_wait_seconds is not None and attempt.queue_wait_seconds >= 4
+    # The caller heard hold music while waiting, stopped before their user's phone rang.
+    heard = [
+        m.name for m in f.events if m.name in ("MusicOnHoldStart", "MusicOnHoldStop", "DialBegin")
+    ]
+    assert heard[:3] == ["MusicOnHoldStart", "MusicOnHoldStop", "DialBegin"]
 
 
 async def test_a_supervisor_gives_a_campaign_a_new_did_and_its_next_call_is_routed_there(

@@ -282,3 +282,24 @@ async def test_an_unreachable_fastagi_server_fails_the_agi_and_the_dialplan_goes
         m["Application"] for m in events if m.name == "Newexten" and m["Context"] == "dialer-out"
     ]
     assert steps == ["NoOp", "AGI", "Hangup"]
+
+
+async def test_set_music_starts_and_stops_hold_music_and_a_played_file_stops_it(rig: Rig) -> None:
+    replies = []
+
+    async def script(call: AGICall) -> None:
+        replies.append(await call.send("SET MUSIC", "on"))
+        replies.append(await call.send("SET MUSIC", "off"))
+        await call.set_music(True, "jazz")
+        await call.stream_file("press-1-for-an-agent")  # Asterisk stops the generator
+        await call.hangup()
+
+    await rig.run(PATIENT, script)
+    assert [(r.code, r.result) for r in replies] == [(200, "0"), (200, "0")]
+    music = [(m.name, m.get("Class")) for m in rig.events if m.name.startswith("MusicOnHold")]
+    assert music == [
+        ("MusicOnHoldStart", "default"),
+        ("MusicOnHoldStop", None),
+        ("MusicOnHoldStart", "jazz"),
+        ("MusicOnHoldStop", None),
+    ]
