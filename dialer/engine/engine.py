@@ -224,6 +224,11 @@ class Engine:
             return
         live = [m.get("Uniqueid") or "" for m in channels.events]
         self._apply(self.tracker.reconcile(live, self.clock.now()))
+        # A previous run's call whose Hangup fell in the outage is over too.
+        up = set(live)
+        for orphan in {id(c): c for c in self._orphans.values()}.values():
+            if not any(u in up for u in channel_ids(orphan.attempt_id)):
+                self._close_orphan(orphan, PREVIOUS_RUN_ENDED)
 
     async def _settle_previous_run(self, client: AMIClient) -> None:
         """The outbound attempts a previous run of this dialer (the same owner) left without

@@ -12,6 +12,7 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
@@ -172,3 +173,29 @@ async def test_a_contact_still_on_the_phone_at_the_restart_is_not_dialed_again_m
                 f"contact {earlier.contact_id} dialed again (attempt {later.id}) while attempt "
                 f"{earlier.id} was still on the phone"
             )
+
+
+class _ReconnectedToNothing:
+    """An AMI link that came back after an outage in which every call hung up."""
+
+    connections = 2
+
+    async def core_show_channels(self) -> SimpleNamespace:
+        return SimpleNamespace(events=[])
+
+
+async def test_a_previous_runs_call_that_ended_during_an_outage_is_closed_at_the_reconnect(
+    session_factory: SessionFactory,
+) -> None:
+    async with center_on_sim(session_factory) as (center, clock, ami_port, agi_port):
+        await killed_during_calls(session_factory, center, clock, ami_port, agi_port)
+        second = await start_run(session_factory, center, clock, ami_port, agi_port)
+        orphans = {call.attempt_id for call in second.engine._orphans.values()}
+        assert orphans, "no call outlived the kill: the test shows nothing"
+        # Their Hangups fall in an outage: CoreShowChannels after the reconnect settles them.
+        await second.engine.resync(_ReconnectedToNothing())  # type: ignore[arg-type]
+        assert second.engine._orphans == {}
+        await until(lambda: not second.engine._writes, 30)
+        await stop(second)
+    rows = {a.id: a for a in await attempts(session_factory)}
+    assert {rows[i].comments for i in orphans} == {PREVIOUS_RUN_ENDED}
