@@ -196,6 +196,8 @@ class InboundDesk:
         now = self.clock.now()
         if client.connections <= 1:
             await self._settle_previous_run(client, waiting)
+        elif self._orphans:
+            await self._orphans_after_outage(client)
         for entry in waiting:
             # Callers queued while the link was down (or before a restart) count for inbound
             # priority and the supervisor's view; QueueEntry's Wait is whole seconds.
@@ -250,6 +252,18 @@ class InboundDesk:
             sum(1 for call in left if call.uniqueid in queued),
             len(self._orphans),
         )
+
+    async def _orphans_after_outage(self, client: AMIClient) -> None:
+        """A previous run's caller whose Hangup fell in an AMI outage is over too."""
+        try:
+            channels = await client.core_show_channels()
+        except AMIError as exc:
+            log.error("previous run's inbound calls: CoreShowChannels failed: %s", exc)
+            return
+        up = {m.get("Uniqueid") or "" for m in channels.events}
+        for uniqueid, call in list(self._orphans.items()):
+            if uniqueid not in up:
+                self._close_orphan(call, PREVIOUS_RUN_ENDED)
 
     def _close_orphan(self, call: OpenInboundCall, note: str) -> None:
         self._orphans.pop(call.uniqueid, None)

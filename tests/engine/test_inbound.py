@@ -26,7 +26,7 @@ from dialer.api import Api
 from dialer.clock import ScaledClock
 from dialer.demo import shift_start
 from dialer.demo_seed import DemoCenter, seed_center
-from dialer.engine.engine import PREVIOUS_RUN_GONE, Engine
+from dialer.engine.engine import PREVIOUS_RUN_ENDED, PREVIOUS_RUN_GONE, Engine
 from dialer.engine.inbound import NO_ANSWER_PAUSE, PHONE_UNAVAILABLE_PAUSE, InboundDesk
 from dialer.engine.inbound_records import InboundRecords
 from dialer.engine.ports import Typification
@@ -762,6 +762,25 @@ async def test_a_caller_queued_when_the_dialer_restarts_is_recorded_on_their_att
     assert attempt.outcome is CallOutcome.ANSWERED and attempt.agent_id == agent_id
     assert attempt.queue_wait_seconds is not None and attempt.queue_wait_seconds > 0
     assert attempt.result_id == f.center.resolved
+
+
+async def test_a_caller_talking_when_the_dialer_restarts_is_closed_with_a_note_as_they_hang_up(
+    session_factory: SessionFactory,
+) -> None:
+    async with floor(session_factory, agents=1) as f:
+        await login_all(f)
+        [agent_id] = f.center.agents
+        await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=40)
+        await until_state(f, agent_id, AgentState.ON_CALL)
+        [written] = await until_started(f, 1)
+        await restart(f)
+        # Up with the agent, not in a queue: followed until the caller's channel hangs up.
+        assert [c.attempt_id for c in f.desk._orphans.values()] == [written.id]
+        [attempt] = await until_written(f, 1, timeout=60)
+        assert f.desk._orphans == {}
+    assert attempt.outcome is CallOutcome.FAILED and attempt.comments == PREVIOUS_RUN_ENDED
+    assert attempt.ended_at is not None
+    assert (attempt.ended_at - attempt.created_at).total_seconds() >= 30  # at its real end
 
 
 async def test_an_inbound_call_gone_during_the_restart_is_closed_with_a_note(
