@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 
 async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
     db = Database.open(settings.database_url)
+    try:
+        await db.hold_owner(owner)  # a restart settles this owner's calls: one process each
+    except BaseException:
+        await db.close()
+        raise
     clock = RealClock()
     ami = AMIClient(
         settings.ami.host,

@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -159,6 +160,10 @@ async def current_revision(url: str | URL) -> str | None:
         await engine.dispose()
 
 
+class OwnerInUse(RuntimeError):
+    """Another running dialer process has the same owner name (PostgreSQL)."""
+
+
 @dataclass
 class Database:
     """An open database: the engine, a session factory and, on SQLite, the process lock."""
@@ -167,6 +172,7 @@ class Database:
     engine: AsyncEngine
     sessions: SessionFactory
     _lock: ProcessLock | None = field(default=None, repr=False)
+    _owner: AsyncConnection | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, url: str | URL, *, exclusive: bool = True) -> Database:
@@ -180,7 +186,32 @@ class Database:
         engine = make_engine(parsed)
         return cls(parsed, engine, make_session_factory(engine), lock)
 
+    async def hold_owner(self, owner: str) -> None:
+        """Hold ``owner`` (the name a dialer process leases contacts and writes attempts
+        under) for as long as this database is open: on PostgreSQL a session advisory lock,
+        so a second running process with the same name is refused (raises
+        :class:`OwnerInUse`) instead of renewing the first one's leases and settling its
+        calls as a restart would. SQLite already admits one process only."""
+        if self.url.get_backend_name() != "postgresql" or self._owner is not None:
+            return
+        connection = await self.engine.connect()
+        got = await connection.scalar(
+            text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"),
+            {"name": f"dialer owner {owner}"},
+        )
+        await connection.commit()  # the lock is the session's; no transaction left open
+        if not got:
+            await connection.close()
+            raise OwnerInUse(
+                f"another dialer process runs as {owner!r} on this database: give each "
+                "process its own name (dialer serve --owner), the same across its restarts"
+            )
+        self._owner = connection
+
     async def close(self) -> None:
+        if self._owner is not None:
+            await self._owner.close()  # the session ends: its advisory lock goes with it
+            self._owner = None
         await self.engine.dispose()
         if self._lock is not None:
             self._lock.release()

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from dialer.cli import main
-from store.db import Database, DatabaseURLError, current_revision, parse_database_url
+from store.db import (
+    Database,
+    DatabaseURLError,
+    OwnerInUse,
+    current_revision,
+    parse_database_url,
+)
 from store.process_lock import DatabaseInUse
 
 
@@ -62,3 +68,32 @@ def test_db_upgrade_reports_a_bad_url_without_a_traceback(
 ) -> None:
     assert main(["db", "upgrade", "--database", "oracle://x"]) == 1
     assert "error: unsupported database URL scheme 'oracle'" in capsys.readouterr().err
+
+
+@pytest.mark.postgres
+async def test_a_second_running_process_with_the_same_owner_name_is_refused(
+    postgres_url: str,
+) -> None:
+    first, second = Database.open(postgres_url), Database.open(postgres_url)
+    try:
+        await first.hold_owner("dialer-1")
+        with pytest.raises(OwnerInUse, match="another dialer process runs as 'dialer-1'"):
+            await second.hold_owner("dialer-1")
+        await second.hold_owner("dialer-2")  # another name is another process
+    finally:
+        await first.close()
+        await second.close()
+    restarted = Database.open(postgres_url)
+    try:
+        await restarted.hold_owner("dialer-1")  # free again once the first one is gone
+    finally:
+        await restarted.close()
+
+
+async def test_on_sqlite_the_owner_name_needs_no_lock_of_its_own(tmp_path: Path) -> None:
+    db = Database.open(f"sqlite+aiosqlite:///{tmp_path / 'dialer.db'}")
+    try:
+        await db.hold_owner("dialer-1")  # the file lock already admits one process only
+        await db.hold_owner("dialer-1")
+    finally:
+        await db.close()
