@@ -1,6 +1,7 @@
 """Blended benchmark: inbound queues and outbound dialing on the same agents (issue 6).
 
-    .venv/bin/python bench/blended.py [--seeds 5] [--jobs 2] [--shift-hours 8] [--scenarios a,b]
+    .venv/bin/python bench/blended.py [--seeds 5] [--first-seed 0] [--jobs 2] [--shift-hours 8]
+        [--scenarios a,b]
 
 For each built-in blended scenario (those with an [inbound] table) over ``--seeds`` seeds:
 
@@ -71,6 +72,7 @@ def _run(job: tuple[str, str, int, float, int]) -> tuple[str, str, int, RunResul
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="develop on other seeds")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--shift-hours", type=float, default=8.0)
     parser.add_argument("--scenarios", default="", help="comma-separated; default: all blended")
@@ -85,7 +87,7 @@ def main() -> int:
         s = _scenario(n, args.shift_hours)
         spare[n] = s.agents - inbound_load_erlangs(s)
         pure_agents = sorted({math.floor(spare[n]), math.ceil(spare[n])})
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             jobs += [(n, m, seed, args.shift_hours, s.agents) for m in MODES]
             jobs += [(n, "pure", seed, args.shift_hours, a) for a in pure_agents]
     if args.jobs > 1:

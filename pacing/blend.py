@@ -14,6 +14,11 @@
   longest in state first), so the outbound policy does not dial for the releases that refill
   the reserve. Whole agents only: the fraction of the next one is held in that share of the
   ticks (every tick near the abandon cap), so the predictive policy keeps its exact drop risk;
+- the callers expected before the calls placed now are routed take agents first: a policy
+  with a priority demand term (``priority_rate``, pacing.policies.Predictive) gets their rate
+  and the number of idle agents held for them, and counts them in its drop risk (a Poisson
+  demand beyond the held idle agents); for other policies, and near the abandon cap, their
+  part of an agent is held (``horizon_s`` of arrivals);
 - inbound talk and ACW are passed on to the wrapped policy as TALK_ENDED / ACW_ENDED: its
   release model covers every agent in the snapshot, on inbound calls too.
 
@@ -74,8 +79,12 @@ class Blended:
         self.inbound = inbound or Inbound()
         self.reserve = reserve
         # Callers arriving before the calls placed now are answered (ring + AMD + the 2-s
-        # hand-off) take the agents first: that part of an agent is held too.
+        # hand-off) take the agents first: that part of an agent is held too, unless the
+        # policy counts them in its drop risk.
         self.horizon_s = horizon_s
+        # A policy with a priority demand term (pacing.policies.Predictive) takes the expected
+        # callers into its drop risk instead: only the reserve is held.
+        self._priority = reserve and hasattr(policy, "priority_rate")
         self.name = policy.name if reserve else f"{policy.name}_unreserved"
         self._risk_scale = 1.0
         self._view: tuple[Snapshot, Snapshot, Reservation | None] | None = None
@@ -117,7 +126,12 @@ class Blended:
         active = float(np.count_nonzero(pooled & (state != _PAUSED)))
         r = self.inbound.reservation(snapshot.now, active)
         view = snapshot
-        hold = r.reserve + r.rate_per_s * self.horizon_s
+        # Near the abandon cap (the guard scales the risk down; at the cap it allows only
+        # progressive calls, for which a risk that never reaches 0 would allow none) the
+        # arrivals are held as agents instead, whole.
+        priority = self._priority and self.risk_scale >= 1.0
+        hold = r.reserve if priority else r.reserve + r.rate_per_s * self.horizon_s
+        absorbed = 0
         if hold > 0:
             rank = _HOLD_RANK[state]
             rank = np.where(pooled, rank, 9)
@@ -135,6 +149,7 @@ class Blended:
                 whole += 1
             held = order[:whole]
             held = held[rank[held] < 9]
+            absorbed = int(np.count_nonzero(rank[held] == 0))
             vstate = state.copy()
             vstate[held] = _LOGGED_OUT
             view = Snapshot(
@@ -148,6 +163,12 @@ class Blended:
                 agent_release_at=snapshot.agent_release_at,
                 inbound_waiting=snapshot.inbound_waiting,
             )
+        if self._priority:
+            # The callers expected before the calls placed now are routed take agents first:
+            # the held idle ones, then any the outbound policy counts on (a Poisson demand in
+            # its drop risk, exact where its risk is).
+            self.policy.priority_rate = r.rate_per_s if priority else 0.0  # type: ignore[attr-defined]
+            self.policy.priority_absorbed = absorbed  # type: ignore[attr-defined]
         self._view = (snapshot, view, r)
         return view, r
 

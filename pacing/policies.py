@@ -172,6 +172,13 @@ class Predictive:
         self.name = "oracle" if oracle else "predictive"
         self.est = CampaignEstimators(priors, half_life=half_life)
         self.risk_scale = 1.0  # set by the guard: < 1 while tightening near the cap
+        # Set by a wrapper each tick (pacing.blend): callers with priority (inbound) arrive at
+        # ``priority_rate`` per second and take agents before the calls placed now are routed;
+        # the first ``priority_absorbed`` of them take agents this snapshot does not offer
+        # (held idle for them). A Poisson demand term in the drop risk; 0: outbound only, the
+        # decision exactly as without it.
+        self.priority_rate = 0.0
+        self.priority_absorbed = 0
         self._probs = (np.arange(horizons) + 0.5) / horizons
         self._tables_at = -math.inf
         self._active = False
@@ -337,16 +344,27 @@ class Predictive:
         waiting = float(snapshot.calls_waiting)
         theta = self.theta * self.risk_scale
         f_new = q * self._probs  # P(a new call is live and routed before horizon k)
+        extra = (
+            _spill_pmf(self.priority_rate * self._x, self.priority_absorbed)
+            if self.priority_rate > 0
+            else None
+        )
         whole_agents = snapshot.agent_share is None or bool(np.all(share == 1.0))
         if whole_agents and p_sup.shape[0] + p_in.shape[0] <= self.exact_max_terms:
-            calls, risk_next = _exact_calls(p_sup, p_in, waiting, f_new, self._weights, theta)
+            calls, risk_next = _exact_calls(
+                p_sup, p_in, waiting, f_new, self._weights, theta, extra=extra
+            )
             method = "exact"
         else:
             sup_var = (share * share) @ (p_sup * (1.0 - p_sup))
             dem_var = (p_in * (1.0 - p_in)).sum(axis=0)
-            calls, risk_next = self._normal_calls(
-                waiting + dem_mean - sup_mean, dem_var + sup_var, f_new, theta
-            )
+            base = waiting + dem_mean - sup_mean
+            if extra is not None:
+                j = np.arange(extra.shape[1], dtype=np.float64)
+                e_mean = extra @ j
+                base = base + e_mean
+                dem_var = dem_var + extra @ (j * j) - e_mean * e_mean
+            calls, risk_next = self._normal_calls(base, dem_var + sup_var, f_new, theta)
             method = "normal"
         agents_by = float(sup_mean @ self._weights)
         live_by = float(dem_mean @ self._weights)
@@ -385,6 +403,7 @@ def _exact_calls(
     weights: FloatArray,
     theta: float,
     limit: int = 10_000,
+    extra: FloatArray | None = None,
 ) -> tuple[int, float]:
     """The largest number of new calls whose marginal drop risk is <= theta, exactly.
 
@@ -394,6 +413,8 @@ def _exact_calls(
     nothing). The m-th new call is dropped when waiting + Y + B(m-1 others) >= 0 agents left.
     For small teams the Normal approximation misjudges these tails badly (5 agents: several
     points of utilisation at the same abandon rate, docs/pacing.md); convolution is cheap there.
+    ``extra[k, j]``: P(j more demand before horizon k), independent of the rest (callers with
+    priority, :func:`_spill_pmf`), convolved in as well.
     """
     k = f_new.shape[0]
     sure_free = int(np.count_nonzero(p_sup.min(axis=1) >= 1.0))
@@ -412,6 +433,12 @@ def _exact_calls(
         nxt = pmf * (1.0 - q)
         nxt[:, 1:] += pmf[:, :-1] * q
         pmf = nxt
+    if extra is not None and extra.shape[1] > 1:
+        width = pmf.shape[1]
+        nxt = np.zeros((k, width + extra.shape[1] - 1))
+        for j in range(extra.shape[1]):
+            nxt[:, j : j + width] += pmf * extra[:, j : j + 1]
+        pmf = nxt
     # Dropped when waiting + Y' - sure_free + B >= 0, i.e. index >= sure_free - waiting + n_sup.
     first = max(0, math.ceil(sure_free - waiting - 1e-9) + n_sup)
     f = f_new[:, None]
@@ -426,6 +453,22 @@ def _exact_calls(
         nxt[:, :-1] = pmf * (1.0 - f)
         nxt[:, 1:] += pmf * f
         pmf = nxt
+
+
+def _spill_pmf(mean: FloatArray, absorbed: int = 0) -> FloatArray:
+    """P(max(0, A - absorbed) = j) for A ~ Poisson(mean[k]), shape (K, J): the callers with
+    priority arriving by each horizon beyond the ``absorbed`` agents held for them, truncated
+    where the Poisson tail is under 1e-12 (the rest is put on the last term)."""
+    top = float(mean.max()) if mean.shape[0] else 0.0
+    n = absorbed + int(top + 8.0 * math.sqrt(top) + 10.0)
+    j = np.arange(n + 1, dtype=np.float64)
+    log_fact = np.concatenate(([0.0], np.cumsum(np.log(j[1:]))))
+    log_mu = np.log(np.maximum(mean, 1e-300))[:, None]
+    pois = np.exp(j[None, :] * log_mu - mean[:, None] - log_fact)
+    pois[:, -1] += np.maximum(0.0, 1.0 - pois.sum(axis=1))
+    out = pois[:, absorbed:].copy()
+    out[:, 0] += pois[:, :absorbed].sum(axis=1)
+    return out
 
 
 def _residual_table(

@@ -217,3 +217,54 @@ def test_a_quiet_queue_leaves_outbound_every_agent() -> None:
     decision = Blended(Progressive(1.0), quiet).decide(snap)
     assert decision.quantities["reserved_agents"] == 0
     assert decision.calls == 6
+
+
+def test_a_predictive_policy_takes_the_expected_callers_into_its_drop_risk() -> None:
+    # With a policy that has a priority demand term, only the reserve is held: the callers
+    # expected before the calls placed now are routed enter the policy's drop risk, the first
+    # of them taking the idle agents held for them.
+    predictive = Predictive()
+    blended = Blended(predictive, busy_inbound())
+    counts = []
+    for t in range(300):
+        snap = make_snapshot(float(t), [A] * 6 + [ON] * 14, [30.0] * 20)
+        decision = blended.decide(snap)
+        held = held_agents(snap, blended.outbound_view(snap))
+        counts.append(len(held))
+        assert predictive.priority_rate == pytest.approx(200.0 / 3600.0)
+        assert predictive.priority_absorbed == len(held)  # all of them idle here
+    reserve = decision.quantities["reserved_agents"]
+    assert set(counts) <= {math.floor(reserve), math.ceil(reserve)}
+    assert np.mean(counts) == pytest.approx(reserve, abs=0.01)
+    assert decision.quantities["held_for_arrivals"] == pytest.approx(200.0 / 3600.0 * 16.0)
+
+
+def test_only_idle_held_agents_absorb_the_expected_callers() -> None:
+    predictive = Predictive()
+    blended = Blended(predictive, busy_inbound())
+    snap = make_snapshot(0.0, [ACW] * 6 + [ON] * 14, [30.0] * 20)  # nobody idle
+    blended.decide(snap)
+    assert held_agents(snap, blended.outbound_view(snap))
+    assert predictive.priority_absorbed == 0
+
+
+def test_near_the_abandon_cap_the_expected_callers_are_held_as_agents_again() -> None:
+    # The guard tightening: a Poisson demand would never let the risk reach 0, so near the cap
+    # the callers' part is held as an agent, whole, and the policy's demand term is off.
+    predictive = Predictive()
+    blended = Blended(predictive, busy_inbound())
+    blended.risk_scale = 0.5
+    q = blended.decide(make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20)).quantities
+    assert predictive.priority_rate == 0.0
+    for t in range(20):
+        snap = make_snapshot(float(t), [A] * 6 + [ON] * 14, [30.0] * 20)
+        held = len(held_agents(snap, blended.outbound_view(snap)))
+        assert held == math.ceil(q["reserved_agents"] + q["held_for_arrivals"])
+
+
+def test_the_baseline_leaves_the_policy_without_priority_demand() -> None:
+    predictive = Predictive()
+    Blended(predictive, busy_inbound(), reserve=False).decide(
+        make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20)
+    )
+    assert predictive.priority_rate == 0.0

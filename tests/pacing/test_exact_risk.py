@@ -4,12 +4,14 @@ and against the Normal approximation where both apply."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pacing.policies import Predictive, _exact_calls
+from pacing.policies import Predictive, _exact_calls, _spill_pmf
 from pacing.snapshot import make_snapshot
 from tests.pacing.helpers import ACW, ON, A, warm
 
@@ -113,3 +115,112 @@ def test_exact_and_normal_agree_closely_on_a_mid_sized_team() -> None:
     a, b = exact.decide(snap).calls, normal.decide(snap).calls
     assert a > 0 and b > 0
     assert abs(a - b) <= max(2, 0.15 * max(a, b))
+
+
+# -- callers with priority (inbound arrivals, pacing.blend) as a Poisson demand ------------
+
+
+def test_spill_pmf_is_the_poisson_count_beyond_the_absorbed_agents() -> None:
+    mean = np.array([0.0, 0.1, 0.5, 2.0])
+    pmf = _spill_pmf(mean)
+    assert np.allclose(pmf.sum(axis=1), 1.0)
+    for k, mu in enumerate(mean):
+        for j in range(6):
+            assert pmf[k, j] == pytest.approx(math.exp(-mu) * mu**j / math.factorial(j))
+    one = _spill_pmf(mean, absorbed=1)
+    # max(0, A - 1): P(0) = P(A <= 1), P(j) = P(A = j + 1); its mean is E[A] - 1 + P(A = 0)
+    assert one[2, 0] == pytest.approx(math.exp(-0.5) * 1.5)
+    assert one[3, 1] == pytest.approx(math.exp(-2.0) * 2.0**2 / 2)
+    j = np.arange(one.shape[1])
+    assert one @ j == pytest.approx(mean - 1.0 + np.exp(-mean))
+
+
+def _brute_risk_with_extra(
+    p_sup: np.ndarray, waiting: float, f: np.ndarray, m: int, extra: np.ndarray
+) -> float:
+    """As _brute_risk, with an independent extra demand of pmf ``extra[k]`` added."""
+    risks = []
+    for k in range(K):
+        probs = [*p_sup[:, k], *([f[k]] * m)]
+        signs = [-1] * p_sup.shape[0] + [1] * m
+        total = 0.0
+        for outcome in itertools.product((0, 1), repeat=len(probs)):
+            weight = 1.0
+            for o, p in zip(outcome, probs, strict=True):
+                weight *= p if o else 1.0 - p
+            y = waiting + sum(s * o for s, o in zip(signs, outcome, strict=True))
+            total += weight * float(extra[k, max(0, math.ceil(-y)) :].sum())
+        risks.append(total)
+    return float(np.mean(risks))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.lists(probability, min_size=K, max_size=K), min_size=0, max_size=4),
+    st.integers(0, 1),
+    st.lists(st.floats(0.01, 0.9), min_size=K, max_size=K),
+    st.floats(0.001, 0.6),
+    st.lists(st.floats(0.0, 1.5), min_size=K, max_size=K),
+    st.integers(0, 2),
+)
+def test_exact_calls_with_priority_demand_match_brute_force(
+    sup: list[list[float]],
+    waiting: int,
+    f: list[float],
+    theta: float,
+    means: list[float],
+    absorbed: int,
+) -> None:
+    p_sup = np.array(sup, dtype=np.float64).reshape(-1, K)
+    f_new = np.array(f)
+    extra = _spill_pmf(np.array(means), absorbed)
+    calls, risk = _exact_calls(
+        p_sup, np.zeros((0, K)), float(waiting), f_new, WEIGHTS, theta, limit=5, extra=extra
+    )
+    for m in range(calls):
+        assert _brute_risk_with_extra(p_sup, waiting, f_new, m, extra) <= theta + 1e-9
+    if calls < 5:
+        assert abs(_brute_risk_with_extra(p_sup, waiting, f_new, calls, extra) - risk) < 1e-9
+        assert risk > theta
+
+
+def test_one_free_agent_and_an_expected_caller_risk_the_first_call() -> None:
+    # One sure agent: without callers the first call is safe; a caller arriving with
+    # probability 1 - e^-0.2 takes the agent first, so the first call risks exactly that.
+    p_sup = np.ones((1, K))
+    extra = _spill_pmf(np.full(K, 0.2))
+    calls, risk = _exact_calls(
+        p_sup, np.zeros((0, K)), 0.0, np.full(K, 1.0), WEIGHTS, 0.1, extra=extra
+    )
+    assert (calls, risk) == (0, pytest.approx(1.0 - math.exp(-0.2)))
+    # ... unless an agent held idle for the callers takes the first of them
+    held = _spill_pmf(np.full(K, 0.2), absorbed=1)
+    calls, risk = _exact_calls(
+        p_sup, np.zeros((0, K)), 0.0, np.full(K, 1.0), WEIGHTS, 0.1, extra=held
+    )
+    assert calls == 1 and risk == pytest.approx(1.0)
+
+
+def test_no_priority_rate_leaves_the_decision_unchanged() -> None:
+    plain, zero = Predictive(), Predictive()
+    zero.priority_rate, zero.priority_absorbed = 0.0, 3
+    for policy in (plain, zero):
+        warm(policy)
+    for agents, calls in ((5, 6), (200, 150)):
+        states, times, dials = _busy_snapshot(agents, calls)
+        snap = make_snapshot(1000.0, states, times, dials)
+        a, b = plain.decide(snap), zero.decide(snap)
+        assert (a.calls, a.quantities) == (b.calls, b.quantities)
+
+
+def test_expected_callers_with_priority_mean_fewer_calls_exact_and_normal() -> None:
+    small = make_snapshot(1000.0, [A] * 3 + [ON] * 2, [5.0] * 3 + [90.0] * 2)
+    large = make_snapshot(1000.0, *_busy_snapshot(200, 150))
+    for snap, method in ((small, 1.0), (large, 0.0)):
+        plain, busy = Predictive(), Predictive()
+        busy.priority_rate = 0.5  # a caller every 2 s takes an agent first
+        for policy in (plain, busy):
+            warm(policy)
+        a, b = plain.decide(snap), busy.decide(snap)
+        assert b.quantities["exact_risk"] == a.quantities["exact_risk"] == method
+        assert b.calls < a.calls
