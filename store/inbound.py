@@ -250,7 +250,6 @@ async def finish_inbound_attempt(
     agent_id: int | None = None,
     connected_at: datetime | None = None,
     hangup_cause: int | None = None,
-    comments: str | None = None,
 ) -> Attempt:
     """How the inbound call ended: answered (talked to an agent; the typification follows),
     abandoned in the queue (with its wait) or closed out of hours. Idempotent, like any outcome
@@ -263,7 +262,6 @@ async def finish_inbound_attempt(
         hangup_cause=hangup_cause,
         agent_id=agent_id,
         connected_at=connected_at,
-        comments=comments,
     )
     if queue_wait_seconds is not None:
         attempt.queue_wait_seconds = queue_wait_seconds

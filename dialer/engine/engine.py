@@ -140,8 +140,9 @@ class Engine:
         self.lease_renew_s = lease_renew_s
         self.tracker = CallTracker(settle_s=5.0)
         self.started_at = clock.now()
-        # Calls a previous run left in flight and still up on Asterisk, by their channels'
-        # Uniqueids: each is closed when its first half hangs up (_settle_previous_run).
+        # Calls a previous run left in flight and still up on Asterisk, outbound and inbound,
+        # by their channels' Uniqueids: each is closed when a channel of it hangs up
+        # (_settle_previous_run), unless the inbound desk adopts it (adopt_orphan).
         self._orphans: dict[str, OpenCall] = {}
         self.calls: dict[int, CallMeta] = {}
         self._ended_calls: dict[int, CallMeta] = {}
@@ -227,16 +228,18 @@ class Engine:
         # A previous run's call whose Hangup fell in the outage is over too.
         up = set(live)
         for orphan in {id(c): c for c in self._orphans.values()}.values():
-            if not any(u in up for u in channel_ids(orphan.attempt_id)):
+            if not any(u in up for u in orphan.uniqueids):
                 self._close_orphan(orphan, PREVIOUS_RUN_ENDED)
 
     async def _settle_previous_run(self, client: AMIClient) -> None:
-        """The outbound attempts a previous run of this dialer (the same owner) left without
-        an outcome: a crash or a kill during calls (DESIGN.md: a restart never loses an outcome
-        nor dials a contact twice). Asterisk is asked which are still up (CoreShowChannels,
-        by ChannelId att-<id>-1/-2): those are closed when they hang up, the others now, as
-        ``unknown`` with a note; their contacts stay leased until then, and nothing is
-        re-dialed. What happened during the call was not seen, so nothing more is claimed."""
+        """The attempts a previous run of this dialer (the same owner) left without an
+        outcome: a crash or a kill during calls (DESIGN.md: a restart never loses an outcome
+        nor dials a contact twice). Asterisk is asked which are still up (CoreShowChannels:
+        outbound by ChannelId att-<id>-1/-2, inbound by the caller's channel): those are
+        closed when they hang up (a caller still queued is adopted by the inbound desk, which
+        follows it to its end), the others now, as ``unknown`` with a note; contacts stay
+        leased until then, and nothing is re-dialed. What happened during the call was not
+        seen, so nothing more is claimed."""
         try:
             left = await self.records.open_calls(_utc(self.started_at) or self.now())
         except Exception:
@@ -253,9 +256,8 @@ class Engine:
         live = {m.get("Uniqueid") or "" for m in channels.events}
         gone = 0
         for call in left:
-            halves = channel_ids(call.attempt_id)
-            if any(u in live for u in halves):
-                self._orphans.update((u, call) for u in halves)
+            if any(u in live for u in call.uniqueids):
+                self._orphans.update((u, call) for u in call.uniqueids)
             else:
                 gone += 1
                 self._close_orphan(call, PREVIOUS_RUN_GONE)
@@ -266,8 +268,17 @@ class Engine:
             len(left) - gone,
         )
 
+    def adopt_orphan(self, uniqueid: str) -> OpenCall | None:
+        """The previous run's call on channel ``uniqueid``, taken out of this watch: whoever
+        adopts it follows it to its end (the inbound desk, for a caller still queued)."""
+        call = self._orphans.get(uniqueid)
+        if call is not None:
+            for u in call.uniqueids:
+                self._orphans.pop(u, None)
+        return call
+
     def _close_orphan(self, call: OpenCall, note: str) -> None:
-        for uniqueid in channel_ids(call.attempt_id):
+        for uniqueid in call.uniqueids:
             self._orphans.pop(uniqueid, None)
         result = AttemptResult(
             call.attempt_id,

@@ -42,12 +42,11 @@ from agi.server import AGICall, ChannelHungUp
 from ami.client import AMIClient
 from ami.codec import Message
 from ami.errors import AMIError
-from dialer.engine.engine import PREVIOUS_RUN_ENDED, PREVIOUS_RUN_GONE, Engine
+from dialer.engine.engine import Engine
 from dialer.engine.inbound_records import (
     Caller,
     Directory,
     InboundRecords,
-    OpenInboundCall,
     StoredOutcome,
 )
 from dialer.engine.outbound import AGENT_DIAL_OPTIONS
@@ -119,10 +118,6 @@ class InboundDesk:
         self.stats: dict[str, QueueStats] = {}
         self.refused_rings = 0  # queue rings of an agent the roster had given elsewhere
         self._writes: set[asyncio.Task[None]] = set()
-        self.started_at = self.clock.now()
-        # A previous run's callers still up but not in a queue (with an agent, or in the
-        # handler's Dial), by channel Uniqueid: closed when they hang up.
-        self._orphans: dict[str, OpenInboundCall] = {}
         # The pacing core's inbound model, one per set of queues a campaign's agents serve
         # (one pool of agents), each fed every inbound event of its queues once.
         self.reserve = reserve
@@ -195,9 +190,7 @@ class InboundDesk:
         waiting = await self.membership.reconcile(client, self.campaign_of_queue)
         now = self.clock.now()
         if client.connections <= 1:
-            await self._settle_previous_run(client, waiting)
-        elif self._orphans:
-            await self._orphans_after_outage(client)
+            self._adopt_previous_run(waiting)
         for entry in waiting:
             # Callers queued while the link was down (or before a restart) count for inbound
             # priority and the supervisor's view; QueueEntry's Wait is whole seconds.
@@ -213,68 +206,20 @@ class InboundDesk:
                 )
             )
 
-    async def _settle_previous_run(self, client: AMIClient, waiting: list[Message]) -> None:
-        """The inbound attempts a previous run of this dialer left open (docs/inbound.md,
-        "After a restart"): a caller still queued is followed to its end like any other
-        (the queue's events give its outcome); one still up elsewhere (with an agent, or in
-        the handler's Dial) is closed when it hangs up, and one gone now, as ``failed`` with
-        a note (what happened after the restart was not seen)."""
-        try:
-            left = await self.records.open_calls(_utc(self.started_at))
-        except Exception:
-            log.exception("reading the previous run's open inbound attempts failed")
-            return
-        if not left:
-            return
-        queued = {entry.get("Uniqueid") or "": entry for entry in waiting}
-        live: set[str] = set(queued)
-        if any(call.uniqueid not in queued for call in left):
-            try:
-                channels = await client.core_show_channels()
-            except AMIError as exc:
-                log.error("previous run's inbound calls: CoreShowChannels failed: %s", exc)
-                return  # left open: the next start settles them
-            live.update(m.get("Uniqueid") or "" for m in channels.events)
-        for call in left:
-            entry = queued.get(call.uniqueid) if call.uniqueid else None
-            if entry is not None:
-                queue = entry.get("Queue") or ""
-                self.calls[call.uniqueid] = InboundCall(
-                    call.campaign_id, call.attempt_id, queue, Caller(None, None, None)
+    def _adopt_previous_run(self, waiting: list[Message]) -> None:
+        """Callers still queued whose attempt a previous run of this dialer wrote: the
+        engine's restart settling (Engine._settle_previous_run) found them up; taken from it,
+        they are followed to their end like any caller, on that attempt (docs/inbound.md)."""
+        for entry in waiting:
+            uniqueid = entry.get("Uniqueid") or ""
+            call = self.engine.adopt_orphan(uniqueid)
+            if call is not None:
+                self.calls[uniqueid] = InboundCall(
+                    call.campaign_id,
+                    call.attempt_id,
+                    entry.get("Queue") or "",
+                    Caller(None, None, None),
                 )
-            elif call.uniqueid and call.uniqueid in live:
-                self._orphans[call.uniqueid] = call
-            else:
-                self._close_orphan(call, PREVIOUS_RUN_GONE)
-        log.warning(
-            "previous run left %d inbound calls open: %d still queued, %d up elsewhere",
-            len(left),
-            sum(1 for call in left if call.uniqueid in queued),
-            len(self._orphans),
-        )
-
-    async def _orphans_after_outage(self, client: AMIClient) -> None:
-        """A previous run's caller whose Hangup fell in an AMI outage is over too."""
-        try:
-            channels = await client.core_show_channels()
-        except AMIError as exc:
-            log.error("previous run's inbound calls: CoreShowChannels failed: %s", exc)
-            return
-        up = {m.get("Uniqueid") or "" for m in channels.events}
-        for uniqueid, call in list(self._orphans.items()):
-            if uniqueid not in up:
-                self._close_orphan(call, PREVIOUS_RUN_ENDED)
-
-    def _close_orphan(self, call: OpenInboundCall, note: str) -> None:
-        self._orphans.pop(call.uniqueid, None)
-        ended = _utc(self.clock.now())
-        self._spawn(self._write_unseen(call.attempt_id, ended, note))
-
-    async def _write_unseen(self, attempt_id: int, ended_at: dt.datetime, note: str) -> None:
-        try:
-            await self.records.ended_unseen(attempt_id, ended_at, note)
-        except Exception:
-            log.exception("inbound attempt %s: writing the outcome failed", attempt_id)
 
     # Inbound priority (dialer/engine/pace.py) -------------------------------------------------
     def waiting_for(self, campaign_id: int) -> int:
@@ -415,11 +360,6 @@ class InboundDesk:
 
     # AMI events ------------------------------------------------------------------------------
     def _on_event(self, event: Message) -> None:
-        if self._orphans and event.name == "Hangup":
-            orphan = self._orphans.get(event.get("Uniqueid") or "")
-            if orphan is not None:
-                self._close_orphan(orphan, PREVIOUS_RUN_ENDED)
-                return
         if event.name == "QueueMemberStatus":
             self._member_status(event)
             return

@@ -17,9 +17,8 @@ from dialer.inbound_calls import InboundOutcome
 from dialer.inbound_routing import InboundCampaign
 from dialer.queue_stats import QueueStats
 from dialer.schedule import parse_schedule
-from store import attempts as store_attempts
 from store import inbound as store_inbound
-from store.enums import CallOutcome, Direction
+from store.enums import CallOutcome
 from store.inbound import Caller
 
 __all__ = ["Caller", "Directory", "InboundRecords", "StoredOutcome"]
@@ -45,15 +44,6 @@ class Directory:
     # Any campaign -> the queues its members also serve (through their other campaigns): the
     # inbound queues whose service level its outbound dialing must leave agents for.
     shared_queues: dict[int, frozenset[str]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class OpenInboundCall:
-    """An inbound call a previous run of this dialer left without its outcome."""
-
-    attempt_id: int
-    campaign_id: int
-    uniqueid: str  # the caller's channel ("" for attempts written before it was kept)
 
 
 @dataclass(frozen=True)
@@ -136,28 +126,6 @@ class InboundRecords:
                 channel_uniqueid=uniqueid or None,
             )
             return attempt.id, caller
-
-    async def open_calls(self, before: dt.datetime) -> list[OpenInboundCall]:
-        """The inbound attempts this dialer started before ``before`` and never finished."""
-        async with self.sessions() as session:
-            left = await store_attempts.open_attempts(
-                session, self.records.owner, before, Direction.INBOUND
-            )
-        return [
-            OpenInboundCall(a.attempt_id, a.campaign_id, a.channel_uniqueid or "") for a in left
-        ]
-
-    async def ended_unseen(self, attempt_id: int, ended_at: dt.datetime, note: str) -> None:
-        """An inbound call of a previous run whose end this run did not follow."""
-        async with self._writing(), self.sessions() as session, session.begin():
-            await store_inbound.finish_inbound_attempt(
-                session,
-                attempt_id,
-                CallOutcome.FAILED,
-                ended_at,
-                queue_wait_seconds=None,
-                comments=note,
-            )
 
     async def day_of_queue(self, campaign_id: int, since: dt.datetime, stats: QueueStats) -> None:
         """Count into ``stats`` the campaign's inbound calls finished since ``since`` (the

@@ -111,11 +111,14 @@ class AttemptResult:
 
 @dataclass(frozen=True)
 class OpenCall:
-    """An outbound call a previous run of this dialer left without its outcome."""
+    """A call a previous run of this dialer left without its outcome, outbound or inbound."""
 
     attempt_id: int
     campaign_id: int
     dialed_at: dt.datetime | None
+    # The channels Asterisk would still list for it: an outbound call's att-<id>-1 and -2,
+    # an inbound caller's channel (none for an inbound attempt written before it was kept).
+    uniqueids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -173,9 +176,9 @@ class Records(Protocol):
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None: ...
 
     async def open_calls(self, before: dt.datetime) -> list[OpenCall]:
-        """The outbound attempts this dialer (its owner name) started before ``before`` and
-        never finished: a previous run's calls in flight. Their contacts stay leased until
-        their outcomes are written."""
+        """The attempts this dialer (its owner name) started before ``before`` and never
+        finished, outbound and inbound: a previous run's calls in flight. Outbound contacts
+        stay leased until their outcomes are written."""
         ...
 
     async def typify(self, campaign_id: int, typification: Typification) -> None: ...

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.calls import channel_ids
 from dialer.clock import Clock
 from dialer.engine.ports import (
     AttemptResult,
@@ -273,13 +274,17 @@ class StoreRecords:
 
     async def open_calls(self, before: dt.datetime) -> list[OpenCall]:
         async with self.sessions() as session:
-            left = await store_attempts.open_attempts(
-                session, self.owner, before, Direction.OUTBOUND
-            )
-        for call in left:
-            if call.assignment_id is not None:
-                self._live[call.attempt_id] = call.assignment_id  # renewed until written
-        return [OpenCall(a.attempt_id, a.campaign_id, a.dialed_at) for a in left]
+            left = await store_attempts.open_attempts(session, self.owner, before)
+        calls = []
+        for a in left:
+            if a.direction is Direction.INBOUND:
+                uniqueids: tuple[str, ...] = (a.channel_uniqueid,) if a.channel_uniqueid else ()
+            else:
+                uniqueids = channel_ids(a.attempt_id)
+                if a.assignment_id is not None:
+                    self._live[a.attempt_id] = a.assignment_id  # renewed until written
+            calls.append(OpenCall(a.attempt_id, a.campaign_id, a.dialed_at, uniqueids))
+        return calls
 
     async def opt_out(self, campaign_id: int, attempt_id: int) -> None:
         now = self._now()

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from dialer.calls import channel_ids
 from dialer.engine.ports import (
     AttemptResult,
     CampaignPlan,
@@ -94,7 +95,7 @@ class MemoryRecords:
     async def open_calls(self, before: dt.datetime) -> list[OpenCall]:
         """Attempts started before ``before`` without a result (a previous run's calls)."""
         return [
-            OpenCall(attempt_id, self.plan.campaign_id, started)
+            OpenCall(attempt_id, self.plan.campaign_id, started, channel_ids(attempt_id))
             for attempt_id, (_, started) in self.attempts.items()
             if attempt_id not in self.results and started < before
         ]

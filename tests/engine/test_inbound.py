@@ -775,9 +775,9 @@ async def test_a_caller_talking_when_the_dialer_restarts_is_closed_with_a_note_a
         [written] = await until_started(f, 1)
         await restart(f)
         # Up with the agent, not in a queue: followed until the caller's channel hangs up.
-        assert [c.attempt_id for c in f.desk._orphans.values()] == [written.id]
+        assert [c.attempt_id for c in f.engine._orphans.values()] == [written.id]
         [attempt] = await until_written(f, 1, timeout=60)
-        assert f.desk._orphans == {}
+        assert f.engine._orphans == {}
     assert attempt.outcome is CallOutcome.FAILED and attempt.comments == PREVIOUS_RUN_ENDED
     assert attempt.ended_at is not None
     assert (attempt.ended_at - attempt.created_at).total_seconds() >= 30  # at its real end
