@@ -190,7 +190,6 @@ async def record_outcome(
     dialed_at: datetime | None = None,
     answered_at: datetime | None = None,
     connected_at: datetime | None = None,
-    comments: str | None = None,
 ) -> Attempt:
     """How the call ended. A call that never reached an agent is recorded under the campaign's
     no-contact result for the outcome (seed 004) unless ``result_id`` says otherwise; the
@@ -212,7 +211,6 @@ async def record_outcome(
                 dialed_at=dialed_at,
                 answered_at=answered_at,
                 connected_at=connected_at,
-                comments=comments,
             )
         ],
     )
@@ -309,24 +307,29 @@ async def _record_one(
         )
     campaign = await get_campaign(session, attempt.campaign_id)
     result: TypificationResult | None
+    # Typified before its outcome came (the agent's form can beat the outcome's group
+    # commit): the agent's result stands, and typify has settled the assignment with it.
+    typified_first = result_id is None and attempt.result_id is not None
     if result_id is not None:
         result = await result_in_campaign(session, campaign.id, result_id)
+    elif typified_first:
+        result = None
     else:
         result = await no_contact_result(session, campaign.id, outcome)
     batch.attempts[attempt.id] = {
         "id": attempt.id,
         "outcome": outcome,
-        "result_id": result.id if result else None,
+        "result_id": attempt.result_id if typified_first else (result.id if result else None),
         "hangup_cause": o.hangup_cause,
         "amd_result": o.amd_result,
-        "agent_id": o.agent_id,
+        "agent_id": o.agent_id or attempt.agent_id,
         "dialed_at": o.dialed_at or attempt.dialed_at,
         "answered_at": o.answered_at or attempt.answered_at,
         "connected_at": o.connected_at or attempt.connected_at,
         "ended_at": now,
         "comments": o.comments or attempt.comments,
     }
-    if attempt.assignment_id is not None:
+    if attempt.assignment_id is not None and not typified_first:
         batch.settles.append(_Settle(attempt.assignment_id, campaign, result, outcome, now))
     return attempt
 

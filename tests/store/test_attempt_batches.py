@@ -8,7 +8,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from store.attempts import AttemptOutcome, open_attempts, record_outcomes, start_attempts
+from store.attempts import (
+    AttemptOutcome,
+    open_attempts,
+    record_outcomes,
+    start_attempts,
+    typify,
+)
 from store.blocklist import block_number
 from store.db import SessionFactory
 from store.enums import AssignmentState, CallbackState, CallOutcome, GroupKind, ReminderType
@@ -309,3 +315,31 @@ async def test_an_outcome_can_carry_a_note_and_keeps_the_one_there_otherwise(
         noted: "seen ending after a restart",
         plain: "called back at the customer's request",
     }
+
+
+async def test_a_typification_written_before_its_outcome_stands(
+    session_factory: SessionFactory,
+) -> None:
+    # The agent's form can beat the outcome's group commit: the outcome must not undo it.
+    async with session_factory() as session, session.begin():
+        _, campaign = await company_and_campaign(session)
+        group = await add_group(session, campaign.id, "Contact", GroupKind.DIRECT_CONTACT)
+        sale = await add_result(session, group.id, "Sale", is_final=True)
+        assignment = await add_assignment(session, campaign, "+573101000001")
+        await claim_in(session, campaign.id, 1, NOW, OWNER)
+    async with session_factory() as session, session.begin():
+        [attempt_id] = await start_attempts(session, [assignment.id], NOW, owner=OWNER)
+        assert isinstance(attempt_id, int)
+        await typify(session, attempt_id, sale.id, NOW + timedelta(seconds=90), agent_id=None)
+    async with session_factory() as session, session.begin():
+        later = NOW + timedelta(seconds=91)
+        [written] = await record_outcomes(
+            session, [AttemptOutcome(attempt_id, CallOutcome.ANSWERED, later)]
+        )
+        assert isinstance(written, Attempt)
+    async with session_factory() as session:
+        attempt = await session.get(Attempt, attempt_id)
+        settled = await session.get(Assignment, assignment.id)
+    assert attempt is not None and settled is not None
+    assert (attempt.outcome, attempt.result_id) == (CallOutcome.ANSWERED, sale.id)
+    assert settled.state is AssignmentState.DONE  # the final result's rule, not a retry
