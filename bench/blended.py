@@ -10,11 +10,13 @@ For each built-in blended scenario (those with an [inbound] table) over ``--seed
 - ``baseline``: the same guarded predictive policy holding nothing for inbound (inbound callers
   just take whoever is free; they still come first when an agent is released);
 - ``pure``: the scenario without inbound, outbound alone on the agents' spare capacity
-  (agents - the shift's mean inbound load in erlangs); a fractional spare capacity is
-  interpolated between the two neighbouring agent counts.
+  (agents - the shift's mean inbound load in erlangs: each caller's talk, ACW and the pause
+  the agent may take after it); a fractional spare capacity is interpolated between the two
+  neighbouring agent counts.
 
 Outbound utilisation of a blended run = outbound talk time with live people / (logged-in time
-- inbound talk and ACW time); of a pure run, talk time / logged-in time (docs/blending.md).
+- inbound talk, ACW and the pauses after inbound calls); of a pure run, talk time / logged-in
+time (docs/blending.md).
 Prints a table, then one line per figure (``name: value unit``):
 
 - blended_runs_below_service_level: reserved runs whose inbound service level (answered within

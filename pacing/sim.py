@@ -70,8 +70,9 @@ class RunResult:
     dropped_machine: int
     # Blended scenarios only (docs/blending.md); left out of to_json() otherwise.
     blended: bool = False
-    outbound_utilisation: float = 0.0  # outbound live talk / (logged-in - inbound handle time)
+    outbound_utilisation: float = 0.0  # outbound live talk / (logged-in - inbound callers' time)
     inbound_occupancy: float = 0.0  # inbound talk + ACW / logged-in time
+    inbound_pause_share: float = 0.0  # pauses after inbound calls / logged-in time
     inbound_offered: int = 0  # callers who arrived during the shift
     inbound_answered: int = 0
     inbound_answered_within: int = 0  # answered within the scenario's service threshold
@@ -180,13 +181,19 @@ def inbound_rate_per_s(s: Scenario, t: float) -> float:
 
 
 def inbound_load_erlangs(s: Scenario, step_s: float = 60.0) -> float:
-    """The shift's mean inbound load: mean arrival rate x mean handle time (talk + ACW)."""
+    """The shift's mean inbound load: mean arrival rate x the agent time a caller takes.
+
+    That is talk + ACW + the pause the agent takes after the call (probability x mean): the
+    simulator draws that pause with the caller, so it is the caller's, as an outbound call's
+    pause is the outbound work's.
+    """
     if not s.inbound:
         return 0.0
     shift = s.shift_hours * 3600.0
     ts = np.arange(0.0, shift, step_s) + step_s / 2
     mean_rate = float(np.mean([inbound_rate_per_s(s, float(t)) for t in ts]))
-    return mean_rate * (s.inbound_talk_mean_s + s.inbound_acw_mean_s)
+    per_caller = s.inbound_talk_mean_s + s.inbound_acw_mean_s + s.pause_probability * s.pause_mean_s
+    return mean_rate * per_caller
 
 
 def _machine_fp_share(s: Scenario, fp: float) -> float:
@@ -276,6 +283,7 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
     wait_answered = 0.0
     wait_abandoned = 0.0
     inbound_handle = 0.0
+    inbound_pause = 0.0  # pauses after inbound calls (in the shift): the callers' load too
     if blended:
         in_seq = np.random.SeedSequence(seed).spawn(3)[2]
         idr = _Draws(np.random.default_rng(in_seq))
@@ -346,7 +354,7 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
         push(now + talk, _TALK_END, agent)
 
     def connect_inbound(agent: int, caller: int, arrived: float, now: float) -> None:
-        nonlocal idle_total, handle_total, inbound_handle, wait_answered
+        nonlocal idle_total, handle_total, inbound_handle, inbound_pause, wait_answered
         idle_total += min(now, shift) - min(idle_from[agent], shift)
         talk, acw, pause, _ = callers.pop(caller)
         talk_of[agent], acw_of[agent], pause_of[agent] = talk, acw, pause
@@ -358,6 +366,8 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
             t = min(now + talk + acw, shift) - now
             handle_total += t
             inbound_handle += t
+            ends = now + talk + acw
+            inbound_pause += max(0.0, min(ends + pause, shift) - min(ends, shift))
         wait = now - arrived
         ic["answered"] += 1
         wait_answered += wait
@@ -526,7 +536,14 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
         dropped_live=c["d_live"],
         dropped_machine=c["d_mach"],
         **_inbound_figures(
-            blended, ic, talk_total, logged_in, inbound_handle, wait_answered, wait_abandoned
+            blended,
+            ic,
+            talk_total,
+            logged_in,
+            inbound_handle,
+            inbound_pause,
+            wait_answered,
+            wait_abandoned,
         ),
     )
 
@@ -537,17 +554,19 @@ def _inbound_figures(
     outbound_talk: float,
     logged_in: float,
     inbound_handle: float,
+    inbound_pause: float,
     wait_answered: float,
     wait_abandoned: float,
 ) -> dict[str, Any]:
     if not blended:
         return {}
     offered = ic["offered"]
-    spare = logged_in - inbound_handle
+    spare = logged_in - inbound_handle - inbound_pause
     return {
         "blended": True,
         "outbound_utilisation": outbound_talk / spare if spare > 0 else 0.0,
         "inbound_occupancy": inbound_handle / logged_in,
+        "inbound_pause_share": inbound_pause / logged_in,
         "inbound_offered": offered,
         "inbound_answered": ic["answered"],
         "inbound_answered_within": ic["within"],

@@ -135,7 +135,25 @@ def test_outbound_utilisation_is_outbound_talk_over_the_time_left_after_inbound(
     r = simulate(BLEND, "predictive", 0)
     logged_in = BLEND.agents * BLEND.shift_hours * 3600
     talk = r.utilisation * logged_in
-    assert r.outbound_utilisation == pytest.approx(talk / (logged_in * (1 - r.inbound_occupancy)))
+    left = logged_in * (1 - r.inbound_occupancy - r.inbound_pause_share)
+    assert r.outbound_utilisation == pytest.approx(talk / left)
+
+
+def test_the_pause_after_an_inbound_call_is_the_callers_time_not_outbound_spare_time() -> None:
+    # Every call is followed by a pause, so each answered caller leaves one behind.
+    pausing = dataclasses.replace(BLEND, pause_probability=1.0, pause_mean_s=60.0, pause_sd_s=1.0)
+    r = simulate(pausing, "progressive", 0)
+    logged_in = BLEND.agents * BLEND.shift_hours * 3600
+    assert r.inbound_answered > 10
+    # about a minute per answered caller; the last ones' pauses are cut at the shift's end
+    assert 0.8 * 60 * r.inbound_answered < r.inbound_pause_share * logged_in
+    assert r.inbound_pause_share * logged_in <= 60.5 * r.inbound_answered
+    assert simulate(BLEND, "progressive", 0).inbound_pause_share < r.inbound_pause_share
+
+
+def test_the_inbound_load_counts_the_pause_a_caller_leaves_behind() -> None:
+    flat = dataclasses.replace(BLEND, shift_hours=8.0, pause_probability=0.5, pause_mean_s=100.0)
+    assert inbound_load_erlangs(flat) == pytest.approx(60 / 3600 * (135.0 + 50.0))
 
 
 def test_the_rate_profile_follows_the_scenario() -> None:
@@ -153,7 +171,7 @@ def test_the_rate_profile_follows_the_scenario() -> None:
     assert inbound_rate_per_s(s, 6.5 * 3600.0) * 3600 == pytest.approx(
         3 * 60 * (1 + 0.5 * math.sin(2 * math.pi * 6.5 / 8))
     )
-    flat = dataclasses.replace(BLEND, shift_hours=8.0)
+    flat = dataclasses.replace(BLEND, shift_hours=8.0, pause_probability=0.0)
     assert inbound_load_erlangs(flat) == pytest.approx(60 / 3600 * 135.0)
 
 
