@@ -459,17 +459,7 @@ async def return_unused(
         )
         .execution_options(synchronize_session=False)
     )
-    in_flight = int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Assignment)
-            .where(
-                Assignment.campaign_id == campaign_id,
-                Assignment.state == AssignmentState.LEASED,
-            )
-        )
-        or 0
-    )
+    in_flight = await _leased_count(session, campaign_id)
     report = ReturnReport(
         campaign_id=campaign_id,
         returned=int(getattr(returned, "rowcount", 0) or 0),
@@ -489,6 +479,21 @@ async def return_unused(
         )
     await session.flush()
     return report
+
+
+async def _leased_count(session: AsyncSession, campaign_id: int) -> int:
+    """Assignments of the campaign leased to a dialer now: their calls are in flight."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Assignment)
+            .where(
+                Assignment.campaign_id == campaign_id,
+                Assignment.state == AssignmentState.LEASED,
+            )
+        )
+        or 0
+    )
 
 
 async def success_count(session: AsyncSession, campaign_id: int) -> int:
@@ -558,17 +563,7 @@ async def regenerate(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    in_flight = int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Assignment)
-            .where(
-                Assignment.campaign_id == campaign_id,
-                Assignment.state == AssignmentState.LEASED,
-            )
-        )
-        or 0
-    )
+    in_flight = await _leased_count(session, campaign_id)
     report = RegenerationReport(
         campaign_id=campaign_id,
         mode=mode,

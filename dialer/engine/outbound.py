@@ -134,11 +134,7 @@ async def handle_outbound(call: AGICall, calls: OutboundCalls) -> None:
             calls.human(attempt_id, None)
         seat = await _hand_off(call, calls, plan)
         if seat is None:
-            calls.dropped(attempt_id)
-            if plan.drop_message:
-                await call.stream_file(plan.drop_message)
-            await call.hangup()
-            calls.ended(attempt_id, "dialer")
+            await _drop(call, calls, plan)
             return
         # Dial returned: the agent's leg ended and the customer is still on the line.
         calls.ended(attempt_id, "agent")
@@ -164,6 +160,15 @@ async def _hand_off(call: AGICall, calls: OutboundCalls, plan: CallPlan) -> Agen
     # past the hand-off window meanwhile. Counted as a drop.
     calls.agent_failed(plan.attempt_id, seat)
     return None
+
+
+async def _drop(call: AGICall, calls: OutboundCalls, plan: CallPlan) -> None:
+    """No agent within the hand-off limit: an abandoned call, with the campaign's drop message."""
+    calls.dropped(plan.attempt_id)
+    if plan.drop_message:
+        await call.stream_file(plan.drop_message)
+    await call.hangup()
+    calls.ended(plan.attempt_id, "dialer")
 
 
 async def _broadcast(call: AGICall, calls: OutboundCalls, plan: CallPlan) -> None:
@@ -197,11 +202,7 @@ async def _broadcast(call: AGICall, calls: OutboundCalls, plan: CallPlan) -> Non
         if digit == AGENT_KEY:
             seat = await _hand_off(call, calls, plan)
             if seat is None:
-                calls.dropped(attempt_id)
-                if plan.drop_message:
-                    await call.stream_file(plan.drop_message)
-                await call.hangup()
-                calls.ended(attempt_id, "dialer")
+                await _drop(call, calls, plan)
                 return
             calls.ended(attempt_id, "agent")
             await call.hangup()
