@@ -94,5 +94,19 @@ class SimulatedAsterisk:
         return len(self.asterisk.channels)
 
     def drop_sessions(self) -> None:
-        """Abort every AMI session (a restart, for reconnect tests)."""
+        """Abort every AMI session (a network cut, for reconnect tests): calls go on."""
         self.ami.drop_all()
+
+    async def restart(self) -> None:
+        """Asterisk restarts: every AMI session is cut, every call ends unheard (no session is
+        up to hear its Hangup), and AMI listens again on the same port with a new core: no
+        channels, queues without their dynamic members, uniqueids from a later epoch."""
+        self.ami.drop_all()
+        await self.ami.stop()
+        old = self.asterisk
+        old.sinks.clear()
+        old.listeners.clear()
+        await old.shutdown()
+        self.asterisk = Asterisk(self.config, self.clock, self.config.build_dialplan(), after=old)
+        self.ami.ast = self.asterisk
+        await self.ami.start()

@@ -66,7 +66,9 @@ App = Callable[[Channel, str], Awaitable[str | None]]
 class Asterisk:
     """All state of one simulated Asterisk; the AMI server and the tests drive it."""
 
-    def __init__(self, config: SimConfig, clock: Clock, dialplan: Dialplan) -> None:
+    def __init__(
+        self, config: SimConfig, clock: Clock, dialplan: Dialplan, *, after: Asterisk | None = None
+    ) -> None:
         self.config = config
         self.clock = clock
         self.speed = float(getattr(clock, "speed", 1.0))
@@ -81,7 +83,11 @@ class Asterisk:
             for name in config.queues
         }
         self.started_at = clock.now()
-        self._epoch = int(self.started_at)
+        # Uniqueids are "<epoch>.<n>" from the start time; a core started after another one
+        # (a restart) starts a later epoch, so no uniqueid of the old core comes again.
+        self._epoch: int = int(self.started_at)
+        if after is not None:
+            self._epoch = max(self._epoch, after._epoch + 1)
         self._uid = itertools.count()
         self._local = itertools.count(config.first_local_channel)
         self._bridge_ids = itertools.count(1)

@@ -12,7 +12,6 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 from sqlalchemy import select
 
@@ -80,7 +79,7 @@ async def kill(run: Run) -> None:
 @contextlib.asynccontextmanager
 async def center_on_sim(
     sessions: SessionFactory,
-) -> AsyncIterator[tuple[DemoCenter, ScaledClock, int, int]]:
+) -> AsyncIterator[tuple[DemoCenter, ScaledClock, SimulatedAsterisk, int]]:
     start = shift_start()
     clock = ScaledClock(40, start=start.timestamp())
     center = await seed_center(sessions, agents=3, contacts=30, now=start, acw_max_s=20)
@@ -92,9 +91,9 @@ async def center_on_sim(
     sim = SimulatedAsterisk(
         SimConfig(fastagi_url=f"agi://127.0.0.1:{agi_port}", model=model), clock
     )
-    _, ami_port = await sim.start()
+    await sim.start()
     try:
-        yield center, clock, ami_port, agi_port
+        yield center, clock, sim, agi_port
     finally:
         await sim.stop()
 
@@ -127,7 +126,8 @@ async def attempts(sessions: SessionFactory) -> list[Attempt]:
 async def test_a_restarted_dialer_settles_every_call_its_previous_run_left_open(
     session_factory: SessionFactory,
 ) -> None:
-    async with center_on_sim(session_factory) as (center, clock, ami_port, agi_port):
+    async with center_on_sim(session_factory) as (center, clock, sim, agi_port):
+        ami_port = sim.port
         await killed_during_calls(session_factory, center, clock, ami_port, agi_port)
         left_open = {a.id for a in await attempts(session_factory) if a.outcome is None}
         assert left_open, "the kill left no call open: nothing to settle"
@@ -151,7 +151,8 @@ async def test_a_restarted_dialer_settles_every_call_its_previous_run_left_open(
 async def test_a_contact_still_on_the_phone_at_the_restart_is_not_dialed_again_meanwhile(
     session_factory: SessionFactory,
 ) -> None:
-    async with center_on_sim(session_factory) as (center, clock, ami_port, agi_port):
+    async with center_on_sim(session_factory) as (center, clock, sim, agi_port):
+        ami_port = sim.port
         await killed_during_calls(session_factory, center, clock, ami_port, agi_port)
         second = await start_run(session_factory, center, clock, ami_port, agi_port)
         still_up = len(second.engine._orphans)
@@ -175,26 +176,19 @@ async def test_a_contact_still_on_the_phone_at_the_restart_is_not_dialed_again_m
             )
 
 
-class _ReconnectedToNothing:
-    """An AMI link that came back after an outage in which every call hung up."""
-
-    connections = 2
-
-    async def core_show_channels(self) -> SimpleNamespace:
-        return SimpleNamespace(events=[])
-
-
 async def test_a_previous_runs_call_that_ended_during_an_outage_is_closed_at_the_reconnect(
     session_factory: SessionFactory,
 ) -> None:
-    async with center_on_sim(session_factory) as (center, clock, ami_port, agi_port):
+    async with center_on_sim(session_factory) as (center, clock, sim, agi_port):
+        ami_port = sim.port
         await killed_during_calls(session_factory, center, clock, ami_port, agi_port)
         second = await start_run(session_factory, center, clock, ami_port, agi_port)
         orphans = {call.attempt_id for call in second.engine._orphans.values()}
         assert orphans, "no call outlived the kill: the test shows nothing"
-        # Their Hangups fall in an outage: CoreShowChannels after the reconnect settles them.
-        await second.engine.resync(_ReconnectedToNothing())  # type: ignore[arg-type]
-        assert second.engine._orphans == {}
+        # Asterisk restarts: the calls end unheard (no AMI session is up for their Hangups),
+        # and CoreShowChannels after the reconnect settles them.
+        await sim.restart()
+        await until(lambda: second.ami.connections >= 2 and not second.engine._orphans, 30)
         await until(lambda: not second.engine._writes, 30)
         await stop(second)
     rows = {a.id: a for a in await attempts(session_factory)}

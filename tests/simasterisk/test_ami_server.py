@@ -142,6 +142,46 @@ async def test_the_counters_follow_originates_and_live_channels(sim: SimulatedAs
     await until(lambda: sim.active_channels == 2)
 
 
+async def test_a_restart_cuts_every_session_ends_every_call_unheard_and_listens_again(
+    sim: SimulatedAsterisk,
+) -> None:
+    wire = await connect(sim)
+    wire.send(
+        ("Action", "Originate"),
+        ("ActionID", "o1"),
+        ("Channel", "Local/8001@sim-pstn"),
+        ("Context", "dialer-out"),
+        ("Exten", "park"),
+        ("Priority", "1"),
+        ("Async", "true"),
+    )
+    await until(lambda: sim.active_channels == 2)
+    before = {ch.uniqueid for ch in sim.asterisk.channels.values()}
+    port = sim.port
+    await sim.restart()
+    assert await wire.eof()
+    # No Hangup was written on the cut session: the calls ended while nobody listened.
+    assert all(m.name != "Hangup" for m in wire.inbox)
+    assert sim.port == port and sim.active_channels == 0
+    again = await connect(sim)
+    again.send(("Action", "CoreShowChannels"), ("ActionID", "c1"))
+    done = await again.next("CoreShowChannelsComplete")
+    assert done["ListItems"] == "0"
+    again.send(
+        ("Action", "Originate"),
+        ("ActionID", "o2"),
+        ("Channel", "Local/8002@sim-pstn"),
+        ("Context", "dialer-out"),
+        ("Exten", "park"),
+        ("Priority", "1"),
+        ("Async", "true"),
+    )
+    await until(lambda: sim.active_channels == 2)
+    after = {ch.uniqueid for ch in sim.asterisk.channels.values()}
+    epoch = max(int(uid.split(".")[0]) for uid in before)
+    assert all(int(uid.split(".")[0]) > epoch for uid in after)  # no uniqueid comes again
+
+
 async def test_stop_ends_every_session_without_errors(caplog: pytest.LogCaptureFixture) -> None:
     s = SimulatedAsterisk(SimConfig(route="lab"), clock=ScaledClock(100))
     await s.start()
