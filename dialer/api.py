@@ -25,6 +25,7 @@ from dialer.agents import AgentStateError
 from dialer.engine.engine import Engine
 from dialer.engine.inbound import InboundDesk
 from dialer.engine.ports import Typification
+from dialer.live import KEEPALIVE, RESET, position_of, sse
 from dialer.metrics import Registry
 from store import users as store_users
 from store.audit import audit
@@ -77,6 +78,7 @@ class Api:
         self.sessions = sessions
         self.metrics = metrics
         self.inbound = inbound
+        self.live_keepalive_s = 15.0  # a comment line this often keeps proxies from closing
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors, self._auth])
@@ -101,6 +103,7 @@ class Api:
                 web.post("/api/campaigns/{id}/pause", self.campaign_pause),
                 web.post("/api/campaigns/{id}/resume", self.campaign_resume),
                 web.get("/api/queues", self.queues),
+                web.get("/api/live", self.live_events),
                 web.get("/api/campaigns/{id}/queue", self.campaign_queue),
                 web.get("/api/campaigns/{id}/dids", self.dids_get),
                 web.put("/api/campaigns/{id}/dids", self.dids_set),
@@ -433,6 +436,52 @@ class Api:
         if self.inbound is None:
             raise ApiError(404, "this dialer takes no inbound calls")
         return self.inbound
+
+    async def live_events(self, request: web.Request) -> web.StreamResponse:
+        """The floor as it happens (dialer/live.py), as Server-Sent Events, for supervisors.
+
+        ``?campaign=ID`` (repeatable) keeps the events of those campaigns, ``?kind=agent,call``
+        those kinds (agent, call, pacing). A reconnect's ``Last-Event-ID`` (or ``?after=``)
+        resumes after that event; when some of what came since is no longer kept, a ``reset``
+        event comes first: read the state again (``GET /api/campaigns/{id}``)."""
+        self._supervisor(request)
+        feed = self.engine.live
+        if feed is None:
+            raise ApiError(404, "this dialer runs without a live feed")
+        try:
+            campaigns = {int(c) for c in request.query.getall("campaign", [])} or None
+        except ValueError:
+            raise ApiError(400, "campaign must be a campaign id", "campaign") from None
+        kinds = {k for k in request.query.get("kind", "").split(",") if k} or None
+        after = request.headers.get("Last-Event-ID") or request.query.get("after")
+        if after is not None:
+            try:
+                position_of(after)
+            except ValueError as exc:
+                raise ApiError(400, str(exc), "Last-Event-ID") from None
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        position = after if after is not None else await feed.tail()
+        try:
+            await response.write(b"retry: 2000\n\n")
+            while True:
+                batch = await feed.read(position, self.live_keepalive_s)
+                if batch.lost:
+                    await response.write(RESET)
+                if not batch.events:
+                    if batch.lost:
+                        position = await feed.tail()
+                    else:
+                        await response.write(KEEPALIVE)
+                    continue
+                for event_id, event in batch.events:
+                    if event.concerns(campaigns) and (kinds is None or event.kind in kinds):
+                        await response.write(sse(event_id, event))
+                position = batch.events[-1][0]
+        except ConnectionError:  # aiohttp's ClientConnectionResetError too
+            return response  # the supervisor went away
 
     async def queues(self, request: web.Request) -> web.Response:
         """Every inbound queue: calls waiting, longest wait, service level, abandon rate in the

@@ -4,7 +4,9 @@ Everything comes from the settings (dialer/settings.py: TOML file and ``DIALER_*
 On SQLite the database is locked to this one process (the store refuses a second: SQLite has no
 ``SKIP LOCKED``). Every active campaign that can dial is started; one that cannot (no trunk,
 predictive without its "No contact" results) is logged with the reason and left alone. Agents
-log in through the API. SIGTERM/SIGINT: stop dialing, let the calls in flight finish, exit.
+log in through the API; supervisors watch ``GET /api/live`` (through Redis when ``redis_url``
+is set, so every process's events reach every process's API). SIGTERM/SIGINT: stop dialing,
+let the calls in flight finish, exit.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from dialer.engine.inbound_records import InboundRecords
 from dialer.engine.ports import CampaignCannotStart
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import Roster
+from dialer.live import LiveFeed, MemoryFeed
+from dialer.live_redis import RedisFeed
 from dialer.metrics import Registry
 from dialer.settings import Settings
 from store.db import Database
@@ -52,6 +56,8 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
         events=AMI_EVENTS,
     )
     roster = Roster(clock)
+    # Live events for supervisors: shared by every dialer process on the same Redis.
+    live: LiveFeed = RedisFeed(settings.redis_url) if settings.redis_url else MemoryFeed()
     records = StoreRecords(db.sessions, clock, owner=owner)
     engine = Engine(
         records,
@@ -61,6 +67,7 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
         owner=owner,
         dialer_out_context=settings.dialer_out_context,
         tick_s=settings.tick_seconds,
+        live=live,
     )
     # Inbound queues and blended agents (docs/inbound.md): the /inbound FastAGI handler, queue
     # membership following the roster, reconciled with QueueStatus after every reconnect.
@@ -112,4 +119,5 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
         await roster.close()
         await ami.close()
         await agi.close()
+        await live.close()
         await db.close()

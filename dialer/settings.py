@@ -5,7 +5,7 @@ Precedence: built-in defaults < the TOML file < environment variables (env wins)
 The file holds top-level keys and three tables::
 
     database_url = "sqlite+aiosqlite:///./var/dialer.sqlite3"
-    redis_url = "redis://127.0.0.1:6379/0"   # optional; absent: one process holds everything
+    redis_url = "redis://127.0.0.1:6379/0"   # optional: the live events' stream (dialer/live.py)
     tick_seconds = 1.0
     [ami]
     host = "127.0.0.1"

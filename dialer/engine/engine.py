@@ -50,6 +50,7 @@ from dialer.engine.ports import (
     Typification,
 )
 from dialer.engine.roster import Agent, AgentState, Move, Roster
+from dialer.live import LiveEvent, LiveFeed
 from pacing.snapshot import Snapshot, make_snapshot
 
 log = logging.getLogger(__name__)
@@ -126,8 +127,11 @@ class Engine:
         tick_s: float = 1.0,
         pacer_factory: Callable[[CampaignPlan], Pacer] | None = None,
         lease_renew_s: float = 60.0,
+        live: LiveFeed | None = None,
     ) -> None:
         self.records = records
+        # Supervisors' live view (dialer/live.py): agents' moves, calls' ends, decisions.
+        self.live = live
         self.ami = ami
         self.roster = roster
         self.clock = clock
@@ -348,6 +352,20 @@ class Engine:
         decision = running.pacer.decide(snapshot, self.inbound_waiting(plan.campaign_id))
         running.stats.last_decision = decision.reason
         running.stats.dial_level = _dial_level(snapshot, decision.calls)
+        if self.live is not None:
+            self.live.publish(
+                LiveEvent(
+                    "pacing",
+                    now_s,
+                    (plan.campaign_id,),
+                    {
+                        "calls": decision.calls,
+                        "dial_level": running.stats.dial_level,
+                        "abandon_rate": running.stats.abandon_rate,
+                        "decision": decision.to_json(),
+                    },
+                )
+            )
         if decision.calls <= 0:
             return 0
         now = self.now()
@@ -535,6 +553,26 @@ class Engine:
         task = asyncio.ensure_future(self._write(meta.campaign_id, result))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
+        if self.live is not None:
+            talk = (
+                record.ended_at - record.connected_at
+                if record.connected_at is not None and record.ended_at is not None
+                else None
+            )
+            self.live.publish(
+                LiveEvent(
+                    "call",
+                    self.clock.now(),
+                    (meta.campaign_id,),
+                    {
+                        "attempt_id": record.attempt_id,
+                        "outcome": outcome.value,
+                        "reason": record.reason,
+                        "agent_id": record.agent_id,
+                        "talk_s": talk,
+                    },
+                )
+            )
 
     async def _write(self, campaign_id: int, result: AttemptResult) -> None:
         try:
@@ -704,7 +742,25 @@ class Engine:
             self.roster.unreserve(agent.agent_id)
 
     def _agent_moved(self, agent: Agent, move: Move) -> None:
-        """ACW and pause lengths for the pacing core (the release-time distributions)."""
+        """ACW and pause lengths for the pacing core (the release-time distributions), and
+        the move for the supervisors' live view."""
+        if self.live is not None:
+            self.live.publish(
+                LiveEvent(
+                    "agent",
+                    self.clock.now(),
+                    tuple(sorted(agent.campaigns)),
+                    {
+                        "agent_id": agent.agent_id,
+                        "name": agent.name,
+                        "state": move.after.value,
+                        "before": move.before.value,
+                        "seconds_before": move.seconds_before,
+                        "pause_reason": agent.pause_reason or None,
+                        "attempt_id": agent.attempt_id,
+                    },
+                )
+            )
         if move.before is AgentState.ACW and move.campaign_id is not None:
             running = self.campaigns.get(move.campaign_id)
             if running is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -18,6 +20,7 @@ from dialer.demo_seed import DemoCenter, seed_center
 from dialer.engine.engine import Engine
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import AgentState, Roster
+from dialer.live import LiveEvent, MemoryFeed
 from dialer.metrics import Registry
 from store import hopper
 from store.attempts import start_attempt
@@ -54,7 +57,8 @@ async def desk(session_factory: SessionFactory) -> AsyncIterator[Desk]:
         supervisor_token = await issue_token(session, boss.id, start)
         agent_token = await issue_token(session, center.agents[0].user_id, start)
     ami = AMIClient("127.0.0.1", 9, ping_interval=None)  # never connected: no calls here
-    engine = Engine(StoreRecords(session_factory, clock, owner="api"), ami, Roster(clock), clock)
+    records = StoreRecords(session_factory, clock, owner="api")
+    engine = Engine(records, ami, Roster(clock), clock, live=MemoryFeed())
     client = TestClient(TestServer(Api(engine, session_factory, Registry()).app()))
     await client.start_server()
     try:
@@ -233,3 +237,101 @@ async def test_a_due_simple_reminder_is_the_agents_notification_until_done(desk:
     assert again["reminders"] == []
     bad = await desk.client.post("/api/agent/reminders/x/done", headers=desk.as_agent())
     assert bad.status == 400 and (await bad.json())["field"] == "id"
+
+
+# -- the live feed -----------------------------------------------------------------------------
+
+
+async def next_frame(response: ClientResponse, timeout: float = 5.0) -> dict[str, str]:
+    """The next Server-Sent Event's fields (a comment line is a frame of its own: ``{}``)."""
+    fields: dict[str, str] = {}
+    async with asyncio.timeout(timeout):
+        while True:
+            line = (await response.content.readline()).decode().rstrip("\n")
+            if not line:
+                return fields
+            if not line.startswith(":"):
+                name, _, value = line.partition(": ")
+                fields[name] = value
+
+
+async def next_event(response: ClientResponse) -> dict[str, str]:
+    """The next frame that is an event (skips the retry advice and keep-alives)."""
+    while True:
+        frame = await next_frame(response)
+        if "event" in frame:
+            return frame
+
+
+async def test_a_supervisor_watches_an_agent_log_in_and_pause_live(desk: Desk) -> None:
+    live = await desk.client.get("/api/live", headers=desk.as_supervisor())
+    assert live.status == 200 and live.headers["Content-Type"] == "text/event-stream"
+    await next_frame(live)  # retry advice: the stream is up, at the feed's tail
+    await desk.client.post("/api/agent/login", headers=desk.as_agent())
+    await desk.client.post("/api/agent/pause", headers=desk.as_agent(), json={"reason": "coffee"})
+    logged_in = await next_event(live)
+    paused = await next_event(live)
+    event = LiveEvent.decode(paused["data"])
+    assert logged_in["event"] == "agent" and json_of(logged_in)["state"] == "available"
+    assert event.campaigns == (desk.center.campaign_id,)
+    assert event.data["state"] == "paused" and event.data["pause_reason"] == "coffee"
+    assert event.data["agent_id"] == desk.center.agents[0].user_id
+    assert int(paused["id"]) == int(logged_in["id"]) + 1
+    live.close()
+
+
+def json_of(frame: dict[str, str]) -> dict[str, object]:
+    return dict(LiveEvent.decode(frame["data"]).data)
+
+
+async def test_a_reconnect_with_the_last_event_id_gets_what_came_after_it(desk: Desk) -> None:
+    live = await desk.client.get("/api/live", headers=desk.as_supervisor())
+    await next_frame(live)
+    await desk.client.post("/api/agent/login", headers=desk.as_agent())
+    seen = await next_event(live)
+    live.close()
+    await desk.client.post("/api/agent/pause", headers=desk.as_agent(), json={"reason": "coffee"})
+    again = await desk.client.get(
+        "/api/live", headers={**desk.as_supervisor(), "Last-Event-ID": seen["id"]}
+    )
+    missed = await next_event(again)
+    assert json_of(missed)["state"] == "paused"
+    again.close()
+
+
+async def test_a_resume_from_events_no_longer_kept_starts_with_a_reset(desk: Desk) -> None:
+    desk.engine.live = feed = MemoryFeed(maxlen=2)
+    for n in range(3):
+        feed.publish(LiveEvent("call", float(n), (desk.center.campaign_id,)))
+    live = await desk.client.get("/api/live?after=0", headers=desk.as_supervisor())
+    await next_frame(live)
+    assert (await next_event(live))["event"] == "reset"  # event 1 was trimmed
+    live.close()
+
+
+async def test_the_live_feed_keeps_to_the_campaigns_and_kinds_asked_for(desk: Desk) -> None:
+    other = desk.center.campaign_id + 1000
+    live = await desk.client.get(
+        f"/api/live?campaign={other}&kind=call", headers=desk.as_supervisor()
+    )
+    await next_frame(live)
+    feed = desk.engine.live
+    assert feed is not None
+    await desk.client.post("/api/agent/login", headers=desk.as_agent())  # an agent event
+    feed.publish(LiveEvent("call", 1.0, (desk.center.campaign_id,), {"attempt_id": 1}))
+    feed.publish(LiveEvent("call", 2.0, (other,), {"attempt_id": 2}))
+    frame = await next_event(live)
+    assert frame["event"] == "call" and json_of(frame)["attempt_id"] == 2
+    live.close()
+
+
+async def test_the_live_feed_is_for_supervisors_and_refuses_a_bad_id_naming_it(
+    desk: Desk,
+) -> None:
+    assert (await desk.client.get("/api/live", headers=desk.as_agent())).status == 403
+    bad = await desk.client.get(
+        "/api/live", headers={**desk.as_supervisor(), "Last-Event-ID": "yesterday"}
+    )
+    assert bad.status == 400 and (await bad.json())["field"] == "Last-Event-ID"
+    campaign = await desk.client.get("/api/live?campaign=x", headers=desk.as_supervisor())
+    assert campaign.status == 400 and (await campaign.json())["field"] == "campaign"

@@ -16,6 +16,7 @@ from dialer.clock import ScaledClock
 from dialer.engine.engine import Engine
 from dialer.engine.ports import CampaignPlan, Dialable, DialMode, Outcome, Typification
 from dialer.engine.roster import AgentState, Roster
+from dialer.live import MemoryFeed
 from dialer.simasterisk import NumberModel, PartyKind, SimConfig, SimulatedAsterisk
 from tests.engine.memory_records import MemoryRecords
 from tests.waiting import until
@@ -68,7 +69,7 @@ async def _rig(
     )
     _, port = await sim.start()
     ami = AMIClient("127.0.0.1", port, ping_interval=None, action_timeout=action_timeout)
-    engine = Engine(records, ami, roster, clock, tick_s=1.0)
+    engine = Engine(records, ami, roster, clock, tick_s=1.0, live=MemoryFeed())
     agi.route("outbound", engine.handle_outbound)
     await ami.connect()
     for n in range(agents):
@@ -140,6 +141,30 @@ async def test_every_attempt_gets_exactly_its_one_outcome(rig: Rig) -> None:
     assert all(r.answered_at is not None and r.connected_at >= r.answered_at for r in connected)  # type: ignore[operator]
     machine = next(r for r in rig.records.results.values() if r.outcome is Outcome.MACHINE)
     assert machine.amd == "MACHINE"
+
+
+async def test_the_live_feed_shows_each_call_end_once_with_its_outcome_and_each_decision(
+    rig: Rig,
+) -> None:
+    desk = asyncio.create_task(_typify_when_in_acw(rig))
+    await rig.engine.start_campaign(1)
+    await until(lambda: len(rig.records.results) == len(MIX), timeout=60)
+    desk.cancel()
+    assert rig.engine.live is not None
+    events = [e for _, e in (await rig.engine.live.read("0", 0.01)).events]
+    ends = [e.data for e in events if e.kind == "call"]
+    assert sorted(d["attempt_id"] for d in ends) == sorted(rig.records.results)  # once each
+    assert {d["attempt_id"]: d["outcome"] for d in ends} == {
+        a: r.outcome.value for a, r in rig.records.results.items()
+    }
+    decisions = [e for e in events if e.kind == "pacing"]
+    assert decisions and all(e.campaigns == (1,) for e in decisions)
+    placed = sum(int(e.data["calls"]) for e in decisions)
+    assert placed >= len(MIX)  # every call placed came from a decision shown
+    on_call = {
+        e.data["agent_id"] for e in events if e.kind == "agent" and e.data["state"] == "on_call"
+    }
+    assert on_call and on_call <= {1, 2, 3}
 
 
 async def test_no_contact_is_leased_twice_at_once(rig: Rig) -> None:
