@@ -15,8 +15,9 @@
   the reserve. Whole agents only: the fraction of the next one is held in that share of the
   ticks (every tick near the abandon cap), so the predictive policy keeps its exact drop risk;
 - the callers expected before the calls placed now are routed take agents first: a policy
-  with a priority demand term (``priority_rate``, pacing.policies.Predictive) gets their rate
-  and the number of idle agents held for them, and counts them in its drop risk (a Poisson
+  with a priority demand term (``uses_priority_demand``, pacing.policies.Predictive) gets their
+  rate and the number of idle agents held for them in its view (``Snapshot.priority_rate``,
+  ``priority_absorbed``), and counts them in its drop risk (a Poisson
   demand beyond the held idle agents); for other policies, and near the abandon cap, their
   part of an agent is held (``horizon_s`` of arrivals);
 - inbound talk and ACW are passed on to the wrapped policy as TALK_ENDED / ACW_ENDED: its
@@ -28,7 +29,9 @@ nothing of inbound (inbound callers just take whoever is free).
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 
@@ -84,21 +87,9 @@ class Blended:
         self.horizon_s = horizon_s
         # A policy with a priority demand term (pacing.policies.Predictive) takes the expected
         # callers into its drop risk instead: only the reserve is held.
-        self._priority = reserve and hasattr(policy, "priority_rate")
+        self._priority = reserve and bool(getattr(policy, "uses_priority_demand", False))
         self.name = policy.name if reserve else f"{policy.name}_unreserved"
-        self._risk_scale = 1.0
         self._view: tuple[Snapshot, Snapshot, Reservation | None] | None = None
-
-    @property
-    def risk_scale(self) -> float:
-        """The guard's tightening near the cap, passed to the wrapped policy."""
-        return float(getattr(self.policy, "risk_scale", self._risk_scale))
-
-    @risk_scale.setter
-    def risk_scale(self, value: float) -> None:
-        self._risk_scale = value
-        if hasattr(self.policy, "risk_scale"):
-            self.policy.risk_scale = value
 
     def observe(self, event: Event) -> None:
         self.inbound.observe(event)
@@ -125,11 +116,11 @@ class Blended:
         pooled = state != _LOGGED_OUT
         active = float(np.count_nonzero(pooled & (state != _PAUSED)))
         r = self.inbound.reservation(snapshot.now, active)
-        view = snapshot
+        changes: dict[str, Any] = {}
         # Near the abandon cap (the guard scales the risk down; at the cap it allows only
         # progressive calls, for which a risk that never reaches 0 would allow none) the
         # arrivals are held as agents instead, whole.
-        priority = self._priority and self.risk_scale >= 1.0
+        priority = self._priority and snapshot.risk_scale >= 1.0
         hold = r.reserve if priority else r.reserve + r.rate_per_s * self.horizon_s
         absorbed = 0
         if hold > 0:
@@ -145,30 +136,20 @@ class Blended:
             # progressive calls) the fraction is held whole: a call placed for an agent an
             # inbound caller then takes is dropped, progressive or not.
             frac = hold - whole
-            if frac > 0 and (self.risk_scale < 1.0 or _dither(snapshot.now) < frac):
+            if frac > 0 and (snapshot.risk_scale < 1.0 or _dither(snapshot.now) < frac):
                 whole += 1
             held = order[:whole]
             held = held[rank[held] < 9]
             absorbed = int(np.count_nonzero(rank[held] == 0))
             vstate = state.copy()
             vstate[held] = _LOGGED_OUT
-            view = Snapshot(
-                now=snapshot.now,
-                agent_state=vstate,
-                agent_time_in_state=snapshot.agent_time_in_state,
-                call_dial_times=snapshot.call_dial_times,
-                calls_waiting=snapshot.calls_waiting,
-                agent_share=snapshot.agent_share,
-                channels_in_use=snapshot.channels_in_use,
-                agent_release_at=snapshot.agent_release_at,
-                inbound_waiting=snapshot.inbound_waiting,
-            )
-        if self._priority:
+            changes["agent_state"] = vstate
+        if priority:
             # The callers expected before the calls placed now are routed take agents first:
             # the held idle ones, then any the outbound policy counts on (a Poisson demand in
             # its drop risk, exact where its risk is).
-            self.policy.priority_rate = r.rate_per_s if priority else 0.0  # type: ignore[attr-defined]
-            self.policy.priority_absorbed = absorbed  # type: ignore[attr-defined]
+            changes.update(priority_rate=r.rate_per_s, priority_absorbed=absorbed)
+        view = dataclasses.replace(snapshot, **changes) if changes else snapshot
         self._view = (snapshot, view, r)
         return view, r
 

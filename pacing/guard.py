@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -104,8 +105,9 @@ class Guard:
             elif rate > start:
                 mode = "tightening"
             scale = 1.0 if rate <= start else max(0.0, (cfg.cap - rate) / (cfg.cap - start))
-            if hasattr(self.policy, "risk_scale"):
-                self.policy.risk_scale = scale
+            if scale != snapshot.risk_scale:
+                # The policy inside sees the tightening in its snapshot.
+                snapshot = dataclasses.replace(snapshot, risk_scale=scale)
         decision = self.policy.decide(snapshot)
         calls = decision.calls
         notes: list[str] = []

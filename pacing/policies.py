@@ -132,6 +132,9 @@ class Predictive:
     """
 
     name = "predictive"
+    # Counts callers with priority (Snapshot.priority_rate) in its drop risk: a blended
+    # wrapper need not hold agents for them (pacing.blend).
+    uses_priority_demand = True
 
     def __init__(
         self,
@@ -171,14 +174,6 @@ class Predictive:
         self.oracle = oracle
         self.name = "oracle" if oracle else "predictive"
         self.est = CampaignEstimators(priors, half_life=half_life)
-        self.risk_scale = 1.0  # set by the guard: < 1 while tightening near the cap
-        # Set by a wrapper each tick (pacing.blend): callers with priority (inbound) arrive at
-        # ``priority_rate`` per second and take agents before the calls placed now are routed;
-        # the first ``priority_absorbed`` of them take agents this snapshot does not offer
-        # (held idle for them). A Poisson demand term in the drop risk; 0: outbound only, the
-        # decision exactly as without it.
-        self.priority_rate = 0.0
-        self.priority_absorbed = 0
         self._probs = (np.arange(horizons) + 0.5) / horizons
         self._tables_at = -math.inf
         self._active = False
@@ -342,11 +337,15 @@ class Predictive:
             p_in = np.zeros((0, rho.shape[0]))
             dem_mean = self._zero_k
         waiting = float(snapshot.calls_waiting)
-        theta = self.theta * self.risk_scale
+        theta = self.theta * snapshot.risk_scale  # the guard's tightening near the cap
         f_new = q * self._probs  # P(a new call is live and routed before horizon k)
+        # Callers with priority (inbound, set by pacing.blend) arriving at priority_rate per
+        # second take agents before the calls placed now are routed; the first
+        # priority_absorbed of them take agents held out of this view. A Poisson demand term
+        # in the drop risk; at rate 0 (outbound only) the decision is exactly as without it.
         extra = (
-            _spill_pmf(self.priority_rate * self._x, self.priority_absorbed)
-            if self.priority_rate > 0
+            _spill_pmf(snapshot.priority_rate * self._x, snapshot.priority_absorbed)
+            if snapshot.priority_rate > 0
             else None
         )
         whole_agents = snapshot.agent_share is None or bool(np.all(share == 1.0))

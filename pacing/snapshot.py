@@ -57,6 +57,10 @@ class Snapshot:
     channels_in_use: int = 0
     agent_release_at: FloatArray | None = None
     inbound_waiting: int = 0  # inbound callers waiting now for these agents (docs/blending.md)
+    # Set by the wrappers around a policy for the policy inside, never by the engine:
+    risk_scale: float = 1.0  # the guard's tightening near the abandon cap: 1 none, 0 at the cap
+    priority_rate: float = 0.0  # callers/s (inbound) who take agents before the calls placed now
+    priority_absorbed: int = 0  # how many of those callers the agents held out of this view take
 
     def __post_init__(self) -> None:
         n = self.agent_state.shape[0]
@@ -77,6 +81,10 @@ class Snapshot:
             raise ValueError(f"channels_in_use must be >= 0, got {self.channels_in_use}")
         if self.inbound_waiting < 0:
             raise ValueError(f"inbound_waiting must be >= 0, got {self.inbound_waiting}")
+        if not 0.0 <= self.risk_scale <= 1.0:
+            raise ValueError(f"risk_scale must be in [0, 1], got {self.risk_scale}")
+        if self.priority_rate < 0 or self.priority_absorbed < 0:
+            raise ValueError("priority_rate and priority_absorbed must be >= 0")
 
     @property
     def shares(self) -> FloatArray:

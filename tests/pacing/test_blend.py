@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -78,13 +79,18 @@ def test_the_fraction_of_an_agent_is_held_in_that_share_of_the_ticks() -> None:
     assert np.mean(counts) == pytest.approx(held, abs=0.01)
 
 
+def tightening(snapshot: Snapshot, scale: float = 0.5) -> Snapshot:
+    """The snapshot as the guard passes it on while it tightens near the abandon cap."""
+    return dataclasses.replace(snapshot, risk_scale=scale)
+
+
 def test_near_the_abandon_cap_the_fraction_of_an_agent_is_held_whole() -> None:
     blended = Blended(Predictive(), busy_inbound())
-    blended.risk_scale = 0.5  # the guard tightening
-    q = blended.decide(make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20)).quantities
+    snap0 = tightening(make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20))
+    q = blended.decide(snap0).quantities
     held = q["reserved_agents"] + q["held_for_arrivals"]
     for t in range(50):
-        snap = make_snapshot(float(t), [A] * 6 + [ON] * 14, [30.0] * 20)
+        snap = tightening(make_snapshot(float(t), [A] * 6 + [ON] * 14, [30.0] * 20))
         assert len(held_agents(snap, blended.outbound_view(snap))) == math.ceil(held)
 
 
@@ -180,11 +186,9 @@ def test_the_guard_counts_progressive_on_the_agents_offered_to_outbound() -> Non
 
 
 def test_the_guard_tightening_reaches_the_wrapped_policy() -> None:
-    predictive = Predictive()
-    blended = Blended(predictive, busy_inbound())
-    blended.risk_scale = 0.25
-    assert predictive.risk_scale == 0.25
-    assert blended.risk_scale == 0.25
+    blended = Blended(Predictive(), busy_inbound())
+    snap = tightening(make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20), 0.25)
+    assert blended.outbound_view(snap).risk_scale == 0.25
 
 
 def test_inbound_talk_and_acw_teach_the_wrapped_policy_agent_releases() -> None:
@@ -223,16 +227,16 @@ def test_a_predictive_policy_takes_the_expected_callers_into_its_drop_risk() -> 
     # With a policy that has a priority demand term, only the reserve is held: the callers
     # expected before the calls placed now are routed enter the policy's drop risk, the first
     # of them taking the idle agents held for them.
-    predictive = Predictive()
-    blended = Blended(predictive, busy_inbound())
+    blended = Blended(Predictive(), busy_inbound())
     counts = []
     for t in range(300):
         snap = make_snapshot(float(t), [A] * 6 + [ON] * 14, [30.0] * 20)
         decision = blended.decide(snap)
-        held = held_agents(snap, blended.outbound_view(snap))
+        view = blended.outbound_view(snap)
+        held = held_agents(snap, view)
         counts.append(len(held))
-        assert predictive.priority_rate == pytest.approx(200.0 / 3600.0)
-        assert predictive.priority_absorbed == len(held)  # all of them idle here
+        assert view.priority_rate == pytest.approx(200.0 / 3600.0)
+        assert view.priority_absorbed == len(held)  # all of them idle here
     reserve = decision.quantities["reserved_agents"]
     assert set(counts) <= {math.floor(reserve), math.ceil(reserve)}
     assert np.mean(counts) == pytest.approx(reserve, abs=0.01)
@@ -240,31 +244,27 @@ def test_a_predictive_policy_takes_the_expected_callers_into_its_drop_risk() -> 
 
 
 def test_only_idle_held_agents_absorb_the_expected_callers() -> None:
-    predictive = Predictive()
-    blended = Blended(predictive, busy_inbound())
+    blended = Blended(Predictive(), busy_inbound())
     snap = make_snapshot(0.0, [ACW] * 6 + [ON] * 14, [30.0] * 20)  # nobody idle
-    blended.decide(snap)
-    assert held_agents(snap, blended.outbound_view(snap))
-    assert predictive.priority_absorbed == 0
+    view = blended.outbound_view(snap)
+    assert held_agents(snap, view)
+    assert view.priority_rate > 0 and view.priority_absorbed == 0
 
 
 def test_near_the_abandon_cap_the_expected_callers_are_held_as_agents_again() -> None:
     # The guard tightening: a Poisson demand would never let the risk reach 0, so near the cap
     # the callers' part is held as an agent, whole, and the policy's demand term is off.
-    predictive = Predictive()
-    blended = Blended(predictive, busy_inbound())
-    blended.risk_scale = 0.5
-    q = blended.decide(make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20)).quantities
-    assert predictive.priority_rate == 0.0
+    blended = Blended(Predictive(), busy_inbound())
+    snap0 = tightening(make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20))
+    q = blended.decide(snap0).quantities
+    assert blended.outbound_view(snap0).priority_rate == 0.0
     for t in range(20):
-        snap = make_snapshot(float(t), [A] * 6 + [ON] * 14, [30.0] * 20)
+        snap = tightening(make_snapshot(float(t), [A] * 6 + [ON] * 14, [30.0] * 20))
         held = len(held_agents(snap, blended.outbound_view(snap)))
         assert held == math.ceil(q["reserved_agents"] + q["held_for_arrivals"])
 
 
 def test_the_baseline_leaves_the_policy_without_priority_demand() -> None:
-    predictive = Predictive()
-    Blended(predictive, busy_inbound(), reserve=False).decide(
-        make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20)
-    )
-    assert predictive.priority_rate == 0.0
+    baseline = Blended(Predictive(), busy_inbound(), reserve=False)
+    view = baseline.outbound_view(make_snapshot(0.0, [A] * 6 + [ON] * 14, [30.0] * 20))
+    assert view.priority_rate == 0.0

@@ -3,6 +3,7 @@ and against the Normal approximation where both apply."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -203,13 +204,13 @@ def test_one_free_agent_and_an_expected_caller_risk_the_first_call() -> None:
 
 def test_no_priority_rate_leaves_the_decision_unchanged() -> None:
     plain, zero = Predictive(), Predictive()
-    zero.priority_rate, zero.priority_absorbed = 0.0, 3
     for policy in (plain, zero):
         warm(policy)
     for agents, calls in ((5, 6), (200, 150)):
         states, times, dials = _busy_snapshot(agents, calls)
         snap = make_snapshot(1000.0, states, times, dials)
-        a, b = plain.decide(snap), zero.decide(snap)
+        none = dataclasses.replace(snap, priority_rate=0.0, priority_absorbed=3)
+        a, b = plain.decide(snap), zero.decide(none)
         assert (a.calls, a.quantities) == (b.calls, b.quantities)
 
 
@@ -218,9 +219,9 @@ def test_expected_callers_with_priority_mean_fewer_calls_exact_and_normal() -> N
     large = make_snapshot(1000.0, *_busy_snapshot(200, 150))
     for snap, method in ((small, 1.0), (large, 0.0)):
         plain, busy = Predictive(), Predictive()
-        busy.priority_rate = 0.5  # a caller every 2 s takes an agent first
         for policy in (plain, busy):
             warm(policy)
-        a, b = plain.decide(snap), busy.decide(snap)
+        callers = dataclasses.replace(snap, priority_rate=0.5)  # a caller every 2 s first
+        a, b = plain.decide(snap), busy.decide(callers)
         assert b.quantities["exact_risk"] == a.quantities["exact_risk"] == method
         assert b.calls < a.calls

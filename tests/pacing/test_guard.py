@@ -24,12 +24,13 @@ class Fixed:
 
     def __init__(self, calls: int) -> None:
         self.calls = calls
-        self.risk_scale = 1.0
+        self.risk_scale: float | None = None  # the tightening its last snapshot carried
 
     def observe(self, event: Event) -> None:
         return None
 
     def decide(self, snapshot: Snapshot) -> Decision:
+        self.risk_scale = snapshot.risk_scale
         return Decision(self.name, snapshot.now, self.calls, "fixed", ring_timeout_s=10.0)
 
 
