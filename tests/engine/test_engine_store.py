@@ -147,10 +147,11 @@ async def test_the_acw_timer_applies_the_default_typification(
 ) -> None:
     async with shift(session_factory, agents=1, contacts=6) as s:
         await s.engine.start_campaign(s.center.campaign_id)  # nobody ever typifies
-        await until(lambda: s.engine.roster.get(s.center.agents[0].user_id).calls >= 1, 60)
-        await until(
-            lambda: s.engine.roster.get(s.center.agents[0].user_id).state is not AgentState.ACW, 60
-        )
+        agent = s.engine.roster.get(s.center.agents[0].user_id)
+        # In ACW after the first call, then out of it by the timer (waiting for "not in ACW"
+        # alone would pass while the first call is still being talked).
+        await until(lambda: agent.state is AgentState.ACW, 60)
+        await until(lambda: agent.state is not AgentState.ACW, 60)
         await s.engine.stop_dialing()
         await s.engine.drain(120)
     rows = [a for a in await attempts(session_factory) if a.outcome.value == "answered"]  # type: ignore[union-attr]
