@@ -25,7 +25,7 @@ from dialer.agents import AgentStateError
 from dialer.engine.engine import Engine
 from dialer.engine.inbound import InboundDesk
 from dialer.engine.ports import Typification
-from dialer.live import KEEPALIVE, RESET, position_of, sse
+from dialer.live import KEEPALIVE, RESET, LiveEvent, position_of, sse
 from dialer.metrics import Registry
 from store import users as store_users
 from store.audit import audit
@@ -104,6 +104,7 @@ class Api:
                 web.post("/api/campaigns/{id}/resume", self.campaign_resume),
                 web.get("/api/queues", self.queues),
                 web.get("/api/live", self.live_events),
+                web.get("/api/agent/live", self.agent_live),
                 web.get("/api/campaigns/{id}/queue", self.campaign_queue),
                 web.get("/api/campaigns/{id}/dids", self.dids_get),
                 web.put("/api/campaigns/{id}/dids", self.dids_set),
@@ -445,14 +446,31 @@ class Api:
         resumes after that event; when some of what came since is no longer kept, a ``reset``
         event comes first: read the state again (``GET /api/campaigns/{id}``)."""
         self._supervisor(request)
-        feed = self.engine.live
-        if feed is None:
-            raise ApiError(404, "this dialer runs without a live feed")
         try:
             campaigns = {int(c) for c in request.query.getall("campaign", [])} or None
         except ValueError:
             raise ApiError(400, "campaign must be a campaign id", "campaign") from None
         kinds = {k for k in request.query.get("kind", "").split(",") if k} or None
+        return await self._stream(
+            request,
+            lambda e: e.concerns(campaigns) and (kinds is None or e.kind in kinds),
+        )
+
+    async def agent_live(self, request: web.Request) -> web.StreamResponse:
+        """The agent's own desktop feed, as Server-Sent Events: their moves (a call connected
+        comes with its attempt id: fetch ``GET /api/agent`` for the contact, the screen pop)
+        and the ends of their calls. Resumable like ``/api/live``."""
+        me = self._agent(request).id
+        return await self._stream(
+            request, lambda e: e.kind in ("agent", "call") and e.data.get("agent_id") == me
+        )
+
+    async def _stream(
+        self, request: web.Request, keep: Callable[[LiveEvent], bool]
+    ) -> web.StreamResponse:
+        feed = self.engine.live
+        if feed is None:
+            raise ApiError(404, "this dialer runs without a live feed")
         after = request.headers.get("Last-Event-ID") or request.query.get("after")
         if after is not None:
             try:
@@ -477,11 +495,11 @@ class Api:
                         await response.write(KEEPALIVE)
                     continue
                 for event_id, event in batch.events:
-                    if event.concerns(campaigns) and (kinds is None or event.kind in kinds):
+                    if keep(event):
                         await response.write(sse(event_id, event))
                 position = batch.events[-1][0]
         except ConnectionError:  # aiohttp's ClientConnectionResetError too
-            return response  # the supervisor went away
+            return response  # the reader went away
 
     async def queues(self, request: web.Request) -> web.Response:
         """Every inbound queue: calls waiting, longest wait, service level, abandon rate in the

@@ -335,3 +335,20 @@ async def test_the_live_feed_is_for_supervisors_and_refuses_a_bad_id_naming_it(
     assert bad.status == 400 and (await bad.json())["field"] == "Last-Event-ID"
     campaign = await desk.client.get("/api/live?campaign=x", headers=desk.as_supervisor())
     assert campaign.status == 400 and (await campaign.json())["field"] == "campaign"
+
+
+async def test_an_agent_s_feed_shows_their_own_moves_and_no_one_else_s(desk: Desk) -> None:
+    live = await desk.client.get("/api/agent/live", headers=desk.as_agent())
+    assert live.status == 200
+    await next_frame(live)
+    other = desk.center.agents[1]
+    roster = desk.engine.roster
+    roster.add(other.user_id, other.name, other.interface, {desk.center.campaign_id})
+    roster.login(other.user_id)  # another agent's move: not on this feed
+    await desk.client.post("/api/agent/login", headers=desk.as_agent())
+    frame = await next_event(live)
+    assert json_of(frame)["agent_id"] == desk.center.agents[0].user_id
+    assert json_of(frame)["state"] == "available"
+    live.close()
+    supervisor = await desk.client.get("/api/agent/live", headers=desk.as_supervisor())
+    assert supervisor.status == 403  # agents only: supervisors watch /api/live
