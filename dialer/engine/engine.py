@@ -112,6 +112,9 @@ class RunningCampaign:
     task: asyncio.Task[None] | None = None
     paused: bool = False
     leases_renewed_at: float = 0.0
+    # Stopped here (its lease lost, or it is no longer active): no more ticks; kept so its
+    # calls in flight still reach their outcomes with the campaign's plan and pacer.
+    stopped: bool = False
 
 
 class Engine:
@@ -128,8 +131,13 @@ class Engine:
         pacer_factory: Callable[[CampaignPlan], Pacer] | None = None,
         lease_renew_s: float = 60.0,
         live: LiveFeed | None = None,
+        fastagi_url: str | None = None,
     ) -> None:
         self.records = records
+        # Where Asterisk reaches this process's FastAGI: sent with each Originate (it wins over
+        # the dialplan's [globals] DIALER_FASTAGI), so with several dialer processes on one
+        # Asterisk each answered call comes back to the process that dialed it.
+        self.fastagi_url = fastagi_url
         # Supervisors' live view (dialer/live.py): agents' moves, calls' ends, decisions.
         self.live = live
         self.ami = ami
@@ -191,6 +199,22 @@ class Engine:
 
     def pause_campaign(self, campaign_id: int, paused: bool = True) -> None:
         self.campaigns[campaign_id].paused = paused
+
+    def running(self, campaign_id: int) -> RunningCampaign | None:
+        """The campaign if this process dials it now (paused or not)."""
+        running = self.campaigns.get(campaign_id)
+        return running if running is not None and not running.stopped else None
+
+    async def stop_campaign(self, campaign_id: int) -> None:
+        """Place no new calls for the campaign; its calls in flight go on to their outcomes."""
+        running = self.campaigns.get(campaign_id)
+        if running is None or running.stopped:
+            return
+        running.stopped = True
+        if running.task is not None:
+            running.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running.task
 
     async def stop_dialing(self) -> None:
         """Place no new calls; the calls in flight go on to their outcomes."""
@@ -325,7 +349,7 @@ class Engine:
         # An agent working k dialing campaigns is one person: each counts a 1/k share of them,
         # so over all campaigns every agent is counted once (VICIdial's multi-campaign pitfall,
         # research/dialers.md).
-        dialing = {c for c, r in self.campaigns.items() if not r.paused}
+        dialing = {c for c, r in self.campaigns.items() if not r.paused and not r.stopped}
         shares = [1.0 / max(1, len(a.campaigns & dialing)) for a in agents]
         return make_snapshot(
             now,
@@ -458,11 +482,7 @@ class Engine:
                 other_channel_id=two,
                 timeout_ms=int(running.pacer.ring_timeout_s * 1000),
                 caller_id=plan.caller_id,
-                variables={
-                    "CAMPAIGN_ID": plan.campaign_id,
-                    "ATTEMPT_ID": attempt_id,
-                    "CONTACT_ID": dialable.contact_id,
-                },
+                variables=self._call_variables(plan, dialable, attempt_id),
             )
         except LinkLost:
             # It may have dialed. Leave the attempt "dialing": the resync after the reconnect
@@ -476,6 +496,18 @@ class Engine:
         except (ActionError, AMIError) as exc:
             log.error("attempt %s: Originate refused: %s", attempt_id, exc)
             self._apply(self.tracker.rejected(attempt_id, str(exc), self.clock.now()))
+
+    def _call_variables(
+        self, plan: CampaignPlan, dialable: Dialable, attempt_id: int
+    ) -> dict[str, str | int]:
+        variables: dict[str, str | int] = {
+            "CAMPAIGN_ID": plan.campaign_id,
+            "ATTEMPT_ID": attempt_id,
+            "CONTACT_ID": dialable.contact_id,
+        }
+        if self.fastagi_url:
+            variables["DIALER_FASTAGI"] = self.fastagi_url
+        return variables
 
     # AMI events ------------------------------------------------------------------------------
     def _on_call_event(self, event: Message) -> None:

@@ -103,14 +103,14 @@ class _Session:
         if not words:
             return UNKNOWN, "510", "Invalid or unknown command"
         if upper[:2] == ["GET", "VARIABLE"] and len(words) >= 3:
-            value = ch.lookup(words[2])
+            value = ast.lookup_for(ch)(words[2])
             return (
                 (f"200 result=1 ({value})\n" if value else "200 result=0\n").encode(),
                 "200",
                 "Success",
             )
         if upper[:3] == ["GET", "FULL", "VARIABLE"] and len(words) >= 4:
-            value = expand(words[3], ch.lookup)
+            value = expand(words[3], ast.lookup_for(ch))
             return f"200 result=1 ({value})\n".encode(), "200", "Success"
         if upper[0] in ("VERBOSE",):
             return b"200 result=1\n", "200", "Success"

@@ -19,7 +19,7 @@ exten => _X.,1,NoOp(sim trunk ${{EXTEN}})
 
 [dialer-out]
 exten => s,1,NoOp(dialer-out campaign=${{CAMPAIGN_ID}} attempt=${{ATTEMPT_ID}})
- same => n,AGI({agi}/outbound,${{CAMPAIGN_ID}},${{ATTEMPT_ID}})
+ same => n,AGI(${{DIALER_FASTAGI}}/outbound,${{CAMPAIGN_ID}},${{ATTEMPT_ID}})
  same => n,Hangup()
 
 [{inbound}]

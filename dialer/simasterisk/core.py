@@ -36,8 +36,8 @@ JUMP = "jump"
 SOUND_SECONDS = {"hello-world": 1.42, "demo-congrats": 25.0, "beep": 0.44}
 
 
-def _lookup_in(env: dict[str, str], ch: Channel) -> Callable[[str], str]:
-    return lambda name: env.get(name, ch.lookup(name))
+def _lookup_in(env: dict[str, str], lookup: Callable[[str], str]) -> Callable[[str], str]:
+    return lambda name: env[name] if name in env else lookup(name)
 
 
 class EventSink(Protocol):
@@ -77,7 +77,9 @@ class Asterisk:
         self.listeners: list[Callable[[str, bytes], None]] = []
         self.channels: dict[str, Channel] = {}
         self.device_states: dict[str, str] = {}
-        self.globals: dict[str, str] = {}
+        # [globals] of the product's extensions.conf: where answered calls reach the dialer's
+        # FastAGI (an Originate's own DIALER_FASTAGI variable wins, as in Asterisk).
+        self.globals: dict[str, str] = {"DIALER_FASTAGI": config.fastagi_url.rstrip("/")}
         self.queues: dict[str, Queue] = {
             name: Queue(name, timeout_s=config.queue_ring_timeout_s, retry_s=config.queue_retry_s)
             for name in config.queues
@@ -187,6 +189,17 @@ class Asterisk:
         available = any(m.available for m in queue.members.values())
         self.device_state_change(f"Queue:{name}_avail", "NOT_INUSE" if available else "INUSE")
 
+    def lookup_for(self, ch: Channel) -> Callable[[str], str]:
+        """``${NAME}`` on the channel: its own variable first, then the [globals] one (pbx.c,
+        pbx_retrieve_variable), so an Originate's variable overrides a global."""
+
+        def lookup(name: str) -> str:
+            if name in ch.variables or name not in self.globals:
+                return ch.lookup(name)
+            return self.globals[name]
+
+        return lookup
+
     def set_variable(self, ch: Channel, name: str, value: str) -> None:
         ch.variables[name] = value
         self.channel_event("VarSet", ch, [("Variable", name), ("Value", value)], "dialplan,all")
@@ -292,7 +305,7 @@ class Asterisk:
             priority = int(prio)
             saved = (ch.context, ch.exten, ch.priority)
             while (step := self.dialplan.step(ctx, exten, priority)) is not None:
-                data = expand(step.data, _lookup_in(lookup, ch))
+                data = expand(step.data, _lookup_in(lookup, self.lookup_for(ch)))
                 ch.context, ch.exten, ch.priority = ctx, exten, priority
                 self.channel_event(
                     "Newexten",
@@ -320,7 +333,7 @@ class Asterisk:
                 step = self.dialplan.step(ch.context, ch.exten, ch.priority)
                 if step is None:
                     break
-                data = expand(step.data, ch.lookup)
+                data = expand(step.data, self.lookup_for(ch))
                 ch.app, ch.appdata = step.app, data
                 self.channel_event(
                     "Newexten",

@@ -56,6 +56,7 @@ async def _rig(
     agents: int,
     blocked: set[str] | None = None,
     action_timeout: float = 10.0,
+    fastagi_in_originate: bool = False,
 ) -> AsyncIterator[Rig]:
     clock = ScaledClock(SPEED)
     contacts = [Dialable(i + 1, 100 + i, number) for i, number in enumerate(numbers)]
@@ -64,12 +65,22 @@ async def _rig(
     agi = FastAGIServer(port=0)
     agi_port = await agi.start()
     model = NumberModel(seed=3, ring_median_s=3.0, talk_median_s=20.0, overrides=numbers)
-    sim = SimulatedAsterisk(
-        SimConfig(fastagi_url=f"agi://127.0.0.1:{agi_port}", model=model), clock=clock
-    )
+    ours = f"agi://127.0.0.1:{agi_port}"
+    # With fastagi_in_originate the dialplan's global FastAGI leads nowhere (nothing listens
+    # on port 9): only the engine's Originate variable can bring the answers back.
+    dialplan_agi = "agi://127.0.0.1:9" if fastagi_in_originate else ours
+    sim = SimulatedAsterisk(SimConfig(fastagi_url=dialplan_agi, model=model), clock=clock)
     _, port = await sim.start()
     ami = AMIClient("127.0.0.1", port, ping_interval=None, action_timeout=action_timeout)
-    engine = Engine(records, ami, roster, clock, tick_s=1.0, live=MemoryFeed())
+    engine = Engine(
+        records,
+        ami,
+        roster,
+        clock,
+        tick_s=1.0,
+        live=MemoryFeed(),
+        fastagi_url=ours if fastagi_in_originate else None,
+    )
     agi.route("outbound", engine.handle_outbound)
     await ami.connect()
     for n in range(agents):
@@ -165,6 +176,21 @@ async def test_the_live_feed_shows_each_call_end_once_with_its_outcome_and_each_
         e.data["agent_id"] for e in events if e.kind == "agent" and e.data["state"] == "on_call"
     }
     assert on_call and on_call <= {1, 2, 3}
+
+
+async def test_answered_calls_come_back_to_the_fastagi_the_originate_names() -> None:
+    # Several dialer processes on one Asterisk (dialer/engine/keeper.py): each names its own
+    # FastAGI in its Originates, whatever the dialplan's [globals] say.
+    async with _rig(_plan(), MIX, agents=3, fastagi_in_originate=True) as rig:
+        desk = asyncio.create_task(_typify_when_in_acw(rig))
+        await rig.engine.start_campaign(1)
+        await until(lambda: len(rig.records.results) == len(MIX), timeout=60)
+        desk.cancel()
+        by_contact = {
+            rig.records.attempts[a][0].assignment_id: r.outcome
+            for a, r in rig.records.results.items()
+        }
+    assert by_contact == EXPECTED  # connected to agents: the handler ran for every answer
 
 
 async def test_no_contact_is_leased_twice_at_once(rig: Rig) -> None:

@@ -219,3 +219,39 @@ async def test_after_a_dropped_link_the_originate_is_found_by_its_channel_id() -
     finally:
         await client.close()
         await sim.stop()
+
+
+async def test_an_originate_s_dialer_fastagi_variable_takes_its_answer_to_that_server(
+    rig: Rig,
+) -> None:
+    # Several dialer processes on one Asterisk: each Originate names its own FastAGI, which
+    # wins over the [globals] one, so the answered call comes back to the process that dialed.
+    other: list[list[str]] = []
+
+    async def outbound(call: AGICall) -> None:
+        other.append(call.arguments)
+        await call.hangup()
+
+    second = FastAGIServer({"outbound": outbound}, port=0)
+    port = await second.start()
+    try:
+        response = await rig.ami.originate_and_wait(
+            f"Local/{HUMAN}@dialer-trunk",
+            context="dialer-out",
+            exten="s",
+            priority=1,
+            action_id="att-9",
+            channel_id="att-9-1",
+            other_channel_id="att-9-2",
+            variables={
+                "CAMPAIGN_ID": 7,
+                "ATTEMPT_ID": 9,
+                "DIALER_FASTAGI": f"agi://127.0.0.1:{port}",
+            },
+            timeout=60,
+        )
+        assert response["Response"] == "Success"
+        await until(lambda: other == [["7", "9"]], timeout=20)
+    finally:
+        await second.close()
+    assert rig.handled == []  # the configured server never saw it
