@@ -25,6 +25,7 @@ from dialer.agents import AgentStateError
 from dialer.engine.engine import Engine
 from dialer.engine.inbound import InboundDesk
 from dialer.engine.ports import Typification
+from dialer.leases import Leases
 from dialer.live import KEEPALIVE, RESET, LiveEvent, position_of, sse
 from dialer.metrics import Registry
 from store import users as store_users
@@ -73,11 +74,13 @@ class Api:
         metrics: Registry,
         *,
         inbound: InboundDesk | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = sessions
         self.metrics = metrics
         self.inbound = inbound
+        self.leases = leases  # which process dials which campaign (dialer/leases.py)
         self.live_keepalive_s = 15.0  # a comment line this often keeps proxies from closing
 
     def app(self) -> web.Application:
@@ -222,6 +225,7 @@ class Api:
     async def agent_login(self, request: web.Request) -> web.Response:
         user = self._agent(request)
         roster = self.engine.roster
+        await self._dialed_here(user)
         if user.id not in roster.agents:
             if not user.interface:
                 raise ApiError(
@@ -235,6 +239,21 @@ class Api:
             )
         agent = roster.login(user.id)
         return _json({"state": agent.state.value, "campaigns": sorted(agent.campaigns)})
+
+    async def _dialed_here(self, user: User) -> None:
+        """An agent logs in to the process that dials their campaigns: another process's
+        calls could not reach them here."""
+        if self.leases is None:
+            return
+        for campaign_id in sorted(await self._campaigns_of(user)):
+            holder = await self.leases.holder(campaign_id)
+            if holder is not None and holder != self.leases.owner:
+                raise ApiError(
+                    409,
+                    f"campaign {campaign_id} is dialed by the dialer process {holder!r}: "
+                    "log in to that one",
+                    "campaign",
+                )
 
     async def agent_ready(self, request: web.Request) -> web.Response:
         agent = self.engine.roster.ready(self._agent(request).id)
@@ -401,7 +420,7 @@ class Api:
 
     async def campaign_state(self, request: web.Request) -> web.Response:
         campaign_id = self._running(request)
-        running = self.engine.campaigns.get(campaign_id)
+        running = self.engine.running(campaign_id)
         async with self.sessions() as session:
             campaign = await get_campaign(session, campaign_id)
             pending = await session.scalar(
@@ -596,14 +615,14 @@ class Api:
 
     async def campaign_pause(self, request: web.Request) -> web.Response:
         campaign_id = self._running(request)
-        if campaign_id not in self.engine.campaigns:
-            raise ApiError(409, f"campaign {campaign_id} is not running")
+        if self.engine.running(campaign_id) is None:
+            raise ApiError(409, f"campaign {campaign_id} is not running here")
         self.engine.pause_campaign(campaign_id, True)
         return _json({"paused": True})
 
     async def campaign_resume(self, request: web.Request) -> web.Response:
         campaign_id = self._running(request)
-        if campaign_id not in self.engine.campaigns:
-            raise ApiError(409, f"campaign {campaign_id} is not running")
+        if self.engine.running(campaign_id) is None:
+            raise ApiError(409, f"campaign {campaign_id} is not running here")
         self.engine.pause_campaign(campaign_id, False)
         return _json({"paused": False})

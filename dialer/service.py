@@ -2,8 +2,10 @@
 
 Everything comes from the settings (dialer/settings.py: TOML file and ``DIALER_*`` variables).
 On SQLite the database is locked to this one process (the store refuses a second: SQLite has no
-``SKIP LOCKED``). Every active campaign that can dial is started; one that cannot (no trunk,
-predictive without its "No contact" results) is logged with the reason and left alone. Agents
+``SKIP LOCKED``). Every active campaign that can dial is started (dialer/engine/keeper.py; with
+Redis, those whose lease this process holds: several processes share the campaigns, and one
+takes over the campaigns of another that died); one that cannot (no trunk, predictive without
+its "No contact" results) is logged with the reason and left alone. Agents
 log in through the API; supervisors watch ``GET /api/live`` (through Redis when ``redis_url``
 is set, so every process's events reach every process's API). SIGTERM/SIGINT: stop dialing,
 let the calls in flight finish, exit.
@@ -26,9 +28,10 @@ from dialer.clock import RealClock
 from dialer.engine.engine import AMI_EVENTS, Engine
 from dialer.engine.inbound import InboundDesk
 from dialer.engine.inbound_records import InboundRecords
-from dialer.engine.ports import CampaignCannotStart
+from dialer.engine.keeper import CampaignKeeper
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import Roster
+from dialer.leases import Leases, LocalLeases, RedisLeases
 from dialer.live import LiveFeed, MemoryFeed
 from dialer.live_redis import RedisFeed
 from dialer.metrics import Registry
@@ -58,6 +61,9 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
     roster = Roster(clock)
     # Live events for supervisors: shared by every dialer process on the same Redis.
     live: LiveFeed = RedisFeed(settings.redis_url) if settings.redis_url else MemoryFeed()
+    leases: Leases = (
+        RedisLeases(settings.redis_url, owner) if settings.redis_url else LocalLeases(owner)
+    )
     records = StoreRecords(db.sessions, clock, owner=owner)
     engine = Engine(
         records,
@@ -68,6 +74,7 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
         dialer_out_context=settings.dialer_out_context,
         tick_s=settings.tick_seconds,
         live=live,
+        fastagi_url=settings.fastagi.agi_url,
     )
     # Inbound queues and blended agents (docs/inbound.md): the /inbound FastAGI handler, queue
     # membership following the roster, reconciled with QueueStatus after every reconnect.
@@ -78,7 +85,9 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
         port=settings.fastagi.port,
         exec_timeout=settings.fastagi.exec_timeout_s,
     )
-    runner = web.AppRunner(Api(engine, db.sessions, Registry(), inbound=inbound).app())
+    runner = web.AppRunner(
+        Api(engine, db.sessions, Registry(), inbound=inbound, leases=leases).app()
+    )
     await agi.start()
     await inbound.load()
     await ami.connect()
@@ -93,17 +102,22 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
         settings.api.host,
         settings.api.port,
     )
-    async with db.sessions() as session:
-        ids = list(
-            await session.scalars(
-                select(Campaign.id).where(Campaign.active, Campaign.dial_mode != DialMode.PREVIEW)
+
+    async def active() -> list[int]:
+        async with db.sessions() as session:
+            return list(
+                await session.scalars(
+                    select(Campaign.id).where(
+                        Campaign.active, Campaign.dial_mode != DialMode.PREVIEW
+                    )
+                )
             )
-        )
-    for campaign_id in ids:
-        try:
-            await engine.start_campaign(campaign_id)
-        except CampaignCannotStart as exc:
-            log.warning("campaign %s not started: %s", campaign_id, exc)
+
+    # The campaigns this process paces: every active one that can dial, or with Redis the
+    # ones whose lease it holds (one process per campaign; another takes over if it dies).
+    keeper = CampaignKeeper(engine, leases, active, clock)
+    await keeper.step()
+    keeper.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -112,12 +126,15 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
     try:
         await stop.wait()
     finally:
+        await keeper.stop()
         await engine.stop_dialing()
         await engine.drain(timeout_s=120)
+        await keeper.release_all()  # another process may take them over at once
         await inbound.drain()
         await runner.cleanup()
         await roster.close()
         await ami.close()
         await agi.close()
         await live.close()
+        await leases.close()
         await db.close()

@@ -215,6 +215,17 @@ class Engine:
             running.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await running.task
+        # Its calls in flight keep their contacts leased until they end: another process may
+        # pace the campaign from now on, and must not dial a contact still on the phone here.
+        running.task = asyncio.create_task(
+            self._renew_until_ended(running), name=f"campaign-{campaign_id}-ending"
+        )
+
+    async def _renew_until_ended(self, running: RunningCampaign) -> None:
+        campaign_id = running.plan.campaign_id
+        while calls := self.in_flight(campaign_id):
+            await self.records.renew([m.dialable.assignment_id for _, m, _ in calls], self.now())
+            await self.clock.sleep(self.lease_renew_s)
 
     async def stop_dialing(self) -> None:
         """Place no new calls; the calls in flight go on to their outcomes."""

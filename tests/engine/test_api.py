@@ -20,6 +20,7 @@ from dialer.demo_seed import DemoCenter, seed_center
 from dialer.engine.engine import Engine
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import AgentState, Roster
+from dialer.leases import RedisLeases
 from dialer.live import LiveEvent, MemoryFeed
 from dialer.metrics import Registry
 from store import hopper
@@ -352,3 +353,30 @@ async def test_an_agent_s_feed_shows_their_own_moves_and_no_one_else_s(desk: Des
     live.close()
     supervisor = await desk.client.get("/api/agent/live", headers=desk.as_supervisor())
     assert supervisor.status == 403  # agents only: supervisors watch /api/live
+
+
+@pytest.mark.redis
+async def test_an_agent_is_sent_to_the_process_that_dials_their_campaign(
+    desk: Desk, redis_url: str, redis_key_prefix: str
+) -> None:
+    here = RedisLeases(redis_url, "dialer-1", prefix=redis_key_prefix)
+    there = RedisLeases(redis_url, "dialer-2", prefix=redis_key_prefix)
+    try:
+        assert await there.acquire(desk.center.campaign_id) is None
+        api = Api(desk.engine, desk.sessions, Registry(), leases=here)
+        client = TestClient(TestServer(api.app()))
+        await client.start_server()
+        try:
+            refused = await client.post("/api/agent/login", headers=desk.as_agent())
+            body = await refused.json()
+            assert refused.status == 409 and body["field"] == "campaign"
+            assert "'dialer-2'" in body["error"]
+            await there.release(desk.center.campaign_id)
+            accepted = await client.post("/api/agent/login", headers=desk.as_agent())
+            assert accepted.status == 200
+        finally:
+            await client.close()
+    finally:
+        await there.release(desk.center.campaign_id)
+        await here.close()
+        await there.close()

@@ -1,0 +1,144 @@
+"""Campaign leases: which dialer process paces which campaign.
+
+A campaign paced by two processes at once would be dialed at twice the level its pacing chose
+(each counts the same agents), and its abandon rate would be nobody's to keep under the cap; the
+hopper still hands a contact to one of them only, but that is not enough. So a process paces a
+campaign only while it holds the campaign's lease (DESIGN.md: with Redis, "several dialer
+processes share ... campaign leases (with expiry)"):
+
+- :class:`LocalLeases` (no Redis): one process holds everything, every lease is its own;
+- :class:`RedisLeases`: a key per campaign holding the owner's name with an expiry (``ttl_s``),
+  taken with SET NX, renewed and released only by its holder (compare-and-set scripts). A
+  process that dies stops renewing, and another one takes the campaign once the lease lapses; a
+  restarted process under the same owner name finds its leases still its own.
+
+The engine side (:mod:`dialer.engine.keeper`) renews the leases of the campaigns it runs, stops
+those it lost, and starts the active campaigns nobody holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Protocol
+
+import redis.asyncio as aioredis
+
+
+class Leases(Protocol):
+    owner: str
+    ttl_s: float
+
+    async def acquire(self, campaign_id: int) -> str | None:
+        """None when the campaign is ours now (taken, or already ours); otherwise the name of
+        the process that holds it."""
+
+    async def renew(self, campaign_ids: Collection[int]) -> set[int]:
+        """Push the expiry of our leases on; the ones still ours (not lapsed and taken)."""
+
+    async def release(self, campaign_id: int) -> None:
+        """Give the campaign up now, if it is ours (another process may take it at once)."""
+
+    async def holder(self, campaign_id: int) -> str | None:
+        """The process that holds the campaign, or None."""
+
+    async def close(self) -> None: ...
+
+
+class LocalLeases:
+    """One process holds everything: every campaign is ours."""
+
+    ttl_s = 30.0
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+
+    async def acquire(self, campaign_id: int) -> str | None:
+        return None
+
+    async def renew(self, campaign_ids: Collection[int]) -> set[int]:
+        return set(campaign_ids)
+
+    async def release(self, campaign_id: int) -> None:
+        return None
+
+    async def holder(self, campaign_id: int) -> str | None:
+        return self.owner
+
+    async def close(self) -> None:
+        return None
+
+
+# KEYS[1]: the lease. ARGV: owner, ttl ms. The holder after the call.
+_ACQUIRE = """
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return holder
+"""
+
+# KEYS: leases. ARGV: owner, ttl ms. The positions (1-based) of the ones renewed.
+_RENEW = """
+local kept = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+    table.insert(kept, i)
+  end
+end
+return kept
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisLeases:
+    def __init__(
+        self, url: str, owner: str, *, ttl_s: float = 15.0, prefix: str = "dialer:lease:"
+    ) -> None:
+        if ttl_s <= 0:
+            raise ValueError(f"ttl_s must be > 0, got {ttl_s}")
+        self.owner = owner
+        self.ttl_s = ttl_s
+        self.prefix = prefix
+        self._redis = aioredis.from_url(url, decode_responses=True)
+        self._acquire = self._redis.register_script(_ACQUIRE)
+        self._renew = self._redis.register_script(_RENEW)
+        self._release = self._redis.register_script(_RELEASE)
+
+    def key(self, campaign_id: int) -> str:
+        return f"{self.prefix}campaign:{campaign_id}"
+
+    @property
+    def _ttl_ms(self) -> int:
+        return max(1, int(self.ttl_s * 1000))
+
+    async def acquire(self, campaign_id: int) -> str | None:
+        holder = await self._acquire(keys=[self.key(campaign_id)], args=[self.owner, self._ttl_ms])
+        return None if holder == self.owner else str(holder)
+
+    async def renew(self, campaign_ids: Collection[int]) -> set[int]:
+        ids = sorted(campaign_ids)
+        if not ids:
+            return set()
+        kept = await self._renew(keys=[self.key(c) for c in ids], args=[self.owner, self._ttl_ms])
+        return {ids[int(i) - 1] for i in kept}
+
+    async def release(self, campaign_id: int) -> None:
+        await self._release(keys=[self.key(campaign_id)], args=[self.owner])
+
+    async def holder(self, campaign_id: int) -> str | None:
+        holder = await self._redis.get(self.key(campaign_id))
+        return None if holder is None else str(holder)
+
+    async def close(self) -> None:
+        await self._redis.aclose()

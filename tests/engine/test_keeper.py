@@ -1,0 +1,276 @@
+"""Which process paces which campaign (dialer/engine/keeper.py, dialer/leases.py): two dialer
+processes on one database, one Asterisk and one Redis pace each campaign once; when one dies,
+the other takes its campaign over once the lease lapses, and no contact is in two calls at once.
+One process alone starts what becomes active and stops what does not."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import itertools
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import select, update
+
+from agi.server import FastAGIServer
+from ami.client import AMIClient
+from dialer.clock import ScaledClock
+from dialer.demo import shift_start
+from dialer.demo_seed import DemoCenter, seed_center
+from dialer.engine.engine import AMI_EVENTS, Engine
+from dialer.engine.keeper import CampaignKeeper
+from dialer.engine.records import StoreRecords
+from dialer.engine.roster import Roster
+from dialer.leases import Leases, LocalLeases, RedisLeases
+from dialer.simasterisk import NumberModel, SimConfig, SimulatedAsterisk
+from store.db import SessionFactory
+from store.models import Assignment, Attempt, Campaign
+from tests.waiting import until
+
+TTL_S = 0.6  # real seconds: Redis keeps time itself
+
+
+def _utc(when: dt.datetime) -> dt.datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)  # SQLite: naive
+
+
+@dataclass
+class Process:
+    """One dialer process: its engine, its campaign keeper and what it holds open."""
+
+    name: str
+    engine: Engine
+    keeper: CampaignKeeper
+    roster: Roster
+    ami: AMIClient
+    agi: FastAGIServer
+
+
+async def start_process(
+    name: str,
+    sessions: SessionFactory,
+    clock: ScaledClock,
+    ami_port: int,
+    leases: Leases,
+    contact_lease_s: float = 300.0,
+) -> Process:
+    agi = FastAGIServer(port=0)
+    agi_port = await agi.start()
+    roster = Roster(clock)
+    records = StoreRecords(sessions, clock, owner=name, lease_seconds=contact_lease_s)
+    ami = AMIClient("127.0.0.1", ami_port, ping_interval=None, events=AMI_EVENTS)
+    engine = Engine(
+        records,
+        ami,
+        roster,
+        clock,
+        owner=name,
+        fastagi_url=f"agi://127.0.0.1:{agi_port}",
+        lease_renew_s=min(60.0, contact_lease_s / 4),
+    )
+    agi.route("outbound", engine.handle_outbound)
+    await ami.connect()
+
+    async def active() -> list[int]:
+        async with sessions() as session:
+            return list(await session.scalars(select(Campaign.id).where(Campaign.active)))
+
+    return Process(name, engine, CampaignKeeper(engine, leases, active, clock), roster, ami, agi)
+
+
+def log_in(process: Process, center: DemoCenter) -> None:
+    for agent in center.agents:
+        process.roster.add(agent.user_id, agent.name, agent.interface, {center.campaign_id})
+        process.roster.login(agent.user_id)
+
+
+async def close(process: Process) -> None:
+    await process.engine.stop_dialing()
+    await process.engine.drain(120)
+    await process.roster.close()
+    await process.ami.close()
+    await process.agi.close()
+
+
+@contextlib.asynccontextmanager
+async def floor(
+    sessions: SessionFactory, talk_median_s: float = 20.0
+) -> AsyncIterator[tuple[DemoCenter, ScaledClock, int]]:
+    start = shift_start()
+    clock = ScaledClock(20, start=start.timestamp())
+    center = await seed_center(sessions, agents=2, contacts=60, now=start, acw_max_s=5)
+    model = NumberModel(seed=5, ring_median_s=3.0, talk_median_s=talk_median_s)
+    # The dialplan's own FastAGI leads nowhere: each process's Originates name their own.
+    sim = SimulatedAsterisk(SimConfig(fastagi_url="agi://127.0.0.1:9", model=model), clock)
+    _, ami_port = await sim.start()
+    try:
+        yield center, clock, ami_port
+    finally:
+        await sim.stop()
+
+
+@pytest.fixture
+async def leases_for(redis_url: str, redis_key_prefix: str) -> AsyncIterator[dict[str, Leases]]:
+    made: dict[str, Leases] = {
+        name: RedisLeases(redis_url, name, ttl_s=TTL_S, prefix=redis_key_prefix)
+        for name in ("dialer-a", "dialer-b")
+    }
+    yield made
+    for leases in made.values():
+        await leases.close()
+    client = aioredis.from_url(redis_url)
+    keys = [k async for k in client.scan_iter(f"{redis_key_prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+async def attempts(sessions: SessionFactory) -> list[Attempt]:
+    async with sessions() as session:
+        return list(await session.scalars(select(Attempt).order_by(Attempt.id)))
+
+
+@pytest.mark.redis
+async def test_one_process_paces_a_campaign_and_another_takes_it_over_when_it_dies(
+    session_factory: SessionFactory, leases_for: dict[str, Leases]
+) -> None:
+    async with floor(session_factory) as (center, clock, ami_port):
+        a = await start_process(
+            "dialer-a", session_factory, clock, ami_port, leases_for["dialer-a"]
+        )
+        b = await start_process(
+            "dialer-b", session_factory, clock, ami_port, leases_for["dialer-b"]
+        )
+        log_in(a, center)
+        await a.keeper.step()
+        a.keeper.start()  # renewing from here on
+        await b.keeper.step()
+        assert a.keeper.dialing() == {center.campaign_id} and b.keeper.dialing() == set()
+        assert await leases_for["dialer-b"].holder(center.campaign_id) == "dialer-a"
+        stats = a.engine.campaigns[center.campaign_id].stats
+        await until(lambda: stats.placed >= 4, 60)
+        # dialer-a dies: no more ticks, no more renewals of anything; its calls end on their
+        # own, their contacts still leased for the lease's life (300 s), longer than a call.
+        await a.keeper.stop()
+        running = a.engine.campaigns[center.campaign_id]
+        assert running.task is not None
+        running.task.cancel()
+        await b.keeper.step()
+        assert b.keeper.dialing() == set()  # not before the lease lapses
+        await asyncio.sleep(TTL_S + 0.2)
+        log_in(b, center)  # the agents log in to the process that now dials their campaign
+        await b.keeper.step()
+        assert b.keeper.dialing() == {center.campaign_id}
+        taken = b.engine.campaigns[center.campaign_id].stats
+        await until(lambda: taken.placed >= 4, 60)
+        await close(b)
+        await close(a)
+    rows = await attempts(session_factory)
+    assert {a.lease_owner for a in rows} >= {"dialer-a", "dialer-b"}
+    assert_no_contact_in_two_calls_at_once(rows)
+
+
+def assert_no_contact_in_two_calls_at_once(rows: list[Attempt]) -> None:
+    by_contact: dict[int, list[Attempt]] = {}
+    for row in rows:
+        by_contact.setdefault(row.contact_id or 0, []).append(row)
+    for calls in by_contact.values():
+        calls.sort(key=lambda row: row.created_at)
+        for earlier, later in itertools.pairwise(calls):
+            assert earlier.ended_at is not None and earlier.ended_at <= later.created_at, (
+                f"contact {earlier.contact_id}: attempt {later.id} ({later.lease_owner}) began "
+                f"while attempt {earlier.id} ({earlier.lease_owner}) was still on the phone"
+            )
+
+
+@pytest.mark.redis
+async def test_a_process_whose_lease_went_to_another_stops_dialing_that_campaign(
+    session_factory: SessionFactory,
+    leases_for: dict[str, Leases],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Contact leases of 15 s, shorter than the calls (2 min): only their renewal keeps a
+    # contact still on the phone with dialer-a from being dialed again by dialer-b.
+    async with floor(session_factory, talk_median_s=120.0) as (center, clock, ami_port):
+        a, b = [
+            await start_process(
+                name, session_factory, clock, ami_port, leases_for[name], contact_lease_s=15.0
+            )
+            for name in ("dialer-a", "dialer-b")
+        ]
+        log_in(a, center)
+        await a.keeper.step()
+        stats = a.engine.campaigns[center.campaign_id].stats
+        await until(lambda: stats.placed >= 4 and stats.connected >= 1, 60)
+        await asyncio.sleep(TTL_S + 0.2)  # renewals missed: Redis away, the process stalled
+        log_in(b, center)
+        await b.keeper.step()
+        assert b.keeper.dialing() == {center.campaign_id}
+        with caplog.at_level(logging.WARNING, logger="dialer.engine.keeper"):
+            await a.keeper.step()
+        assert a.engine.running(center.campaign_id) is None
+        assert a.keeper.dialing() == set()
+        assert "held by dialer-b" in caplog.text
+        placed = stats.placed
+        talking = [m.dialable.assignment_id for _, m, _ in a.engine.in_flight(center.campaign_id)]
+        assert talking, "no call of dialer-a outlived its lease: the test shows nothing"
+        await clock.sleep(40)  # well past the 15-s contact leases
+        async with session_factory() as session:
+            expiries = list(
+                await session.scalars(
+                    select(Assignment.lease_expires_at).where(Assignment.id.in_(talking))
+                )
+            )
+        still = {m.dialable.assignment_id for _, m, _ in a.engine.in_flight(center.campaign_id)}
+        assert still, "dialer-a's calls all ended: the test shows nothing"
+        assert all(e is not None and _utc(e) > a.engine.now() for e in expiries if e is not None)
+        taken = b.engine.campaigns[center.campaign_id].stats
+        await until(lambda: taken.placed >= 6, 60)
+        assert stats.placed == placed  # dialer-a placed nothing more
+        await close(b)
+        await close(a)
+    assert_no_contact_in_two_calls_at_once(await attempts(session_factory))
+
+
+async def test_alone_a_process_starts_what_becomes_active_and_stops_what_does_not(
+    session_factory: SessionFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with floor(session_factory) as (center, clock, ami_port):
+        a = await start_process("dialer-a", session_factory, clock, ami_port, LocalLeases("a"))
+        async with session_factory() as session, session.begin():
+            await session.execute(
+                update(Campaign).where(Campaign.id == center.campaign_id).values(active=False)
+            )
+        await a.keeper.step()
+        assert a.keeper.dialing() == set()
+        async with session_factory() as session, session.begin():
+            await session.execute(
+                update(Campaign).where(Campaign.id == center.campaign_id).values(active=True)
+            )
+        await a.keeper.step()
+        assert a.keeper.dialing() == {center.campaign_id}
+        async with session_factory() as session, session.begin():
+            await session.execute(
+                update(Campaign).where(Campaign.id == center.campaign_id).values(active=False)
+            )
+        await a.keeper.step()
+        assert a.keeper.dialing() == set()
+        # A campaign that cannot dial is refused with its reason, logged once, not every round.
+        async with session_factory() as session, session.begin():
+            await session.execute(
+                update(Campaign)
+                .where(Campaign.id == center.campaign_id)
+                .values(active=True, trunk=None)
+            )
+        with caplog.at_level(logging.WARNING, logger="dialer.engine.keeper"):
+            await a.keeper.step()
+            await a.keeper.step()
+        assert a.keeper.dialing() == set()
+        assert center.campaign_id in a.keeper.refused
+        assert caplog.text.count(f"campaign {center.campaign_id} not started") == 1
+        await close(a)
