@@ -242,31 +242,24 @@ async def test_alone_a_process_starts_what_becomes_active_and_stops_what_does_no
 ) -> None:
     async with floor(session_factory) as (center, clock, ami_port):
         a = await start_process("dialer-a", session_factory, clock, ami_port, LocalLeases("a"))
-        async with session_factory() as session, session.begin():
-            await session.execute(
-                update(Campaign).where(Campaign.id == center.campaign_id).values(active=False)
-            )
+
+        async def campaign_set(**values: object) -> None:
+            async with session_factory() as session, session.begin():
+                await session.execute(
+                    update(Campaign).where(Campaign.id == center.campaign_id).values(**values)
+                )
+
+        await campaign_set(active=False)
         await a.keeper.step()
         assert a.keeper.dialing() == set()
-        async with session_factory() as session, session.begin():
-            await session.execute(
-                update(Campaign).where(Campaign.id == center.campaign_id).values(active=True)
-            )
+        await campaign_set(active=True)
         await a.keeper.step()
         assert a.keeper.dialing() == {center.campaign_id}
-        async with session_factory() as session, session.begin():
-            await session.execute(
-                update(Campaign).where(Campaign.id == center.campaign_id).values(active=False)
-            )
+        await campaign_set(active=False)
         await a.keeper.step()
         assert a.keeper.dialing() == set()
         # A campaign that cannot dial is refused with its reason, logged once, not every round.
-        async with session_factory() as session, session.begin():
-            await session.execute(
-                update(Campaign)
-                .where(Campaign.id == center.campaign_id)
-                .values(active=True, trunk=None)
-            )
+        await campaign_set(active=True, trunk=None)
         with caplog.at_level(logging.WARNING, logger="dialer.engine.keeper"):
             await a.keeper.step()
             await a.keeper.step()
