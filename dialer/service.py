@@ -24,7 +24,7 @@ from sqlalchemy import select
 from agi.server import FastAGIServer
 from ami.client import AMIClient
 from dialer.api import Api
-from dialer.clock import RealClock
+from dialer.clock import Clock, RealClock
 from dialer.engine.engine import AMI_EVENTS, Engine
 from dialer.engine.inbound import InboundDesk
 from dialer.engine.inbound_records import InboundRecords
@@ -43,14 +43,22 @@ from store.models import Campaign
 log = logging.getLogger(__name__)
 
 
-async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
+async def serve(
+    settings: Settings,
+    *,
+    owner: str = "dialer-1",
+    stop: asyncio.Event | None = None,
+    clock: Clock | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT, or until ``stop`` is set (then no signal is taken over).
+    ``clock``: the engine's time, real unless a test gives a scaled one."""
     db = Database.open(settings.database_url)
     try:
         await db.hold_owner(owner)  # a restart settles this owner's calls: one process each
     except BaseException:
         await db.close()
         raise
-    clock = RealClock()
+    clock = clock or RealClock()
     ami = AMIClient(
         settings.ami.host,
         settings.ami.port,
@@ -60,10 +68,12 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
     )
     roster = Roster(clock)
     # Live events for supervisors: shared by every dialer process on the same Redis.
-    live: LiveFeed = RedisFeed(settings.redis_url) if settings.redis_url else MemoryFeed()
-    leases: Leases = (
-        RedisLeases(settings.redis_url, owner) if settings.redis_url else LocalLeases(owner)
-    )
+    live: LiveFeed = MemoryFeed()
+    leases: Leases = LocalLeases(owner)
+    if settings.redis_url:
+        prefix = settings.redis_key_prefix
+        live = RedisFeed(settings.redis_url, key=f"{prefix}live")
+        leases = RedisLeases(settings.redis_url, owner, prefix=f"{prefix}lease:")
     records = StoreRecords(db.sessions, clock, owner=owner)
     engine = Engine(
         records,
@@ -118,11 +128,12 @@ async def serve(settings: Settings, *, owner: str = "dialer-1") -> None:
     keeper = CampaignKeeper(engine, leases, active, clock)
     await keeper.step()
     keeper.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
