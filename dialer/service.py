@@ -28,7 +28,7 @@ from dialer.clock import Clock, RealClock
 from dialer.engine.engine import AMI_EVENTS, Engine
 from dialer.engine.inbound import InboundDesk
 from dialer.engine.inbound_records import InboundRecords
-from dialer.engine.keeper import CampaignKeeper
+from dialer.engine.keeper import CampaignKeeper, linked_groups
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import Roster
 from dialer.leases import Leases, LocalLeases, RedisLeases
@@ -38,7 +38,7 @@ from dialer.metrics import Registry
 from dialer.settings import Settings
 from store.db import Database
 from store.enums import DialMode
-from store.models import Campaign
+from store.models import Campaign, CampaignMember
 
 log = logging.getLogger(__name__)
 
@@ -113,15 +113,24 @@ async def serve(
         settings.api.port,
     )
 
-    async def active() -> list[int]:
+    async def active() -> list[frozenset[int]]:
         async with db.sessions() as session:
-            return list(
+            ids = list(
                 await session.scalars(
                     select(Campaign.id).where(
                         Campaign.active, Campaign.dial_mode != DialMode.PREVIEW
                     )
                 )
             )
+            members = await session.execute(
+                select(CampaignMember.campaign_id, CampaignMember.user_id).where(
+                    CampaignMember.campaign_id.in_(ids)
+                )
+            )
+        agents: dict[int, set[int]] = {campaign_id: set() for campaign_id in ids}
+        for campaign_id, user_id in members:
+            agents[campaign_id].add(user_id)
+        return linked_groups(agents)
 
     # The campaigns this process paces: every active one that can dial, or with Redis the
     # ones whose lease it holds (one process per campaign; another takes over if it dies).

@@ -4,7 +4,8 @@ Every ``every_s`` (a third of the lease's life, so two renewals can fail before 
 keeper renews the leases of the campaigns the engine dials, stops those whose lease is lost
 (another process took it after it lapsed) or that are no longer active, and starts the active
 campaigns nobody holds: at start-up that is every campaign (one process) or a share of them
-(several), and later a campaign just activated, or one whose process died. A campaign that
+(several), and later a campaign just activated, or one whose process died. Campaigns linked
+by the agents they share go to one process together (:func:`linked_groups`). A campaign that
 cannot dial (no trunk, predictive without its "No contact" results: seed 004) is logged once per
 reason and its lease given back.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from dialer.clock import Clock
 from dialer.engine.engine import Engine
@@ -23,7 +24,32 @@ from dialer.leases import Leases
 
 log = logging.getLogger(__name__)
 
-ActiveCampaigns = Callable[[], Awaitable[list[int]]]
+# The active campaigns, grouped by the agents they share (linked_groups).
+ActiveCampaigns = Callable[[], Awaitable[list[frozenset[int]]]]
+
+
+def linked_groups(members: Mapping[int, Iterable[int]]) -> list[frozenset[int]]:
+    """Campaigns linked through the agents they share (seed 000: one agent serves several
+    campaigns), each group whole: an agent logs in to the one process that dials all of their
+    campaigns, so linked campaigns go to one process together. ``members``: campaign -> its
+    agents; a campaign without agents is a group of its own."""
+    parent: dict[int, int] = {c: c for c in members}
+
+    def root(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    first_campaign_of: dict[int, int] = {}
+    for campaign, agents in sorted(members.items()):
+        for agent in agents:
+            other = first_campaign_of.setdefault(agent, campaign)
+            parent[root(campaign)] = root(other)
+    groups: dict[int, set[int]] = {}
+    for campaign in members:
+        groups.setdefault(root(campaign), set()).add(campaign)
+    return sorted((frozenset(g) for g in groups.values()), key=min)
 
 
 class CampaignKeeper:
@@ -58,24 +84,45 @@ class CampaignKeeper:
                 self.leases.owner,
             )
             await self.engine.stop_campaign(campaign_id)
-        active = set(await self.active())
+        groups = await self.active()
+        active = set().union(*groups) if groups else set()
         for campaign_id in sorted(kept - active):
             log.info("campaign %s is no longer active: stopped", campaign_id)
             await self.engine.stop_campaign(campaign_id)
             await self.leases.release(campaign_id)
-        for campaign_id in sorted(active - kept):
+        for group in groups:
+            wanted = sorted(group - kept)
+            if wanted and await self._acquire_with(group, wanted):
+                for campaign_id in wanted:
+                    await self._start(campaign_id)
+
+    async def _acquire_with(self, group: frozenset[int], wanted: list[int]) -> bool:
+        """The leases of ``wanted``, all or none: none while another process holds any
+        campaign of the group (its agents log in there)."""
+        for campaign_id in sorted(group):
+            holder = await self.leases.holder(campaign_id)
+            if holder is not None and holder != self.leases.owner:
+                return False
+        taken: list[int] = []
+        for campaign_id in wanted:
             if await self.leases.acquire(campaign_id) is not None:
-                continue  # another process paces it
-            try:
-                await self.engine.start_campaign(campaign_id)
-            except CampaignCannotStart as exc:
-                await self.leases.release(campaign_id)
-                if self.refused.get(campaign_id) != str(exc):
-                    log.warning("campaign %s not started: %s", campaign_id, exc)
-                self.refused[campaign_id] = str(exc)
-            else:
-                self.refused.pop(campaign_id, None)
-                log.info("campaign %s: dialed by %s", campaign_id, self.leases.owner)
+                for ours in taken:  # another process was quicker: give the group back
+                    await self.leases.release(ours)
+                return False
+            taken.append(campaign_id)
+        return True
+
+    async def _start(self, campaign_id: int) -> None:
+        try:
+            await self.engine.start_campaign(campaign_id)
+        except CampaignCannotStart as exc:
+            await self.leases.release(campaign_id)
+            if self.refused.get(campaign_id) != str(exc):
+                log.warning("campaign %s not started: %s", campaign_id, exc)
+            self.refused[campaign_id] = str(exc)
+        else:
+            self.refused.pop(campaign_id, None)
+            log.info("campaign %s: dialed by %s", campaign_id, self.leases.owner)
 
     async def run(self) -> None:
         while True:

@@ -76,9 +76,10 @@ async def start_process(
     agi.route("outbound", engine.handle_outbound)
     await ami.connect()
 
-    async def active() -> list[int]:
+    async def active() -> list[frozenset[int]]:
         async with sessions() as session:
-            return list(await session.scalars(select(Campaign.id).where(Campaign.active)))
+            ids = await session.scalars(select(Campaign.id).where(Campaign.active))
+            return [frozenset([campaign_id]) for campaign_id in ids]
 
     return Process(name, engine, CampaignKeeper(engine, leases, active, clock), roster, ami, agi)
 

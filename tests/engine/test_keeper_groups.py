@@ -1,0 +1,125 @@
+"""Linked campaigns go to one process together (dialer/engine/keeper.py): the groups, and the
+keeper taking a group whole or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dialer.engine.keeper import CampaignKeeper, linked_groups
+from dialer.engine.ports import CampaignCannotStart
+
+
+@given(
+    st.dictionaries(
+        st.integers(1, 30), st.sets(st.integers(100, 115), max_size=4), min_size=1, max_size=12
+    )
+)
+def test_groups_split_the_campaigns_so_that_no_agent_works_two_groups(
+    members: dict[int, set[int]],
+) -> None:
+    groups = linked_groups(members)
+    assert sorted(c for g in groups for c in g) == sorted(members)  # each campaign once
+    group_of = {c: g for g in groups for c in g}
+    for one in members:
+        for other in members:
+            if members[one] & members[other]:
+                assert group_of[one] == group_of[other]
+    for group in groups:  # and a group is linked through: shared agents reach all of it
+        start = min(group)
+        reached, frontier = {start}, [start]
+        while frontier:
+            c = frontier.pop()
+            for o in group - reached:
+                if members[c] & members[o]:
+                    reached.add(o)
+                    frontier.append(o)
+        assert reached == group
+
+
+def test_campaigns_linked_through_a_chain_of_agents_are_one_group() -> None:
+    members = {1: {100}, 2: {100, 101}, 3: {101}, 4: {102}, 5: set()}
+    assert linked_groups(members) == [frozenset({1, 2, 3}), frozenset({4}), frozenset({5})]
+
+
+class Leases:
+    """Leases in memory, shared by the processes of a test."""
+
+    ttl_s = 15.0
+
+    def __init__(self, owner: str, held: dict[int, str]) -> None:
+        self.owner, self.held = owner, held
+
+    async def acquire(self, campaign_id: int) -> str | None:
+        holder = self.held.setdefault(campaign_id, self.owner)
+        return None if holder == self.owner else holder
+
+    async def renew(self, campaign_ids: Collection[int]) -> set[int]:
+        return {c for c in campaign_ids if self.held.get(c) == self.owner}
+
+    async def release(self, campaign_id: int) -> None:
+        if self.held.get(campaign_id) == self.owner:
+            del self.held[campaign_id]
+
+    async def holder(self, campaign_id: int) -> str | None:
+        return self.held.get(campaign_id)
+
+    async def close(self) -> None:
+        return None
+
+
+class Engine:
+    """What the keeper asks of the engine: start, stop, and what it dials."""
+
+    def __init__(self, cannot: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+        self.campaigns: dict[int, bool] = {}  # campaign -> still dialed
+        self.cannot = cannot
+
+    async def start_campaign(self, campaign_id: int) -> None:
+        if campaign_id in self.cannot:
+            raise CampaignCannotStart("no trunk")
+        self.campaigns[campaign_id] = True
+
+    async def stop_campaign(self, campaign_id: int) -> None:
+        self.campaigns[campaign_id] = False
+
+    def running(self, campaign_id: int) -> object | None:
+        return True if self.campaigns.get(campaign_id) else None
+
+
+def keeper(owner: str, held: dict[int, str], groups: list[frozenset[int]]) -> CampaignKeeper:
+    async def active() -> list[frozenset[int]]:
+        return groups
+
+    return CampaignKeeper(Engine(), Leases(owner, held), active, clock=None)  # type: ignore[arg-type]
+
+
+async def test_a_group_goes_to_one_process_whole() -> None:
+    held: dict[int, str] = {}
+    groups = [frozenset({1, 2}), frozenset({3})]
+    a, b = keeper("a", held, groups), keeper("b", held, groups)
+    await a.step()
+    await b.step()
+    assert a.dialing() == {1, 2, 3} and b.dialing() == set()
+
+
+async def test_no_campaign_of_a_group_is_taken_while_another_process_holds_one_of_it() -> None:
+    held = {2: "a"}  # dialer-a holds 2 (say 1 was activated later, linked to 2 since)
+    b = keeper("b", held, [frozenset({1, 2}), frozenset({3})])
+    await b.step()
+    assert b.dialing() == {3}
+    assert held == {2: "a", 3: "b"}  # 1 stays free for dialer-a, whose agents work 2
+
+
+async def test_a_campaign_that_cannot_dial_gives_its_lease_back_and_its_group_runs() -> None:
+    held: dict[int, str] = {}
+
+    async def active() -> list[frozenset[int]]:
+        return [frozenset({1, 2})]
+
+    k = CampaignKeeper(Engine(cannot={2}), Leases("a", held), active, clock=None)  # type: ignore[arg-type]
+    await k.step()
+    assert k.dialing() == {1} and held == {1: "a"}
+    assert k.refused == {2: "no trunk"}
