@@ -10,7 +10,9 @@ processes share ... campaign leases (with expiry)"):
 - :class:`RedisLeases`: a key per campaign holding the owner's name with an expiry (``ttl_s``),
   taken with SET NX, renewed and released only by its holder (compare-and-set scripts). A
   process that dies stops renewing, and another one takes the campaign once the lease lapses; a
-  restarted process under the same owner name finds its leases still its own.
+  restarted process under the same owner name finds its leases still its own. The live
+  processes are counted too (a heartbeat with the same expiry), so that they share the
+  campaigns out evenly.
 
 The engine side (:mod:`dialer.engine.keeper`) renews the leases of the campaigns it runs, stops
 those it lost, and starts the active campaigns nobody holds.
@@ -27,6 +29,13 @@ import redis.asyncio as aioredis
 class Leases(Protocol):
     owner: str
     ttl_s: float
+    shared: bool  # other processes may hold leases too (then they share the campaigns)
+
+    async def heartbeat(self) -> int:
+        """Say this process is alive (for ``ttl_s``); how many processes are, this one too."""
+
+    async def leave(self) -> None:
+        """This process stops: it no longer counts among the live ones."""
 
     async def acquire(self, campaign_id: int) -> str | None:
         """None when the campaign is ours now (taken, or already ours); otherwise the name of
@@ -48,9 +57,16 @@ class LocalLeases:
     """One process holds everything: every campaign is ours."""
 
     ttl_s = 30.0
+    shared = False
 
     def __init__(self, owner: str) -> None:
         self.owner = owner
+
+    async def heartbeat(self) -> int:
+        return 1
+
+    async def leave(self) -> None:
+        return None
 
     async def acquire(self, campaign_id: int) -> str | None:
         return None
@@ -93,6 +109,16 @@ end
 return kept
 """
 
+# KEYS[1]: the live processes (a sorted set: owner -> expiry, Redis's own clock, so the hosts'
+# clocks do not matter). ARGV: owner, ttl ms. How many are alive, this one too.
+_HEARTBEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+return redis.call('ZCARD', KEYS[1])
+"""
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -102,6 +128,8 @@ return 0
 
 
 class RedisLeases:
+    shared = True
+
     def __init__(
         self, url: str, owner: str, *, ttl_s: float = 15.0, prefix: str = "dialer:lease:"
     ) -> None:
@@ -114,6 +142,8 @@ class RedisLeases:
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._renew = self._redis.register_script(_RENEW)
         self._release = self._redis.register_script(_RELEASE)
+        self._heartbeat = self._redis.register_script(_HEARTBEAT)
+        self.processes_key = f"{prefix}processes"
 
     def key(self, campaign_id: int) -> str:
         return f"{self.prefix}campaign:{campaign_id}"
@@ -135,6 +165,14 @@ class RedisLeases:
 
     async def release(self, campaign_id: int) -> None:
         await self._release(keys=[self.key(campaign_id)], args=[self.owner])
+
+    async def heartbeat(self) -> int:
+        return int(
+            await self._heartbeat(keys=[self.processes_key], args=[self.owner, self._ttl_ms])
+        )
+
+    async def leave(self) -> None:
+        await self._redis.zrem(self.processes_key, self.owner)
 
     async def holder(self, campaign_id: int) -> str | None:
         holder = await self._redis.get(self.key(campaign_id))

@@ -3,8 +3,9 @@
 Every ``every_s`` (a third of the lease's life, so two renewals can fail before it lapses) the
 keeper renews the leases of the campaigns the engine dials, stops those whose lease is lost
 (another process took it after it lapsed) or that are no longer active, and starts the active
-campaigns nobody holds: at start-up that is every campaign (one process) or a share of them
-(several), and later a campaign just activated, or one whose process died. Campaigns linked
+campaigns nobody holds: at start-up that is every campaign (one process) or an even share of
+them (several: each takes ceil(active / live processes), after one lease's life to see the
+others), and later a campaign just activated, or one whose process died. Campaigns linked
 by the agents they share go to one process together (:func:`linked_groups`). A campaign that
 cannot dial (no trunk, predictive without its "No contact" results: seed 004) is logged once per
 reason and its lease given back.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from dialer.clock import Clock
@@ -60,12 +62,17 @@ class CampaignKeeper:
         active: ActiveCampaigns,
         clock: Clock,
         every_s: float | None = None,
+        settle_s: float | None = None,
     ) -> None:
         self.engine = engine
         self.leases = leases
         self.active = active
         self.clock = clock
         self.every_s = every_s if every_s is not None else leases.ttl_s / 3
+        # With shared leases, a process takes nothing for one lease's life after it starts,
+        # so that processes started together see each other before they share the campaigns.
+        self.settle_s = settle_s if settle_s is not None else (leases.ttl_s if leases.shared else 0)
+        self.started_at: float | None = None
         self.refused: dict[int, str] = {}  # campaigns that cannot dial, with the reason
         self._task: asyncio.Task[None] | None = None
 
@@ -73,6 +80,10 @@ class CampaignKeeper:
         return {c for c in self.engine.campaigns if self.engine.running(c) is not None}
 
     async def step(self) -> None:
+        now = self.clock.now()
+        if self.started_at is None:
+            self.started_at = now
+        processes = await self.leases.heartbeat()
         ours = self.dialing()
         kept = await self.leases.renew(ours)
         for campaign_id in sorted(ours - kept):
@@ -90,11 +101,20 @@ class CampaignKeeper:
             log.info("campaign %s is no longer active: stopped", campaign_id)
             await self.engine.stop_campaign(campaign_id)
             await self.leases.release(campaign_id)
+        if now - self.started_at < self.settle_s:
+            return
+        # An even share of the active campaigns per live process, whole groups; a process
+        # with none takes a group whatever its size.
+        share = math.ceil(len(active) / max(1, processes))
+        held = len(kept & active)
         for group in groups:
             wanted = sorted(group - kept)
-            if wanted and await self._acquire_with(group, wanted):
+            if not wanted or (held > 0 and held + len(wanted) > share):
+                continue
+            if await self._acquire_with(group, wanted):
                 for campaign_id in wanted:
                     await self._start(campaign_id)
+                held += len(wanted)
 
     async def _acquire_with(self, group: frozenset[int], wanted: list[int]) -> bool:
         """The leases of ``wanted``, all or none: none while another process holds any
@@ -146,5 +166,7 @@ class CampaignKeeper:
             self._task = None
 
     async def release_all(self) -> None:
+        """This process stops: its leases back, and it no longer counts among the live ones."""
         for campaign_id in self.engine.campaigns:
             await self.leases.release(campaign_id)
+        await self.leases.leave()

@@ -97,3 +97,17 @@ async def test_one_process_without_redis_holds_every_campaign() -> None:
     assert await leases.acquire(7) is None
     assert await leases.renew({7, 8}) == {7, 8}
     assert await leases.holder(7) == "dialer-1"
+
+
+async def test_the_live_processes_are_counted_until_they_leave_or_go_silent(
+    process: Callable[..., RedisLeases],
+) -> None:
+    one, two, brief = process("dialer-1"), process("dialer-2"), process("dialer-3", ttl_s=0.2)
+    assert await one.heartbeat() == 1
+    assert await two.heartbeat() == 2
+    assert await brief.heartbeat() == 3
+    assert await one.heartbeat() == 3  # again: still three, not four
+    await asyncio.sleep(0.3)  # dialer-3 went silent
+    assert await one.heartbeat() == 2
+    await two.leave()
+    assert await one.heartbeat() == 1

@@ -81,7 +81,8 @@ async def start_process(
             ids = await session.scalars(select(Campaign.id).where(Campaign.active))
             return [frozenset([campaign_id]) for campaign_id in ids]
 
-    return Process(name, engine, CampaignKeeper(engine, leases, active, clock), roster, ami, agi)
+    keeper = CampaignKeeper(engine, leases, active, clock, settle_s=0)  # the test steps it
+    return Process(name, engine, keeper, roster, ami, agi)
 
 
 def log_in(process: Process, center: DemoCenter) -> None:

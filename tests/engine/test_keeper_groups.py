@@ -48,9 +48,16 @@ class Leases:
     """Leases in memory, shared by the processes of a test."""
 
     ttl_s = 15.0
+    shared = True
 
-    def __init__(self, owner: str, held: dict[int, str]) -> None:
-        self.owner, self.held = owner, held
+    def __init__(self, owner: str, held: dict[int, str], processes: int = 1) -> None:
+        self.owner, self.held, self.processes = owner, held, processes
+
+    async def heartbeat(self) -> int:
+        return self.processes
+
+    async def leave(self) -> None:
+        return None
 
     async def acquire(self, campaign_id: int) -> str | None:
         holder = self.held.setdefault(campaign_id, self.owner)
@@ -89,11 +96,27 @@ class Engine:
         return True if self.campaigns.get(campaign_id) else None
 
 
-def keeper(owner: str, held: dict[int, str], groups: list[frozenset[int]]) -> CampaignKeeper:
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+
+def keeper(
+    owner: str,
+    held: dict[int, str],
+    groups: list[frozenset[int]],
+    processes: int = 1,
+    clock: Clock | None = None,
+    settle_s: float = 0.0,
+) -> CampaignKeeper:
     async def active() -> list[frozenset[int]]:
         return groups
 
-    return CampaignKeeper(Engine(), Leases(owner, held), active, clock=None)  # type: ignore[arg-type]
+    leases = Leases(owner, held, processes)
+    return CampaignKeeper(Engine(), leases, active, clock or Clock(), settle_s=settle_s)  # type: ignore[arg-type]
 
 
 async def test_a_group_goes_to_one_process_whole() -> None:
@@ -119,7 +142,34 @@ async def test_a_campaign_that_cannot_dial_gives_its_lease_back_and_its_group_ru
     async def active() -> list[frozenset[int]]:
         return [frozenset({1, 2})]
 
-    k = CampaignKeeper(Engine(cannot={2}), Leases("a", held), active, clock=None)  # type: ignore[arg-type]
+    k = CampaignKeeper(Engine(cannot={2}), Leases("a", held), active, Clock(), settle_s=0)  # type: ignore[arg-type]
     await k.step()
     assert k.dialing() == {1} and held == {1: "a"}
     assert k.refused == {2: "no trunk"}
+
+
+async def test_live_processes_share_the_campaigns_out_evenly_in_whole_groups() -> None:
+    held: dict[int, str] = {}
+    groups = [frozenset({1}), frozenset({2}), frozenset({3, 4}), frozenset({5}), frozenset({6})]
+    a, b, c = (keeper(name, held, groups, processes=3) for name in "abc")
+    for k in (a, b, c):
+        await k.step()
+    # two each; b's turn came at {3, 4}, which fits its share of 2 whole
+    assert (a.dialing(), b.dialing(), c.dialing()) == ({1, 2}, {3, 4}, {5, 6})
+
+
+async def test_a_process_alone_with_one_big_group_still_takes_it() -> None:
+    held: dict[int, str] = {}
+    big = keeper("a", held, [frozenset({1, 2, 3})], processes=2)  # its share is 2 of 3
+    await big.step()
+    assert big.dialing() == {1, 2, 3}
+
+
+async def test_a_process_takes_nothing_before_it_has_seen_the_others() -> None:
+    clock = Clock()
+    k = keeper("a", {}, [frozenset({1})], clock=clock, settle_s=15.0)
+    await k.step()
+    assert k.dialing() == set()
+    clock.t = 15.0
+    await k.step()
+    assert k.dialing() == {1}

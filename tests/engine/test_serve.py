@@ -77,6 +77,11 @@ async def test_serve_dials_its_leased_campaign_and_stops_cleanly(
                     break
                 await asyncio.sleep(0.1)
             assert not running.done(), running.exception()
+            # Taken once the keeper has settled (one lease's life, to see other processes).
+            for _ in range(100):
+                if await client.get(lease) == "dialer-t":
+                    break
+                await asyncio.sleep(0.05)
             assert await client.get(lease) == "dialer-t"
             headers = {"Authorization": f"Bearer {token}"}
             async with http.post(f"{base}/api/agent/login", headers=headers) as r:
@@ -85,6 +90,7 @@ async def test_serve_dials_its_leased_campaign_and_stops_cleanly(
         stop.set()
         await asyncio.wait_for(running, 60)
         assert await client.get(lease) is None  # given back: another process may take it
+        assert await client.zscore(f"{redis_key_prefix}lease:processes", "dialer-t") is None
     finally:
         stop.set()
         if not running.done():
