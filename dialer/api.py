@@ -20,6 +20,7 @@ from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from dialer.agents import AgentStateError
 from dialer.engine.engine import Engine
@@ -504,7 +505,13 @@ class Api:
         try:
             await response.write(b"retry: 2000\n\n")
             while True:
-                batch = await feed.read(position, self.live_keepalive_s)
+                try:
+                    batch = await feed.read(position, self.live_keepalive_s)
+                except (RedisError, OSError) as exc:
+                    # The shared feed is away: end the stream; the reader's EventSource comes
+                    # back after the retry advice with its Last-Event-ID and loses nothing kept.
+                    log.warning("live events: the feed failed (%s); stream ended", exc)
+                    return response
                 if batch.lost:
                     await response.write(RESET)
                 if not batch.events:

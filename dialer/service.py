@@ -134,8 +134,8 @@ async def serve(
 
     # The campaigns this process paces: every active one that can dial, or with Redis the
     # ones whose lease it holds (one process per campaign; another takes over if it dies).
+    # Its first round runs at once; a failing round (Redis away) is logged and tried again.
     keeper = CampaignKeeper(engine, leases, active, clock)
-    await keeper.step()
     keeper.start()
     if stop is None:
         stop = asyncio.Event()

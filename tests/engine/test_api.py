@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 
 from ami.client import AMIClient
@@ -21,7 +22,7 @@ from dialer.engine.engine import Engine
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import AgentState, Roster
 from dialer.leases import RedisLeases
-from dialer.live import LiveEvent, MemoryFeed
+from dialer.live import Batch, LiveEvent, MemoryFeed
 from dialer.metrics import Registry
 from store import hopper
 from store.attempts import start_attempt
@@ -380,3 +381,20 @@ async def test_an_agent_is_sent_to_the_process_that_dials_their_campaign(
         await there.release(desk.center.campaign_id)
         await here.close()
         await there.close()
+
+
+class _FeedAway(MemoryFeed):
+    """A shared feed whose Redis went away."""
+
+    async def read(self, after: str, timeout_s: float) -> Batch:
+        raise RedisConnectionError("Connection refused")
+
+
+async def test_a_live_stream_ends_when_its_feed_goes_away_for_the_reader_to_come_back(
+    desk: Desk,
+) -> None:
+    desk.engine.live = _FeedAway()
+    live = await desk.client.get("/api/live", headers=desk.as_supervisor())
+    assert live.status == 200
+    assert (await next_frame(live)) == {"retry": "2000"}  # come back in 2 s
+    assert await live.content.read() == b""  # then the stream ends, cleanly
