@@ -501,17 +501,11 @@ class Api:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
-        position = after if after is not None else await feed.tail()
         try:
             await response.write(b"retry: 2000\n\n")
+            position = after if after is not None else await feed.tail()
             while True:
-                try:
-                    batch = await feed.read(position, self.live_keepalive_s)
-                except (RedisError, OSError) as exc:
-                    # The shared feed is away: end the stream; the reader's EventSource comes
-                    # back after the retry advice with its Last-Event-ID and loses nothing kept.
-                    log.warning("live events: the feed failed (%s); stream ended", exc)
-                    return response
+                batch = await feed.read(position, self.live_keepalive_s)
                 if batch.lost:
                     await response.write(RESET)
                 if not batch.events:
@@ -526,6 +520,11 @@ class Api:
                 position = batch.events[-1][0]
         except ConnectionError:  # aiohttp's ClientConnectionResetError too
             return response  # the reader went away
+        except RedisError as exc:
+            # The shared feed is away: end the stream; the reader's EventSource comes back
+            # after the retry advice with its Last-Event-ID and loses nothing still kept.
+            log.warning("live events: the feed failed (%s); stream ended", exc)
+            return response
 
     async def queues(self, request: web.Request) -> web.Response:
         """Every inbound queue: calls waiting, longest wait, service level, abandon rate in the

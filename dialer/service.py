@@ -5,10 +5,10 @@ On SQLite the database is locked to this one process (the store refuses a second
 ``SKIP LOCKED``). Every active campaign that can dial is started (dialer/engine/keeper.py; with
 Redis, those whose lease this process holds: several processes share the campaigns, and one
 takes over the campaigns of another that died); one that cannot (no trunk, predictive without
-its "No contact" results) is logged with the reason and left alone. Agents
-log in through the API; supervisors watch ``GET /api/live`` (through Redis when ``redis_url``
-is set, so every process's events reach every process's API). SIGTERM/SIGINT: stop dialing,
-let the calls in flight finish, exit.
+its "No contact" results) is logged with the reason and left alone. Agents log in through the
+API; supervisors watch ``GET /api/live`` (through Redis when ``redis_url`` is set, so every
+process's events reach every process's API). SIGTERM/SIGINT: stop dialing, let the calls in
+flight finish, give the leases back, exit.
 """
 
 from __future__ import annotations
