@@ -36,6 +36,7 @@ from dialer.calls import (
     channel_ids,
 )
 from dialer.clock import Clock
+from dialer.engine import live_events
 from dialer.engine.outbound import AgentSeat, CallPlan, handle_outbound
 from dialer.engine.pace import Pacer
 from dialer.engine.ports import (
@@ -50,7 +51,7 @@ from dialer.engine.ports import (
     Typification,
 )
 from dialer.engine.roster import Agent, AgentState, Move, Roster
-from dialer.live import LiveEvent, LiveFeed
+from dialer.live import LiveFeed
 from pacing.snapshot import Snapshot, make_snapshot
 
 log = logging.getLogger(__name__)
@@ -224,7 +225,11 @@ class Engine:
     async def _renew_until_ended(self, running: RunningCampaign) -> None:
         campaign_id = running.plan.campaign_id
         while calls := self.in_flight(campaign_id):
-            await self.records.renew([m.dialable.assignment_id for _, m, _ in calls], self.now())
+            try:
+                ours = [m.dialable.assignment_id for _, m, _ in calls]
+                await self.records.renew(ours, self.now())
+            except Exception:
+                log.exception("campaign %s: renewing its calls' leases failed", campaign_id)
             await self.clock.sleep(self.lease_renew_s)
 
     async def stop_dialing(self) -> None:
@@ -388,17 +393,10 @@ class Engine:
         running.stats.last_decision = decision.reason
         running.stats.dial_level = _dial_level(snapshot, decision.calls)
         if self.live is not None:
+            stats = running.stats
             self.live.publish(
-                LiveEvent(
-                    "pacing",
-                    now_s,
-                    (plan.campaign_id,),
-                    {
-                        "calls": decision.calls,
-                        "dial_level": running.stats.dial_level,
-                        "abandon_rate": running.stats.abandon_rate,
-                        "decision": decision.to_json(),
-                    },
+                live_events.decided(
+                    plan.campaign_id, decision, stats.dial_level, stats.abandon_rate, now_s
                 )
             )
         if decision.calls <= 0:
@@ -597,25 +595,8 @@ class Engine:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
         if self.live is not None:
-            talk = (
-                record.ended_at - record.connected_at
-                if record.connected_at is not None and record.ended_at is not None
-                else None
-            )
-            self.live.publish(
-                LiveEvent(
-                    "call",
-                    self.clock.now(),
-                    (meta.campaign_id,),
-                    {
-                        "attempt_id": record.attempt_id,
-                        "outcome": outcome.value,
-                        "reason": record.reason,
-                        "agent_id": record.agent_id,
-                        "talk_s": talk,
-                    },
-                )
-            )
+            at = self.clock.now()
+            self.live.publish(live_events.call_ended(meta.campaign_id, record, outcome, at))
 
     async def _write(self, campaign_id: int, result: AttemptResult) -> None:
         try:
@@ -788,22 +769,7 @@ class Engine:
         """ACW and pause lengths for the pacing core (the release-time distributions), and
         the move for the supervisors' live view."""
         if self.live is not None:
-            self.live.publish(
-                LiveEvent(
-                    "agent",
-                    self.clock.now(),
-                    tuple(sorted(agent.campaigns)),
-                    {
-                        "agent_id": agent.agent_id,
-                        "name": agent.name,
-                        "state": move.after.value,
-                        "before": move.before.value,
-                        "seconds_before": move.seconds_before,
-                        "pause_reason": agent.pause_reason or None,
-                        "attempt_id": agent.attempt_id,
-                    },
-                )
-            )
+            self.live.publish(live_events.agent_moved(agent, move, self.clock.now()))
         if move.before is AgentState.ACW and move.campaign_id is not None:
             running = self.campaigns.get(move.campaign_id)
             if running is not None:
