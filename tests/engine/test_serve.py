@@ -48,13 +48,13 @@ async def test_serve_dials_its_leased_campaign_and_stops_cleanly(
     )
     sim = SimulatedAsterisk(SimConfig(fastagi_url="agi://127.0.0.1:9", model=model), clock)
     _, ami_port = await sim.start()
-    api_port = free_port()
+    api_port, agi_port = free_port(), free_port()
     settings = Settings(
         database_url=postgres_url,
         redis_url=redis_url,
         redis_key_prefix=redis_key_prefix,
         ami=AmiSettings(port=ami_port),
-        fastagi=FastAgiSettings(port=free_port()),
+        fastagi=FastAgiSettings(port=agi_port, url=f"agi://127.0.0.1:{agi_port}"),
         api=ApiSettings(port=api_port),
     )
     lease = f"{redis_key_prefix}lease:campaign:{center.campaign_id}"
