@@ -1,6 +1,7 @@
 """``dialer serve`` end to end on PostgreSQL and Redis against the simulated Asterisk: it takes
-its campaigns' leases, dials once an agent logs in through the API, streams live events, and on
-stop lets its calls end, writes every outcome and gives its leases back."""
+its campaign's lease, dials once an agent logs in through the API, hands answers to the agent
+through its own FastAGI, and on stop lets its calls end, writes every outcome and gives its
+lease back."""
 
 from __future__ import annotations
 
@@ -42,9 +43,18 @@ async def test_serve_dials_its_leased_campaign_and_stops_cleanly(
     center = await seed_center(sessions, agents=1, contacts=20, now=start)
     async with sessions() as session, session.begin():
         token = await issue_token(session, center.agents[0].user_id, start)
-    # Every number is busy: calls end at once, so the stop does not wait on talk.
+    # Half the numbers busy, half people who talk 10 s: the stop waits on little. The
+    # dialplan's own FastAGI leads nowhere, so answered calls reach the agent only through
+    # the Originate's DIALER_FASTAGI (fastagi.url).
     model = NumberModel(
-        seed=2, p_machine=0.0, p_busy=1.0, p_no_answer=0.0, p_congestion=0.0, p_invalid=0.0
+        seed=2,
+        p_machine=0.0,
+        p_busy=0.5,
+        p_no_answer=0.0,
+        p_congestion=0.0,
+        p_invalid=0.0,
+        ring_median_s=2.0,
+        talk_median_s=10.0,
     )
     sim = SimulatedAsterisk(SimConfig(fastagi_url="agi://127.0.0.1:9", model=model), clock)
     _, ami_port = await sim.start()
@@ -86,7 +96,7 @@ async def test_serve_dials_its_leased_campaign_and_stops_cleanly(
             headers = {"Authorization": f"Bearer {token}"}
             async with http.post(f"{base}/api/agent/login", headers=headers) as r:
                 assert r.status == 200
-            await until(lambda: sim.originates >= 3, 30)
+            await until(lambda: sim.originates >= 6, 30)
         stop.set()
         await asyncio.wait_for(running, 60)
         assert await client.get(lease) is None  # given back: another process may take it
@@ -103,3 +113,5 @@ async def test_serve_dials_its_leased_campaign_and_stops_cleanly(
     assert len(rows) == sim.originates
     assert all(a.outcome is not None for a in rows)  # every call's outcome, written at the stop
     assert {a.lease_owner for a in rows} == {"dialer-t"}
+    talked = [a for a in rows if a.agent_id == center.agents[0].user_id]
+    assert talked and all(a.connected_at is not None for a in talked)
