@@ -478,11 +478,13 @@ class Api:
 
     async def agent_live(self, request: web.Request) -> web.StreamResponse:
         """The agent's own desktop feed, as Server-Sent Events: their moves (a call connected
-        comes with its attempt id: fetch ``GET /api/agent`` for the contact, the screen pop)
-        and the ends of their calls. Resumable like ``/api/live``."""
+        comes with its attempt id: fetch ``GET /api/agent`` for the contact, the screen pop),
+        the ends of their calls, and their simple reminders at their time
+        (dialer/reminder_notices.py). Resumable like ``/api/live``."""
         me = self._agent(request).id
         return await self._stream(
-            request, lambda e: e.kind in ("agent", "call") and e.data.get("agent_id") == me
+            request,
+            lambda e: e.kind in ("agent", "call", "reminder") and e.data.get("agent_id") == me,
         )
 
     async def _stream(

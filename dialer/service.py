@@ -35,6 +35,7 @@ from dialer.leases import Leases, LocalLeases, RedisLeases
 from dialer.live import LiveFeed, MemoryFeed
 from dialer.live_redis import RedisFeed
 from dialer.metrics import Registry
+from dialer.reminder_notices import ReminderNotices
 from dialer.settings import Settings
 from store.db import Database
 from store.enums import DialMode
@@ -139,6 +140,8 @@ async def serve(
     # Its first round runs at once; a failing round (Redis away) is logged and tried again.
     keeper = CampaignKeeper(engine, leases, active, clock)
     keeper.start()
+    notices = ReminderNotices(db.sessions, roster, live, clock)
+    notices.start()
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -148,6 +151,7 @@ async def serve(
     try:
         await stop.wait()
     finally:
+        await notices.stop()
         await keeper.stop()
         await engine.stop_dialing()
         await engine.drain(timeout_s=120)

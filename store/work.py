@@ -7,6 +7,7 @@ auto-drop callbacks before anything else)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -197,6 +198,24 @@ async def due_reminders(session: AsyncSession, agent_id: int, now: datetime) -> 
             .order_by(Callback.due_at, Callback.id)
         )
     )
+
+
+async def reminders_falling_due(
+    session: AsyncSession, agent_ids: Collection[int], after: datetime | None, now: datetime
+) -> list[Callback]:
+    """The simple reminders of these agents that fall due in (``after``, ``now``], still
+    pending (all those due by ``now`` when ``after`` is None): what to notify them of now."""
+    if not agent_ids:
+        return []
+    due = [
+        Callback.agent_id.in_(list(agent_ids)),
+        Callback.kind == ReminderType.SIMPLE,
+        Callback.state == CallbackState.PENDING,
+        Callback.due_at <= now,
+    ]
+    if after is not None:
+        due.append(Callback.due_at > after)
+    return list(await session.scalars(select(Callback).where(*due).order_by(Callback.due_at)))
 
 
 async def auto_drop_agents(

@@ -398,3 +398,16 @@ async def test_a_live_stream_ends_when_its_feed_goes_away_for_the_reader_to_come
     assert live.status == 200
     assert (await next_frame(live)) == {"retry": "2000"}  # come back in 2 s
     assert await live.content.read() == b""  # then the stream ends, cleanly
+
+
+async def test_an_agent_s_feed_brings_their_reminders_and_not_others(desk: Desk) -> None:
+    me, other = desk.center.agents[0].user_id, desk.center.agents[1].user_id
+    live = await desk.client.get("/api/agent/live", headers=desk.as_agent())
+    await next_frame(live)
+    feed = desk.engine.live
+    assert feed is not None
+    for agent_id in (other, me):
+        feed.publish(LiveEvent("reminder", 1.0, (desk.center.campaign_id,), {"agent_id": agent_id}))
+    frame = await next_event(live)
+    assert frame["event"] == "reminder" and json_of(frame)["agent_id"] == me
+    live.close()
