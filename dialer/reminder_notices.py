@@ -10,18 +10,14 @@ still lists them with ``GET /api/agent/reminders`` and marks them done there.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
-import logging
 
 from dialer.clock import Clock
 from dialer.engine.roster import AgentState, Roster
 from dialer.live import LiveEvent, LiveFeed
+from dialer.rounds import Rounds
 from store.db import SessionFactory
 from store.work import reminders_falling_due
-
-log = logging.getLogger(__name__)
 
 
 class ReminderNotices:
@@ -42,7 +38,7 @@ class ReminderNotices:
         # who logs in (again) gets every reminder already due at their first round.
         self._known: set[int] = set()
         self._last: dt.datetime | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Rounds("reminder notices", self.step, clock, every_s)
 
     async def step(self) -> int:
         """Publish what fell due since the last round; how many."""
@@ -71,20 +67,8 @@ class ReminderNotices:
             )
         return len(due)
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.step()
-            except Exception:
-                log.exception("reminder notices: this round failed; retrying")
-            await self.clock.sleep(self.every_s)
-
     def start(self) -> None:
-        self._task = asyncio.ensure_future(self.run())
+        self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._rounds.stop()

@@ -13,8 +13,6 @@ reason and its lease given back.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -23,6 +21,7 @@ from dialer.clock import Clock
 from dialer.engine.engine import Engine
 from dialer.engine.ports import CampaignCannotStart
 from dialer.leases import Leases
+from dialer.rounds import Rounds
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ class CampaignKeeper:
         self.settle_s = settle_s if settle_s is not None else (leases.ttl_s if leases.shared else 0)
         self.started_at: float | None = None
         self.refused: dict[int, str] = {}  # campaigns that cannot dial, with the reason
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Rounds("campaign leases", self.step, clock, self.every_s)
 
     def dialing(self) -> set[int]:
         return {c for c in self.engine.campaigns if self.engine.running(c) is not None}
@@ -144,26 +143,14 @@ class CampaignKeeper:
             self.refused.pop(campaign_id, None)
             log.info("campaign %s: dialed by %s", campaign_id, self.leases.owner)
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.step()
-            except Exception:
-                # Redis or the database away for a moment: the campaigns go on as they are;
-                # a lease that lapses meanwhile is found lost at the next step that works.
-                log.exception("campaign leases: this round failed; retrying")
-            await self.clock.sleep(self.every_s)
-
     def start(self) -> None:
-        self._task = asyncio.ensure_future(self.run())
+        # Redis or the database away for a moment: the campaigns go on as they are, and a
+        # lease that lapses meanwhile is found lost at the next round that works.
+        self._rounds.start()
 
     async def stop(self) -> None:
         """No more rounds; the leases are given back once the engine has drained."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._rounds.stop()
 
     async def release_all(self) -> None:
         """This process stops: its leases back, and it no longer counts among the live ones."""
