@@ -22,7 +22,6 @@ from collections import deque
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from dialer.live import Batch, LiveEvent, position_of
 
@@ -89,7 +88,7 @@ class RedisFeed:
                     await self._append(
                         keys=[self.key, self.counter_key], args=[self.maxlen, *batch]
                     )
-                except (RedisError, OSError) as exc:
+                except Exception as exc:  # Redis away, mostly; nothing may end this loop
                     if not failing:
                         log.warning(
                             "live events: Redis at %s unavailable (%s); retrying", self.url, exc
