@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -55,6 +56,8 @@ from dialer.live import LiveFeed
 from pacing.snapshot import Snapshot, make_snapshot
 
 log = logging.getLogger(__name__)
+
+LIVE_DECISION_EVERY_S = 10.0  # a decision that places nothing and says nothing new, at most
 
 # The AMI event classes the engine follows (the Login's ``Events``): calls (Newchannel,
 # Newstate, Dial*, Hangup, Bridge*, OriginateResponse) and queues (Queue*, Agent*). The rest,
@@ -116,6 +119,8 @@ class RunningCampaign:
     # Stopped here (its lease lost, or it is no longer active): no more ticks; kept so its
     # calls in flight still reach their outcomes with the campaign's plan and pacer.
     stopped: bool = False
+    live_reason: str = ""  # the last decision published on the live feed, and when
+    live_at: float = -math.inf
 
 
 class Engine:
@@ -392,7 +397,14 @@ class Engine:
         decision = running.pacer.decide(snapshot, self.inbound_waiting(plan.campaign_id))
         running.stats.last_decision = decision.reason
         running.stats.dial_level = _dial_level(snapshot, decision.calls)
-        if self.live is not None:
+        if self.live is not None and (
+            decision.calls > 0
+            or decision.reason != running.live_reason
+            or now_s - running.live_at >= LIVE_DECISION_EVERY_S
+        ):
+            # Every decision that places calls or says something new, and the others every
+            # few seconds: a quiet campaign does not fill the feed's window with its ticks.
+            running.live_reason, running.live_at = decision.reason, now_s
             stats = running.stats
             self.live.publish(
                 live_events.decided(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from agi.server import FastAGIServer
 from ami.client import AMIClient
 from dialer.calls import CallState
 from dialer.clock import ScaledClock
-from dialer.engine.engine import Engine
+from dialer.engine.engine import LIVE_DECISION_EVERY_S, Engine
 from dialer.engine.ports import CampaignPlan, Dialable, DialMode, Outcome, Typification
 from dialer.engine.roster import AgentState, Roster
 from dialer.live import MemoryFeed
@@ -172,6 +173,11 @@ async def test_the_live_feed_shows_each_call_end_once_with_its_outcome_and_each_
     assert decisions and all(e.campaigns == (1,) for e in decisions)
     placed = sum(int(e.data["calls"]) for e in decisions)
     assert placed >= len(MIX)  # every call placed came from a decision shown
+    # A decision placing nothing and saying nothing new is shown at most every 10 s.
+    for before, after in itertools.pairwise(decisions):
+        same = before.data["decision"]["reason"] == after.data["decision"]["reason"]
+        if after.data["calls"] == 0 and same:
+            assert after.at - before.at >= LIVE_DECISION_EVERY_S - 1e-6
     on_call = {
         e.data["agent_id"] for e in events if e.kind == "agent" and e.data["state"] == "on_call"
     }
