@@ -4,8 +4,8 @@ agent at the time), on the agent's live feed (``GET /api/agent/live``, dialer/li
 Every ``every_s`` the logged-in agents' simple reminders that fell due since the last round are
 published as ``reminder`` events; an agent's first round (after a start, or after they log in)
 publishes every one already due and still pending, so a reminder that fell due while no dialer
-ran, or while the agent was away, is not lost. The desktop
-still lists them with ``GET /api/agent/reminders`` and marks them done there.
+ran, or while the agent was away, is not lost. The desktop still lists them with
+``GET /api/agent/reminders`` and marks them done there.
 """
 
 from __future__ import annotations
