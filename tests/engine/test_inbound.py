@@ -684,9 +684,12 @@ async def test_with_management_status_calls_an_agent_in_after_call_work_takes_th
         await f.call(SERVICE_DID, KNOWN_CALLER, talk_s=3)
         await until_state(f, agent_id, AgentState.ACW)
         first = f.roster.get(agent_id).attempt_id
-        # Wrapping up, still unpaused in Service's queue (and paused in the others).
+        # Wrapping up, unpaused in Service's queue (and paused in the others). Both are
+        # QueuePause actions the roster's move sends; "night" may already be paused from the
+        # call, so wait for Service's own.
         await until(lambda: f.members("night")[phone].paused, 10)
-        assert not f.members("service")[phone].paused
+        await until(lambda: not f.members("service")[phone].paused, 10)
+        assert f.roster.get(agent_id).state is AgentState.ACW
         await f.call(SERVICE_DID, "573004440000", talk_s=3)
         await until(lambda: f.roster.get(agent_id).attempt_id not in (None, first), 20)
         rows = await until_written(f, 2)
