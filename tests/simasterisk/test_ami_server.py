@@ -126,17 +126,22 @@ async def test_a_bad_secret_is_refused_then_the_socket_closes(sim: SimulatedAste
     assert await wire.eof()
 
 
-async def test_the_counters_follow_originates_and_live_channels(sim: SimulatedAsterisk) -> None:
-    wire = await connect(sim, events="off")
+def park(wire: Wire, action_id: str, number: str) -> None:
+    """A call parked in the lab dialplan: two channels up until something ends them."""
     wire.send(
         ("Action", "Originate"),
-        ("ActionID", "o1"),
-        ("Channel", "Local/8001@sim-pstn"),
+        ("ActionID", action_id),
+        ("Channel", f"Local/{number}@sim-pstn"),
         ("Context", "dialer-out"),
         ("Exten", "park"),
         ("Priority", "1"),
         ("Async", "true"),
     )
+
+
+async def test_the_counters_follow_originates_and_live_channels(sim: SimulatedAsterisk) -> None:
+    wire = await connect(sim, events="off")
+    park(wire, "o1", "8001")
     assert (await wire.next())["Message"] == "Originate successfully queued"
     assert sim.originates == 1
     await until(lambda: sim.active_channels == 2)
@@ -146,15 +151,7 @@ async def test_a_restart_cuts_every_session_ends_every_call_unheard_and_listens_
     sim: SimulatedAsterisk,
 ) -> None:
     wire = await connect(sim)
-    wire.send(
-        ("Action", "Originate"),
-        ("ActionID", "o1"),
-        ("Channel", "Local/8001@sim-pstn"),
-        ("Context", "dialer-out"),
-        ("Exten", "park"),
-        ("Priority", "1"),
-        ("Async", "true"),
-    )
+    park(wire, "o1", "8001")
     await until(lambda: sim.active_channels == 2)
     before = {ch.uniqueid for ch in sim.asterisk.channels.values()}
     port = sim.port
@@ -167,15 +164,7 @@ async def test_a_restart_cuts_every_session_ends_every_call_unheard_and_listens_
     again.send(("Action", "CoreShowChannels"), ("ActionID", "c1"))
     done = await again.next("CoreShowChannelsComplete")
     assert done["ListItems"] == "0"
-    again.send(
-        ("Action", "Originate"),
-        ("ActionID", "o2"),
-        ("Channel", "Local/8002@sim-pstn"),
-        ("Context", "dialer-out"),
-        ("Exten", "park"),
-        ("Priority", "1"),
-        ("Async", "true"),
-    )
+    park(again, "o2", "8002")
     await until(lambda: sim.active_channels == 2)
     after = {ch.uniqueid for ch in sim.asterisk.channels.values()}
     epoch = max(int(uid.split(".")[0]) for uid in before)
