@@ -42,6 +42,19 @@ async def remind(
         return reminder.id
 
 
+async def desk(
+    sessions: SessionFactory, agents: int
+) -> tuple[DemoCenter, Clock, MemoryFeed, Roster, ReminderNotices]:
+    """A centre at the shift's start, its agents in the roster (logged out), the notices."""
+    start = shift_start()
+    center = await seed_center(sessions, agents=agents, contacts=3, now=start)
+    clock, feed, roster = Clock(start), MemoryFeed(), Roster(Clock(start))  # type: ignore[arg-type]
+    for a in center.agents:
+        roster.add(a.user_id, a.name, a.interface, {center.campaign_id})
+    notices = ReminderNotices(sessions, roster, feed, clock)  # type: ignore[arg-type]
+    return center, clock, feed, roster, notices
+
+
 async def published(feed: MemoryFeed) -> list[LiveEvent]:
     return [e for _, e in (await feed.read("0", 0.0)).events]
 
@@ -49,16 +62,13 @@ async def published(feed: MemoryFeed) -> list[LiveEvent]:
 async def test_a_simple_reminder_reaches_its_agent_s_feed_at_its_time_once(
     session_factory: SessionFactory,
 ) -> None:
-    start = shift_start()
-    center = await seed_center(session_factory, agents=2, contacts=3, now=start)
-    clock, feed, roster = Clock(start), MemoryFeed(), Roster(Clock(start))  # type: ignore[arg-type]
+    center, clock, feed, roster, notices = await desk(session_factory, agents=2)
+    start = dt.datetime.fromtimestamp(clock.t, dt.UTC)
     agent, other = center.agents
     for a in (agent, other):
-        roster.add(a.user_id, a.name, a.interface, {center.campaign_id})
         roster.login(a.user_id)
     due = start + dt.timedelta(minutes=10)
     reminder_id = await remind(session_factory, center, agent.user_id, due, start)
-    notices = ReminderNotices(session_factory, roster, feed, clock)  # type: ignore[arg-type]
     assert await notices.step() == 0  # not before its time
     clock.t = (due + dt.timedelta(seconds=5)).timestamp()
     assert await notices.step() == 1
@@ -73,14 +83,11 @@ async def test_a_simple_reminder_reaches_its_agent_s_feed_at_its_time_once(
 async def test_a_reminder_due_while_its_agent_was_away_comes_when_they_log_in(
     session_factory: SessionFactory,
 ) -> None:
-    start = shift_start()
-    center = await seed_center(session_factory, agents=1, contacts=3, now=start)
-    clock, feed, roster = Clock(start), MemoryFeed(), Roster(Clock(start))  # type: ignore[arg-type]
+    center, clock, _feed, roster, notices = await desk(session_factory, agents=1)
+    start = dt.datetime.fromtimestamp(clock.t, dt.UTC)
     [agent] = center.agents
-    roster.add(agent.user_id, agent.name, agent.interface, {center.campaign_id})
     due = start + dt.timedelta(minutes=1)
     await remind(session_factory, center, agent.user_id, due, start)
-    notices = ReminderNotices(session_factory, roster, feed, clock)  # type: ignore[arg-type]
     clock.t = (due + dt.timedelta(minutes=5)).timestamp()
     assert await notices.step() == 0  # logged out: nobody to tell
     roster.login(agent.user_id)

@@ -48,7 +48,13 @@ class Rig:
     events: list[Message] = field(default_factory=list)
     handled: list[dict[str, object]] = field(default_factory=list)
 
-    async def call(self, number: str, attempt: int, timeout_ms: int = 30000) -> Message:
+    async def call(
+        self,
+        number: str,
+        attempt: int,
+        timeout_ms: int = 30000,
+        variables: dict[str, str | int] | None = None,
+    ) -> Message:
         return await self.ami.originate_and_wait(
             f"Local/{number}@dialer-trunk",
             context="dialer-out",
@@ -58,7 +64,7 @@ class Rig:
             channel_id=f"att-{attempt}-1",
             other_channel_id=f"att-{attempt}-2",
             timeout_ms=timeout_ms,
-            variables={"CAMPAIGN_ID": 7, "ATTEMPT_ID": attempt},
+            variables={"CAMPAIGN_ID": 7, "ATTEMPT_ID": attempt, **(variables or {})},
             caller_id='"Sales" <5551000>',
             timeout=60,
         )
@@ -235,21 +241,7 @@ async def test_an_originate_s_dialer_fastagi_variable_takes_its_answer_to_that_s
     second = FastAGIServer({"outbound": outbound}, port=0)
     port = await second.start()
     try:
-        response = await rig.ami.originate_and_wait(
-            f"Local/{HUMAN}@dialer-trunk",
-            context="dialer-out",
-            exten="s",
-            priority=1,
-            action_id="att-9",
-            channel_id="att-9-1",
-            other_channel_id="att-9-2",
-            variables={
-                "CAMPAIGN_ID": 7,
-                "ATTEMPT_ID": 9,
-                "DIALER_FASTAGI": f"agi://127.0.0.1:{port}",
-            },
-            timeout=60,
-        )
+        response = await rig.call(HUMAN, 9, variables={"DIALER_FASTAGI": f"agi://127.0.0.1:{port}"})
         assert response["Response"] == "Success"
         await until(lambda: other == [["7", "9"]], timeout=20)
     finally:
