@@ -12,6 +12,10 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    # Seconds of this clock per wall-clock second: what converts a time kept outside it (a
+    # Redis expiry, in wall time) into its own.
+    speed: float
+
     def now(self) -> float:
         """Epoch seconds in this clock's time."""
         ...
@@ -23,6 +27,8 @@ class Clock(Protocol):
 
 class RealClock:
     """Wall-clock time."""
+
+    speed = 1.0
 
     def now(self) -> float:
         return time.time()

@@ -8,14 +8,15 @@ processes share ... campaign leases (with expiry)"):
 
 - :class:`LocalLeases` (no Redis): one process holds everything, every lease is its own;
 - :class:`RedisLeases`: a key per campaign holding the owner's name with an expiry (``ttl_s``),
-  taken with SET NX, renewed and released only by its holder (compare-and-set scripts). A
-  process that dies stops renewing, and another one takes the campaign once the lease lapses; a
-  restarted process under the same owner name finds its leases still its own. The live
-  processes are counted too (a heartbeat with the same expiry), so that they share the
-  campaigns out evenly.
+  taken a group at a time (all free or ours, or none taken), renewed and released only by its
+  holder (compare-and-set scripts). A process that dies stops renewing, and another one takes
+  the campaign once the lease lapses; a restarted process under the same owner name finds its
+  leases still its own. The live processes are counted too (a heartbeat with the same expiry),
+  so that they share the campaigns out evenly.
 
 The engine side (:mod:`dialer.engine.keeper`) renews the leases of the campaigns it runs, stops
-those it lost, and starts the active campaigns nobody holds.
+those it lost, starts the active campaigns nobody holds, and fences its own: a campaign whose
+lease it could not renew (Redis away) places no new call once the lease may have lapsed.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ class Leases(Protocol):
     async def leave(self) -> None:
         """This process stops: it no longer counts among the live ones."""
 
-    async def acquire(self, campaign_id: int) -> str | None:
-        """None when the campaign is ours now (taken, or already ours); otherwise the name of
-        the process that holds it."""
+    async def acquire(self, campaign_ids: Collection[int]) -> str | None:
+        """All the campaigns' leases, or none: None when every one is ours now (taken, or
+        already ours); otherwise the name of a process that holds one of them (then nothing
+        was taken). Linked campaigns go to one process whole (engine/keeper.py)."""
 
     async def renew(self, campaign_ids: Collection[int]) -> set[int]:
         """Push the expiry of our leases on; the ones still ours (not lapsed and taken)."""
@@ -68,7 +70,7 @@ class LocalLeases:
     async def leave(self) -> None:
         return None
 
-    async def acquire(self, campaign_id: int) -> str | None:
+    async def acquire(self, campaign_ids: Collection[int]) -> str | None:
         return None
 
     async def renew(self, campaign_ids: Collection[int]) -> set[int]:
@@ -84,17 +86,20 @@ class LocalLeases:
         return None
 
 
-# KEYS[1]: the lease. ARGV: owner, ttl ms. The holder after the call.
+# KEYS: the leases of a group. ARGV: owner, ttl ms. All taken (or renewed, those already ours)
+# and the owner returned, or none and the holder of one returned: one script, so two processes
+# can never split a group between them.
 _ACQUIRE = """
-local holder = redis.call('GET', KEYS[1])
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return ARGV[1]
+for _, key in ipairs(KEYS) do
+  local holder = redis.call('GET', key)
+  if holder and holder ~= ARGV[1] then
+    return holder
+  end
 end
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
 end
-return holder
+return ARGV[1]
 """
 
 # KEYS: leases. ARGV: owner, ttl ms. The positions (1-based) of the ones renewed.
@@ -152,8 +157,11 @@ class RedisLeases:
     def _ttl_ms(self) -> int:
         return max(1, int(self.ttl_s * 1000))
 
-    async def acquire(self, campaign_id: int) -> str | None:
-        holder = await self._acquire(keys=[self.key(campaign_id)], args=[self.owner, self._ttl_ms])
+    async def acquire(self, campaign_ids: Collection[int]) -> str | None:
+        keys = [self.key(c) for c in sorted(campaign_ids)]
+        if not keys:
+            return None
+        holder = await self._acquire(keys=keys, args=[self.owner, self._ttl_ms])
         return None if holder == self.owner else str(holder)
 
     async def renew(self, campaign_ids: Collection[int]) -> set[int]:

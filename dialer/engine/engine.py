@@ -116,6 +116,9 @@ class RunningCampaign:
     task: asyncio.Task[None] | None = None
     paused: bool = False
     leases_renewed_at: float = 0.0
+    # No new call from then on, its campaign lease (dialer/leases.py) not known to be ours any
+    # more: set by the keeper at each renewal; no shared leases, no end.
+    lease_until: float = math.inf
     # Stopped here (its lease lost, or it is no longer active): no more ticks; kept so its
     # calls in flight still reach their outcomes with the campaign's plan and pacer.
     stopped: bool = False
@@ -394,7 +397,14 @@ class Engine:
             ours = [m.dialable.assignment_id for _, m, _ in self.in_flight(plan.campaign_id)]
             await self.records.renew(ours, self.now())
         snapshot = self.snapshot(running)
-        decision = running.pacer.decide(snapshot, self.inbound_waiting(plan.campaign_id))
+        if now_s >= running.lease_until:
+            decision = running.pacer.hold(
+                snapshot,
+                "its campaign lease could not be renewed in time (Redis away?): no new calls "
+                "until it is",
+            )
+        else:
+            decision = running.pacer.decide(snapshot, self.inbound_waiting(plan.campaign_id))
         running.stats.last_decision = decision.reason
         running.stats.dial_level = _dial_level(snapshot, decision.calls)
         if self.live is not None and (

@@ -9,6 +9,10 @@ others), and later a campaign just activated, or one whose process died. Campaig
 by the agents they share go to one process together (:func:`linked_groups`). A campaign that
 cannot dial (no trunk, predictive without its "No contact" results: seed 004) is logged once per
 reason and its lease given back.
+
+A process cut off from Redis cannot tell whether its leases lapsed and went to another process;
+so each campaign places no new call past the life of its last renewed lease (the fence,
+``RunningCampaign.lease_until``), and takes its lease back, if still free, once Redis answers.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ log = logging.getLogger(__name__)
 
 # The active campaigns, grouped by the agents they share (linked_groups).
 ActiveCampaigns = Callable[[], Awaitable[list[frozenset[int]]]]
+
+# A campaign stops placing calls this long before its lease may lapse (the fence): room for
+# this host's clock and Redis's running at slightly different rates, and for a tick under way.
+FENCE_MARGIN_S = 1.0
 
 
 def linked_groups(members: Mapping[int, Iterable[int]]) -> list[frozenset[int]]:
@@ -67,10 +75,12 @@ class CampaignKeeper:
         self.leases = leases
         self.active = active
         self.clock = clock
-        self.every_s = every_s if every_s is not None else leases.ttl_s / 3
+        # The lease's life in this clock's seconds (it is wall time: Redis's own clock).
+        life = leases.ttl_s * clock.speed
+        self.every_s = every_s if every_s is not None else life / 3
         # With shared leases, a process takes nothing for one lease's life after it starts,
         # so that processes started together see each other before they share the campaigns.
-        self.settle_s = settle_s if settle_s is not None else (leases.ttl_s if leases.shared else 0)
+        self.settle_s = settle_s if settle_s is not None else (life if leases.shared else 0)
         self.started_at: float | None = None
         self.refused: dict[int, str] = {}  # campaigns that cannot dial, with the reason
         self._rounds = Rounds("campaign leases", self.step, clock, self.every_s)
@@ -83,10 +93,21 @@ class CampaignKeeper:
         if self.started_at is None:
             self.started_at = now
         processes = await self.leases.heartbeat()
+        groups = await self.active()
+        active = set().union(*groups) if groups else set()
         ours = self.dialing()
-        kept = await self.leases.renew(ours)
+        sent_at = self.clock.now()
+        # The active campaigns are renewed too: after a restart under the same owner name,
+        # Redis still holds this process's leases, and it dials them again at once instead of
+        # letting them lapse to another process during its first lease's life.
+        kept = await self.leases.renew(ours | active)
         for campaign_id in sorted(ours - kept):
-            holder = await self.leases.holder(campaign_id)
+            # Lapsed (Redis was away longer than a lease's life) and free: ours again; the
+            # fence stopped its calls meanwhile. Taken by another process: lost.
+            holder = await self.leases.acquire([campaign_id])
+            if holder is None:
+                kept.add(campaign_id)
+                continue
             log.warning(
                 "campaign %s: lease lost (now held by %s); no more calls from %s",
                 campaign_id,
@@ -94,44 +115,50 @@ class CampaignKeeper:
                 self.leases.owner,
             )
             await self.engine.stop_campaign(campaign_id)
-        groups = await self.active()
-        active = set().union(*groups) if groups else set()
+        self._confirm(kept & ours, sent_at)
         for campaign_id in sorted(kept - active):
             log.info("campaign %s is no longer active: stopped", campaign_id)
             await self.engine.stop_campaign(campaign_id)
             await self.leases.release(campaign_id)
+        for campaign_id in sorted((kept & active) - ours):
+            log.info("campaign %s: its lease is still ours (a restart)", campaign_id)
+            await self._start(campaign_id, sent_at)
         if now - self.started_at < self.settle_s:
             return
         # An even share of the active campaigns per live process, whole groups; a process
-        # with none takes a group whatever its size.
+        # with none takes a group whatever its size, and one holding part of a group (a
+        # restart) takes the rest of it.
         share = math.ceil(len(active) / max(1, processes))
         held = len(kept & active)
         for group in groups:
             wanted = sorted(group - kept)
-            if not wanted or (held > 0 and held + len(wanted) > share):
+            if not wanted:
                 continue
-            if await self._acquire_with(group, wanted):
+            if held > 0 and not group & kept and held + len(wanted) > share:
+                continue
+            sent_at = self.clock.now()
+            # The whole group in one script: none of it while another process holds any
+            # campaign of it (its agents log in there).
+            if await self.leases.acquire(group) is None:
                 for campaign_id in wanted:
-                    await self._start(campaign_id)
+                    await self._start(campaign_id, sent_at)
                 held += len(wanted)
 
-    async def _acquire_with(self, group: frozenset[int], wanted: list[int]) -> bool:
-        """The leases of ``wanted``, all or none: none while another process holds any
-        campaign of the group (its agents log in there)."""
-        for campaign_id in sorted(group):
-            holder = await self.leases.holder(campaign_id)
-            if holder is not None and holder != self.leases.owner:
-                return False
-        taken: list[int] = []
-        for campaign_id in wanted:
-            if await self.leases.acquire(campaign_id) is not None:
-                for ours in taken:  # another process was quicker: give the group back
-                    await self.leases.release(ours)
-                return False
-            taken.append(campaign_id)
-        return True
+    def _confirm(self, campaign_ids: Iterable[int], sent_at: float) -> None:
+        """The leases were renewed by a request sent at ``sent_at``: Redis counts their life
+        from when it ran it, later, so they last at least until ``sent_at + ttl``. The
+        campaigns dial until a margin before that (the engine's fence, RunningCampaign.
+        lease_until), however long Redis stays away. The lease's life is wall time (Redis's
+        clock); the fence is in the engine's clock, which a demo or a test runs faster."""
+        if not self.leases.shared:
+            return
+        until = sent_at + (self.leases.ttl_s - FENCE_MARGIN_S) * self.clock.speed
+        for campaign_id in campaign_ids:
+            running = self.engine.running(campaign_id)
+            if running is not None:
+                running.lease_until = until
 
-    async def _start(self, campaign_id: int) -> None:
+    async def _start(self, campaign_id: int, lease_sent_at: float) -> None:
         try:
             await self.engine.start_campaign(campaign_id)
         except CampaignCannotStart as exc:
@@ -140,6 +167,7 @@ class CampaignKeeper:
                 log.warning("campaign %s not started: %s", campaign_id, exc)
             self.refused[campaign_id] = str(exc)
         else:
+            self._confirm([campaign_id], lease_sent_at)
             self.refused.pop(campaign_id, None)
             log.info("campaign %s: dialed by %s", campaign_id, self.leases.owner)
 

@@ -145,17 +145,27 @@ class Pacer:
         nothing for them (issue 6: "when inbound callers are waiting, outbound dialing for the
         shared agents pauses"). The decision is logged like the guard's, with that reason."""
         if inbound_waiting > 0:
-            decision = Decision(
-                self.guard.name,
-                snapshot.now,
-                0,
+            return self.hold(
+                snapshot,
                 f"{inbound_waiting} inbound caller(s) waiting for shared agents: outbound paused",
-                inputs={"inbound_waiting": float(inbound_waiting)},
-                ring_timeout_s=self.ring_timeout_s,
+                {"inbound_waiting": float(inbound_waiting)},
             )
-            self.log.record(str(self.plan.campaign_id), decision)
-            return decision
         return self.guard.decide(snapshot)
+
+    def hold(
+        self, snapshot: Snapshot, reason: str, inputs: dict[str, float] | None = None
+    ) -> Decision:
+        """No calls now, for ``reason``: logged and explained like any decision."""
+        decision = Decision(
+            self.guard.name,
+            snapshot.now,
+            0,
+            reason,
+            inputs=inputs or {},
+            ring_timeout_s=self.ring_timeout_s,
+        )
+        self.log.record(str(self.plan.campaign_id), decision)
+        return decision
 
     @property
     def ring_timeout_s(self) -> float:

@@ -40,61 +40,71 @@ async def test_a_campaign_has_one_holder_and_the_others_learn_who(
     process: Callable[..., RedisLeases],
 ) -> None:
     one, two = process("dialer-1"), process("dialer-2")
-    assert await one.acquire(7) is None  # ours
-    assert await two.acquire(7) == "dialer-1"
+    assert await one.acquire([7]) is None  # ours
+    assert await two.acquire([7]) == "dialer-1"
     assert await two.holder(7) == "dialer-1"
-    assert await one.acquire(7) is None  # still ours, asked again
+    assert await one.acquire([7]) is None  # still ours, asked again
+
+
+async def test_a_group_is_taken_whole_or_not_at_all(process: Callable[..., RedisLeases]) -> None:
+    one, two = process("dialer-1"), process("dialer-2")
+    assert await one.acquire([8]) is None
+    assert await two.acquire([7, 8, 9]) == "dialer-1"
+    assert await two.holder(7) is None  # nothing of the group taken
+    assert await two.holder(9) is None
+    assert await one.acquire([7, 8, 9]) is None  # 8 already ours: the rest taken with it
+    assert {await one.holder(c) for c in (7, 8, 9)} == {"dialer-1"}
 
 
 async def test_only_the_holder_renews_and_releases(process: Callable[..., RedisLeases]) -> None:
     one, two = process("dialer-1"), process("dialer-2")
-    await one.acquire(7)
-    await one.acquire(8)
+    await one.acquire([7])
+    await one.acquire([8])
     assert await two.renew({7, 8}) == set()
     await two.release(7)
     assert await two.holder(7) == "dialer-1"
     assert await one.renew({7, 8, 9}) == {7, 8}  # 9 was never ours
     await one.release(7)
     assert await one.holder(7) is None
-    assert await two.acquire(7) is None
+    assert await two.acquire([7]) is None
 
 
 async def test_a_lease_that_lapses_goes_to_the_next_process_and_is_lost_to_the_first(
     process: Callable[..., RedisLeases],
 ) -> None:
     one, two = process("dialer-1", ttl_s=0.2), process("dialer-2", ttl_s=0.2)
-    await one.acquire(7)
+    await one.acquire([7])
     await asyncio.sleep(0.3)  # dialer-1 stopped renewing (it died, or Redis was away)
-    assert await two.acquire(7) is None
+    assert await two.acquire([7]) is None
     assert await one.renew({7}) == set()
-    assert await one.acquire(7) == "dialer-2"
+    assert await one.acquire([7]) == "dialer-2"
 
 
 async def test_renewing_keeps_a_lease_past_its_first_expiry(
     process: Callable[..., RedisLeases],
 ) -> None:
     one, two = process("dialer-1", ttl_s=0.3), process("dialer-2")
-    await one.acquire(7)
+    await one.acquire([7])
     for _ in range(4):
         await asyncio.sleep(0.15)
         assert await one.renew({7}) == {7}
-    assert await two.acquire(7) == "dialer-1"
+    assert await two.acquire([7]) == "dialer-1"
 
 
 async def test_a_process_restarted_under_its_name_finds_its_leases_its_own(
     process: Callable[..., RedisLeases],
 ) -> None:
     before = process("dialer-1")
-    await before.acquire(7)
+    await before.acquire([7])
     await before.close()
     after = process("dialer-1")
-    assert await after.acquire(7) is None
+    assert await after.acquire([7]) is None
     assert await after.renew({7}) == {7}
 
 
 async def test_one_process_without_redis_holds_every_campaign() -> None:
     leases = LocalLeases("dialer-1")
-    assert await leases.acquire(7) is None
+    assert await leases.acquire([7]) is None
     assert await leases.renew({7, 8}) == {7, 8}
     assert await leases.holder(7) == "dialer-1"
 

@@ -363,7 +363,7 @@ async def test_an_agent_is_sent_to_the_process_that_dials_their_campaign(
     here = RedisLeases(redis_url, "dialer-1", prefix=redis_key_prefix)
     there = RedisLeases(redis_url, "dialer-2", prefix=redis_key_prefix)
     try:
-        assert await there.acquire(desk.center.campaign_id) is None
+        assert await there.acquire([desk.center.campaign_id]) is None
         api = Api(desk.engine, desk.sessions, Registry(), leases=here)
         client = TestClient(TestServer(api.app()))
         await client.start_server()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -211,6 +212,20 @@ async def test_no_contact_is_leased_twice_at_once(rig: Rig) -> None:
             held.add(assignment)
         elif what == "release":
             held.discard(assignment)
+
+
+async def test_a_campaign_whose_lease_may_have_lapsed_places_no_call_until_renewed(
+    rig: Rig,
+) -> None:
+    running = await rig.engine.start_campaign(1)
+    running.lease_until = -math.inf  # the keeper could not renew it in time (Redis away)
+    clock = rig.engine.clock
+    await clock.sleep(3.0)  # three ticks
+    assert rig.records.attempts == {}
+    assert "lease" in running.stats.last_decision
+    assert running.pacer.history[-1].calls == 0
+    running.lease_until = math.inf  # renewed
+    await until(lambda: len(rig.records.attempts) > 0, timeout=10)
 
 
 async def test_progressive_never_has_more_calls_wanting_an_agent_than_agents(rig: Rig) -> None:

@@ -168,8 +168,10 @@ async def test_one_process_paces_a_campaign_and_another_takes_it_over_when_it_di
         log_in(b, center)  # the agents log in to the process that now dials their campaign
         await b.keeper.step()
         assert b.keeper.dialing() == {center.campaign_id}
+        b.keeper.start()
         taken = b.engine.campaigns[center.campaign_id].stats
         await until(lambda: taken.placed >= 4, 60)
+        await b.keeper.stop()
         await close(b)
         await close(a)
     rows = await attempts(session_factory)
@@ -207,14 +209,22 @@ async def test_a_process_whose_lease_went_to_another_stops_dialing_that_campaign
         ]
         log_in(a, center)
         await a.keeper.step()
+        a.keeper.start()
         stats = a.engine.campaigns[center.campaign_id].stats
         await until(lambda: stats.placed >= 4 and stats.connected >= 1, 60)
-        await asyncio.sleep(TTL_S + 0.2)  # renewals missed: Redis away, the process stalled
+        await a.keeper.stop()  # renewals missed from here: Redis away, say
+        await asyncio.sleep(TTL_S + 0.2)
+        # Its lease may have lapsed: from then on it places nothing (the fence).
+        assert "lease" in stats.last_decision
+        fenced_at = stats.placed
+        await clock.sleep(5.0)
+        assert stats.placed == fenced_at
         log_in(b, center)
         await b.keeper.step()
         assert b.keeper.dialing() == {center.campaign_id}
+        b.keeper.start()
         with caplog.at_level(logging.WARNING, logger="dialer.engine.keeper"):
-            await a.keeper.step()
+            await a.keeper.step()  # Redis answers again
         assert a.engine.running(center.campaign_id) is None
         assert a.keeper.dialing() == set()
         assert "held by dialer-b" in caplog.text
@@ -234,6 +244,7 @@ async def test_a_process_whose_lease_went_to_another_stops_dialing_that_campaign
         taken = b.engine.campaigns[center.campaign_id].stats
         await until(lambda: taken.placed >= 6, 60)
         assert stats.placed == placed  # dialer-a placed nothing more
+        await b.keeper.stop()
         await close(b)
         await close(a)
     assert_no_contact_in_two_calls_at_once(await attempts(session_factory))

@@ -3,12 +3,14 @@ keeper taking a group whole or not at all."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dialer.engine.keeper import CampaignKeeper, linked_groups
+from dialer.engine.keeper import FENCE_MARGIN_S, CampaignKeeper, linked_groups
 from dialer.engine.ports import CampaignCannotStart
 
 
@@ -59,9 +61,13 @@ class Leases:
     async def leave(self) -> None:
         return None
 
-    async def acquire(self, campaign_id: int) -> str | None:
-        holder = self.held.setdefault(campaign_id, self.owner)
-        return None if holder == self.owner else holder
+    async def acquire(self, campaign_ids: Collection[int]) -> str | None:
+        for campaign_id in campaign_ids:
+            holder = self.held.get(campaign_id, self.owner)
+            if holder != self.owner:
+                return holder
+        self.held.update((c, self.owner) for c in campaign_ids)
+        return None
 
     async def renew(self, campaign_ids: Collection[int]) -> set[int]:
         return {c for c in campaign_ids if self.held.get(c) == self.owner}
@@ -77,26 +83,35 @@ class Leases:
         return None
 
 
+@dataclass
+class Running:
+    lease_until: float = math.inf
+    stopped: bool = False
+
+
 class Engine:
     """What the keeper asks of the engine: start, stop, and what it dials."""
 
     def __init__(self, cannot: set[int] = frozenset()) -> None:  # type: ignore[assignment]
-        self.campaigns: dict[int, bool] = {}  # campaign -> still dialed
+        self.campaigns: dict[int, Running] = {}
         self.cannot = cannot
 
     async def start_campaign(self, campaign_id: int) -> None:
         if campaign_id in self.cannot:
             raise CampaignCannotStart("no trunk")
-        self.campaigns[campaign_id] = True
+        self.campaigns[campaign_id] = Running()
 
     async def stop_campaign(self, campaign_id: int) -> None:
-        self.campaigns[campaign_id] = False
+        self.campaigns[campaign_id].stopped = True
 
-    def running(self, campaign_id: int) -> object | None:
-        return True if self.campaigns.get(campaign_id) else None
+    def running(self, campaign_id: int) -> Running | None:
+        running = self.campaigns.get(campaign_id)
+        return running if running is not None and not running.stopped else None
 
 
 class Clock:
+    speed = 1.0
+
     def __init__(self) -> None:
         self.t = 0.0
 
@@ -173,3 +188,52 @@ async def test_a_process_takes_nothing_before_it_has_seen_the_others() -> None:
     clock.t = 15.0
     await k.step()
     assert k.dialing() == {1}
+
+
+async def test_a_restarted_process_dials_at_once_what_redis_still_holds_for_it() -> None:
+    held = {1: "a", 2: "b"}  # its lease outlived its stop; 2 is another process's
+    k = keeper("a", held, [frozenset({1}), frozenset({2}), frozenset({3})], settle_s=15.0)
+    await k.step()
+    assert k.dialing() == {1}  # not 3: nothing free is taken before it has seen the others
+
+
+async def test_a_process_holding_part_of_a_group_takes_the_rest_beyond_its_share() -> None:
+    held = {1: "a"}  # a restart: 2 was activated since, linked to 1 through an agent
+    k = keeper("a", held, [frozenset({1, 2}), frozenset({3}), frozenset({4})], processes=4)
+    await k.step()
+    assert k.dialing() == {1, 2}
+
+
+async def test_each_renewal_moves_the_fence_to_the_leases_life_from_when_it_was_sent() -> None:
+    clock = Clock()
+    k = keeper("a", {}, [frozenset({1})], clock=clock)
+    await k.step()
+    running = k.engine.running(1)
+    assert running is not None
+    assert running.lease_until == 15.0 - FENCE_MARGIN_S
+    clock.t = 5.0
+    await k.step()
+    assert running.lease_until == 20.0 - FENCE_MARGIN_S
+
+
+async def test_a_lease_that_lapsed_while_redis_was_away_is_taken_back_if_still_free() -> None:
+    held: dict[int, str] = {}
+    clock = Clock()
+    k = keeper("a", held, [frozenset({1})], clock=clock)
+    await k.step()
+    running = k.engine.running(1)
+    del held[1]  # lapsed: Redis away for longer than a lease's life; nobody took it
+    clock.t = 40.0
+    await k.step()
+    assert k.engine.running(1) is running  # not stopped and started again
+    assert held == {1: "a"}
+    assert running is not None and running.lease_until == 55.0 - FENCE_MARGIN_S
+
+
+async def test_a_lease_that_lapsed_and_went_to_another_process_is_lost() -> None:
+    held: dict[int, str] = {}
+    k = keeper("a", held, [frozenset({1})])
+    await k.step()
+    held[1] = "b"
+    await k.step()
+    assert k.dialing() == set()
