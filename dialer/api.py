@@ -452,19 +452,15 @@ class Api:
         return _json(body)
 
     async def _campaign_view(self, campaign_id: int) -> dict[str, Any]:
-        here = {
-            **campaign_view(self.engine, campaign_id),
-            "process": self.engine.owner,
-            "as_of": self.engine.now().isoformat(),
-        }
-        if self.engine.running(campaign_id) is not None or self.leases is None:
-            return here  # dialed here (no need to ask Redis), or one process only
-        if self.views is None:
-            return here
+        holder = await self._holder(campaign_id)
+        if holder is None:
+            return {
+                **campaign_view(self.engine, campaign_id),
+                "process": self.engine.owner,
+                "as_of": self.engine.now().isoformat(),
+            }
+        assert self.views is not None  # _holder names another process only with shared views
         try:
-            holder = await self.leases.holder(campaign_id)
-            if holder is None or holder == self.leases.owner:
-                return here  # dialed by nobody now: what this process knows of it
             snapshot = await self.views.published(holder)
         except RedisError as exc:
             raise ApiError(
@@ -479,6 +475,20 @@ class Api:
                 "campaign",
             )
         return {**view, "process": snapshot.process, "as_of": snapshot.as_of_iso}
+
+    async def _holder(self, campaign_id: int) -> str | None:
+        """The other process whose view of the campaign to show; None: this engine's."""
+        if self.engine.running(campaign_id) is not None:
+            return None  # dialed here: no need to ask Redis
+        if self.leases is None or self.views is None:
+            return None  # one process, or no views shared: this engine's as before
+        try:
+            holder = await self.leases.holder(campaign_id)
+        except RedisError as exc:
+            raise ApiError(
+                503, f"campaign {campaign_id}: the campaign leases are unavailable ({exc})"
+            ) from None
+        return None if holder is None or holder == self.leases.owner else holder
 
     # Inbound queues (docs/inbound.md) -----------------------------------------------------------
     def _desk(self) -> InboundDesk:

@@ -525,3 +525,23 @@ async def test_the_queues_add_up_over_every_live_process(
     assert sales["processes"] == ["dialer-1", "dialer-2"]
     assert sales["calls_waiting"] == 2 and sales["longest_wait_s"] == 8.0
     assert sales["agents"]["available"] == 1 and sales["agents"]["paused"] == 0
+
+
+async def test_a_campaign_not_dialed_here_is_a_503_while_redis_is_away(desk: Desk) -> None:
+    away = "redis://127.0.0.1:9/0"  # nobody listens
+    leases = RedisLeases(away, "dialer-1")
+    views = RedisViews(away, "dialer-1", timeout_s=0.2)
+    api = Api(desk.engine, desk.sessions, Registry(), leases=leases, views=views)
+    client = TestClient(TestServer(api.app()))
+    await client.start_server()
+    try:
+        response = await client.get(
+            f"/api/campaigns/{desk.center.campaign_id}", headers=desk.as_supervisor()
+        )
+        body = await response.json()
+    finally:
+        await client.close()
+        await leases.close()
+        await views.close()
+    assert response.status == 503
+    assert f"campaign {desk.center.campaign_id}" in body["error"] and "unavailable" in body["error"]
