@@ -6,8 +6,9 @@ see only the campaigns they are members of; supervisors and administrators watch
 tune pacing live (validated, written through the store, which audits the change).
 
 Errors are JSON ``{"error": "...", "field": "..."}`` with 400 (bad input, naming the field), 401
-(no or bad token), 403 (not yours), 404, 409 (not possible in the current state) or 422
-(mandatory dynamic fields missing, naming them). Never a traceback.
+(no or bad token), 403 (not yours), 404, 409 (not possible in the current state), 422
+(mandatory dynamic fields missing, naming them) or 503 (another dialer process's view is not
+there: it stopped, or Redis is away). Never a traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
@@ -29,6 +29,13 @@ from dialer.engine.ports import Typification
 from dialer.leases import Leases
 from dialer.live import KEEPALIVE, RESET, LiveEvent, position_of, sse
 from dialer.metrics import Registry
+from dialer.shared_views import (
+    SharedViews,
+    Snapshot,
+    campaign_view,
+    merge_queue_views,
+    queue_views,
+)
 from store import users as store_users
 from store.audit import audit
 from store.campaigns import get_campaign, update_campaign
@@ -76,12 +83,14 @@ class Api:
         *,
         inbound: InboundDesk | None = None,
         leases: Leases | None = None,
+        views: SharedViews | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = sessions
         self.metrics = metrics
         self.inbound = inbound
         self.leases = leases  # which process dials which campaign (dialer/leases.py)
+        self.views = views  # what the other processes serve (dialer/shared_views.py)
         self.live_keepalive_s = 15.0  # a comment line this often keeps proxies from closing
 
     def app(self) -> web.Application:
@@ -420,8 +429,10 @@ class Api:
         return self._campaign_id(request)
 
     async def campaign_state(self, request: web.Request) -> web.Response:
+        """The campaign's settings and live state. Its live state comes from the process that
+        dials it: this one's engine, or the snapshot that process published
+        (dialer/shared_views.py), with ``process`` and ``as_of`` saying whose and how old."""
         campaign_id = self._running(request)
-        running = self.engine.running(campaign_id)
         async with self.sessions() as session:
             campaign = await get_campaign(session, campaign_id)
             pending = await session.scalar(
@@ -435,22 +446,49 @@ class Api:
             "name": campaign.name,
             "dial_mode": campaign.dial_mode.value,
             "active": campaign.active,
-            "running": running is not None,
             "has_contacts": pending is not None,
-            "agents": self.engine.roster.counts(campaign_id),
+            **await self._campaign_view(campaign_id),
         }
-        if running is not None:
-            stats = running.stats
-            body.update(
-                paused=running.paused,
-                calls_in_flight=len(self.engine.in_flight(campaign_id)),
-                waiting_for_agent=self.engine.roster.waiting_for(campaign_id),
-                stats={k: v for k, v in asdict(stats).items() if k != "outcomes"},
-                outcomes=stats.outcomes,
-                abandon_rate=stats.abandon_rate,
-                decisions=[d.to_json() for d in running.pacer.history[-20:]],
-            )
         return _json(body)
+
+    async def _campaign_view(self, campaign_id: int) -> dict[str, Any]:
+        holder = await self._holder(campaign_id)
+        if holder is None:
+            return {
+                **campaign_view(self.engine, campaign_id),
+                "process": self.engine.owner,
+                "as_of": self.engine.now().isoformat(),
+            }
+        assert self.views is not None  # _holder names another process only with shared views
+        try:
+            snapshot = await self.views.published(holder)
+        except RedisError as exc:
+            raise ApiError(
+                503, f"campaign {campaign_id}: the shared views are unavailable ({exc})"
+            ) from None
+        view = None if snapshot is None else snapshot.campaigns.get(campaign_id)
+        if snapshot is None or view is None:
+            raise ApiError(
+                503,
+                f"campaign {campaign_id} is dialed by the dialer process {holder!r}, which has "
+                "published no view of it (stopped, or just started): ask again shortly",
+                "campaign",
+            )
+        return {**view, "process": snapshot.process, "as_of": snapshot.as_of_iso}
+
+    async def _holder(self, campaign_id: int) -> str | None:
+        """The other process whose view of the campaign to show; None: this engine's."""
+        if self.engine.running(campaign_id) is not None:
+            return None  # dialed here: no need to ask Redis
+        if self.leases is None or self.views is None:
+            return None  # one process, or no views shared: this engine's as before
+        try:
+            holder = await self.leases.holder(campaign_id)
+        except RedisError as exc:
+            raise ApiError(
+                503, f"campaign {campaign_id}: the campaign leases are unavailable ({exc})"
+            ) from None
+        return None if holder is None or holder == self.leases.owner else holder
 
     # Inbound queues (docs/inbound.md) -----------------------------------------------------------
     def _desk(self) -> InboundDesk:
@@ -530,16 +568,12 @@ class Api:
 
     async def queues(self, request: web.Request) -> web.Response:
         """Every inbound queue: calls waiting, longest wait, service level, abandon rate in the
-        queue, agents by state."""
+        queue, agents by state; over every live dialer process (dialer/shared_views.py)."""
         self._supervisor(request)
         desk = self._desk()
+        floor = await self._floor_queues()
         return _json(
-            {
-                "queues": [
-                    {"campaign_id": c.campaign_id, **desk.queue_view(queue)}
-                    for queue, c in sorted(desk.campaign_of_queue.items())
-                ]
-            }
+            {"queues": [floor[queue] for queue in sorted(desk.campaign_of_queue) if queue in floor]}
         )
 
     async def campaign_queue(self, request: web.Request) -> web.Response:
@@ -548,7 +582,29 @@ class Api:
         campaign = desk.directory.by_campaign.get(campaign_id)
         if campaign is None:
             raise ApiError(404, f"campaign {campaign_id} has no inbound queue")
-        return _json({"campaign_id": campaign_id, **desk.queue_view(campaign.queue)})
+        floor = await self._floor_queues()
+        return _json({**floor[campaign.queue], "campaign_id": campaign_id})
+
+    async def _floor_queues(self) -> dict[str, dict[str, Any]]:
+        """Each queue merged over this process (read now) and every other live one (their
+        latest snapshots): callers wait at the inbound side, agents where they logged in."""
+        own = Snapshot(self.engine.owner, self.engine.clock.now(), queues=queue_views(self.inbound))
+        snapshots = [own]
+        if self.views is not None:
+            try:
+                others = await self.views.live()
+            except RedisError as exc:
+                raise ApiError(503, f"the shared views are unavailable ({exc})") from None
+            snapshots += [s for s in others if s.process != own.process]
+        merged: dict[str, dict[str, Any]] = {}
+        for queue in own.queues:
+            seen = [s for s in snapshots if queue in s.queues]
+            merged[queue] = {
+                **merge_queue_views([s.queues[queue] for s in seen]),
+                "processes": [s.process for s in seen],
+                "as_of": min(seen, key=lambda s: s.as_of).as_of_iso,  # the oldest part
+            }
+        return merged
 
     async def dids_get(self, request: web.Request) -> web.Response:
         campaign_id = self._running(request)

@@ -7,8 +7,9 @@ Redis, those whose lease this process holds: several processes share the campaig
 takes over the campaigns of another that died); one that cannot (no trunk, predictive without
 its "No contact" results) is logged with the reason and left alone. Agents log in through the
 API; supervisors watch ``GET /api/live`` (through Redis when ``redis_url`` is set, so every
-process's events reach every process's API). SIGTERM/SIGINT: stop dialing, let the calls in
-flight finish, give the leases back, exit.
+process's events reach every process's API), and the campaign and queue views answer for the
+whole floor whichever process is asked (dialer/shared_views.py). SIGTERM/SIGINT: stop dialing,
+let the calls in flight finish, give the leases back, exit.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dialer.live_redis import RedisFeed
 from dialer.metrics import Registry
 from dialer.reminder_notices import ReminderNotices
 from dialer.settings import Settings
+from dialer.shared_views import LocalViews, RedisViews, SharedViews, ViewPublisher, snapshot_of
 from store.db import Database
 from store.enums import DialMode
 from store.models import Campaign, CampaignMember
@@ -71,10 +73,12 @@ async def serve(
     # Live events for supervisors: shared by every dialer process on the same Redis.
     live: LiveFeed = MemoryFeed()
     leases: Leases = LocalLeases(owner)
+    redis_views: RedisViews | None = None
     if settings.redis_url:
         prefix = settings.redis_key_prefix
         live = RedisFeed(settings.redis_url, key=f"{prefix}live")
         leases = RedisLeases(settings.redis_url, owner, prefix=f"{prefix}lease:")
+        redis_views = RedisViews(settings.redis_url, owner, prefix=f"{prefix}views:")
     records = StoreRecords(db.sessions, clock, owner=owner)
     engine = Engine(
         records,
@@ -98,8 +102,14 @@ async def serve(
         port=settings.fastagi.port,
         exec_timeout=settings.fastagi.exec_timeout_s,
     )
+    # Supervisors' views of the campaigns and queues served here, for every process's API;
+    # alone (no Redis), the API reads this engine and nothing is published.
+    views: SharedViews = redis_views or LocalViews(owner, lambda: snapshot_of(engine, inbound))
+    publisher = None
+    if redis_views is not None:
+        publisher = ViewPublisher(redis_views, lambda: snapshot_of(engine, inbound), clock)
     runner = web.AppRunner(
-        Api(engine, db.sessions, Registry(), inbound=inbound, leases=leases).app()
+        Api(engine, db.sessions, Registry(), inbound=inbound, leases=leases, views=views).app()
     )
     await agi.start()
     await inbound.load()
@@ -142,6 +152,8 @@ async def serve(
     keeper.start()
     notices = ReminderNotices(db.sessions, roster, live, clock)
     notices.start()
+    if publisher is not None:
+        publisher.start()
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -155,6 +167,8 @@ async def serve(
         await keeper.stop()
         await engine.stop_dialing()
         await engine.drain(timeout_s=120)
+        if publisher is not None:  # after the drain: its calls' ends were shown till the last
+            await publisher.stop()
         await keeper.release_all()  # another process may take them over at once
         await inbound.drain()
         await runner.cleanup()
@@ -163,4 +177,5 @@ async def serve(
         await agi.close()
         await live.close()
         await leases.close()
+        await views.close()
         await db.close()

@@ -5,7 +5,7 @@ Precedence: built-in defaults < the TOML file < environment variables (env wins)
 The file holds top-level keys and three tables::
 
     database_url = "sqlite+aiosqlite:///./var/dialer.sqlite3"
-    redis_url = "redis://127.0.0.1:6379/0"   # optional: campaign leases, live events (below)
+    redis_url = "redis://127.0.0.1:6379/0"   # optional: leases, live events, views (below)
     redis_key_prefix = "dialer:"             # one per floor sharing that Redis
     tick_seconds = 1.0
     [ami]
@@ -93,8 +93,9 @@ class Settings:
 
     database_url: str = "sqlite+aiosqlite:///./var/dialer.sqlite3"
     redis_url: str | None = None
-    # With Redis, several dialer processes share campaign leases and the live events under
-    # these keys (docs/architecture.md, "Several dialer processes"); one prefix per floor.
+    # With Redis, several dialer processes share campaign leases, the live events and the
+    # supervisors' views under these keys (docs/architecture.md, "Several dialer processes");
+    # one prefix per floor.
     redis_key_prefix: str = "dialer:"
     tick_seconds: float = 1.0
     # docs/architecture.md step 3: a live answer not given an agent within 2 s is dropped.

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+import redis.asyncio as aioredis
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -19,11 +20,14 @@ from dialer.clock import ScaledClock
 from dialer.demo import shift_start
 from dialer.demo_seed import DemoCenter, seed_center
 from dialer.engine.engine import Engine
+from dialer.engine.inbound import InboundDesk
+from dialer.engine.inbound_records import InboundRecords
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import AgentState, Roster
 from dialer.leases import RedisLeases
 from dialer.live import Batch, LiveEvent, MemoryFeed
 from dialer.metrics import Registry
+from dialer.shared_views import RedisViews, Snapshot, queue_views, snapshot_of
 from store import hopper
 from store.attempts import start_attempt
 from store.db import SessionFactory
@@ -145,6 +149,7 @@ async def test_supervisors_only_see_campaign_state(desk: Desk) -> None:
     body = await (await desk.client.get(path, headers=desk.as_supervisor())).json()
     assert body["name"] == "Demo predictive" and body["dial_mode"] == "predictive"
     assert body["running"] is False
+    assert body["process"] == desk.engine.owner  # one process: its own engine answers
 
 
 async def test_pacing_is_validated_naming_the_field(desk: Desk) -> None:
@@ -411,3 +416,132 @@ async def test_an_agent_s_feed_brings_their_reminders_and_not_others(desk: Desk)
     frame = await next_event(live)
     assert frame["event"] == "reminder" and json_of(frame)["agent_id"] == me
     live.close()
+
+
+@dataclass
+class TwoProcesses:
+    """The desk's process (``dialer-1``, the one asked, with an inbound desk) and another one,
+    ``dialer-2``, on one Redis: its own engine, leases and shared views."""
+
+    client: TestClient  # type: ignore[type-arg]
+    there: Engine
+    there_leases: RedisLeases
+    there_views: RedisViews
+    here_desk: InboundDesk
+
+
+@pytest.fixture
+async def two_processes(
+    desk: Desk, redis_url: str, redis_key_prefix: str
+) -> AsyncIterator[TwoProcesses]:
+    here_leases = RedisLeases(redis_url, "dialer-1", prefix=f"{redis_key_prefix}lease:")
+    here_views = RedisViews(redis_url, "dialer-1", prefix=f"{redis_key_prefix}views:")
+    there_leases = RedisLeases(redis_url, "dialer-2", prefix=f"{redis_key_prefix}lease:")
+    there_views = RedisViews(redis_url, "dialer-2", prefix=f"{redis_key_prefix}views:")
+    clock = desk.engine.clock
+    ami = AMIClient("127.0.0.1", 9, ping_interval=None)
+    records = StoreRecords(desk.sessions, clock, owner="dialer-2")
+    there = Engine(records, ami, Roster(clock), clock, owner="dialer-2")
+    inbound = InboundDesk(desk.engine, InboundRecords(StoreRecords(desk.sessions, clock)))
+    api = Api(
+        desk.engine,
+        desk.sessions,
+        Registry(),
+        inbound=inbound,
+        leases=here_leases,
+        views=here_views,
+    )
+    client = TestClient(TestServer(api.app()))
+    await client.start_server()
+    try:
+        yield TwoProcesses(client, there, there_leases, there_views, inbound)
+    finally:
+        await client.close()
+        await there.roster.close()
+        cleaner = aioredis.from_url(redis_url)
+        keys = [k async for k in cleaner.scan_iter(f"{redis_key_prefix}*")]
+        if keys:
+            await cleaner.delete(*keys)
+        await cleaner.aclose()
+        for opened in (here_leases, here_views, there_leases, there_views):
+            await opened.close()
+
+
+@pytest.mark.redis
+async def test_a_campaign_dialed_by_another_process_is_shown_from_its_snapshot(
+    desk: Desk, two_processes: TwoProcesses
+) -> None:
+    campaign_id = desk.center.campaign_id
+    assert await two_processes.there_leases.acquire(campaign_id) is None
+    agent = desk.center.agents[0].user_id
+    two_processes.there.roster.add(agent, "Ana", "PJSIP/ana", {campaign_id})
+    two_processes.there.roster.login(agent)  # at dialer-2, where the campaign is dialed
+    await two_processes.there_views.publish(snapshot_of(two_processes.there, None))
+    response = await two_processes.client.get(
+        f"/api/campaigns/{campaign_id}", headers=desk.as_supervisor()
+    )
+    body = await response.json()
+    assert response.status == 200 and body["process"] == "dialer-2"
+    assert (
+        body["agents"]["available"] == 1
+        and desk.engine.roster.counts(campaign_id)["available"] == 0
+    )
+    assert body["name"] == "Demo predictive"  # the settings still from the store
+    assert dt.datetime.fromisoformat(body["as_of"]).tzinfo is not None
+
+
+@pytest.mark.redis
+async def test_a_campaign_whose_process_published_no_view_is_a_503_naming_it(
+    desk: Desk, two_processes: TwoProcesses
+) -> None:
+    campaign_id = desk.center.campaign_id
+    assert await two_processes.there_leases.acquire(campaign_id) is None  # and nothing since
+    response = await two_processes.client.get(
+        f"/api/campaigns/{campaign_id}", headers=desk.as_supervisor()
+    )
+    body = await response.json()
+    assert response.status == 503 and body["field"] == "campaign"
+    assert f"campaign {campaign_id}" in body["error"] and "'dialer-2'" in body["error"]
+
+
+@pytest.mark.redis
+async def test_the_queues_add_up_over_every_live_process(
+    desk: Desk, two_processes: TwoProcesses
+) -> None:
+    async with desk.sessions() as session, session.begin():
+        campaign = await session.get(Campaign, desk.center.campaign_id)
+        assert campaign is not None
+        campaign.queue = "sales"
+    await two_processes.here_desk.load()
+    # dialer-2 takes the inbound side: two callers wait there, for an agent logged in there.
+    seen_there = queue_views(two_processes.here_desk)["sales"]
+    seen_there.update(calls_waiting=2, longest_wait_s=8.0, agents={"available": 1})
+    await two_processes.there_views.publish(
+        Snapshot("dialer-2", desk.engine.clock.now(), queues={"sales": seen_there})
+    )
+    response = await two_processes.client.get("/api/queues", headers=desk.as_supervisor())
+    [sales] = (await response.json())["queues"]
+    assert sales["queue"] == "sales" and sales["campaign_id"] == desk.center.campaign_id
+    assert sales["processes"] == ["dialer-1", "dialer-2"]
+    assert sales["calls_waiting"] == 2 and sales["longest_wait_s"] == 8.0
+    assert sales["agents"]["available"] == 1 and sales["agents"]["paused"] == 0
+
+
+async def test_a_campaign_not_dialed_here_is_a_503_while_redis_is_away(desk: Desk) -> None:
+    away = "redis://127.0.0.1:9/0"  # nobody listens
+    leases = RedisLeases(away, "dialer-1")
+    views = RedisViews(away, "dialer-1", timeout_s=0.2)
+    api = Api(desk.engine, desk.sessions, Registry(), leases=leases, views=views)
+    client = TestClient(TestServer(api.app()))
+    await client.start_server()
+    try:
+        response = await client.get(
+            f"/api/campaigns/{desk.center.campaign_id}", headers=desk.as_supervisor()
+        )
+        body = await response.json()
+    finally:
+        await client.close()
+        await leases.close()
+        await views.close()
+    assert response.status == 503
+    assert f"campaign {desk.center.campaign_id}" in body["error"] and "unavailable" in body["error"]

@@ -18,6 +18,7 @@ from dialer.demo import shift_start
 from dialer.demo_seed import seed_center
 from dialer.service import serve
 from dialer.settings import AmiSettings, ApiSettings, FastAgiSettings, Settings
+from dialer.shared_views import Snapshot
 from dialer.simasterisk import NumberModel, SimConfig, SimulatedAsterisk
 from store.db import make_engine, make_session_factory
 from store.models import Attempt
@@ -68,6 +69,7 @@ async def test_serve_dials_its_leased_campaign_and_stops_cleanly(
         api=ApiSettings(port=api_port),
     )
     lease = f"{redis_key_prefix}lease:campaign:{center.campaign_id}"
+    views = f"{redis_key_prefix}views:process:dialer-t"
     client = aioredis.from_url(redis_url, decode_responses=True)
     stop = asyncio.Event()
     running = asyncio.ensure_future(serve(settings, owner="dialer-t", stop=stop, clock=clock))
@@ -97,8 +99,16 @@ async def test_serve_dials_its_leased_campaign_and_stops_cleanly(
             async with http.post(f"{base}/api/agent/login", headers=headers) as r:
                 assert r.status == 200
             await until(lambda: sim.originates >= 6, 30)
+            # What it dials is published for every process's API (dialer/shared_views.py).
+            published = await client.get(views)
+            assert published is not None
+            campaign = Snapshot.decode(published).campaigns[center.campaign_id]
+            assert campaign["running"] is True
+            agents = campaign["agents"]  # the one agent, logged in here (on a call or not)
+            assert sum(agents.values()) == 1 and agents["logged_out"] == 0
         stop.set()
         await asyncio.wait_for(running, 60)
+        assert await client.get(views) is None  # withdrawn, not left to expire
         assert await client.get(lease) is None  # given back: another process may take it
         assert await client.zscore(f"{redis_key_prefix}lease:processes", "dialer-t") is None
     finally:
