@@ -95,6 +95,9 @@ class Engine:
     def running(self, campaign_id: int) -> object | None:
         return True if self.campaigns.get(campaign_id) else None
 
+    async def settle_dead_owners(self, campaign_ids: Collection[int]) -> None:
+        return None
+
 
 class Clock:
     def __init__(self) -> None:
