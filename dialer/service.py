@@ -77,7 +77,12 @@ async def serve(
     if settings.redis_url:
         prefix = settings.redis_key_prefix
         live = RedisFeed(settings.redis_url, key=f"{prefix}live")
-        leases = RedisLeases(settings.redis_url, owner, prefix=f"{prefix}lease:")
+        leases = RedisLeases(
+            settings.redis_url,
+            owner,
+            ttl_s=settings.campaign_lease_seconds,
+            prefix=f"{prefix}lease:",
+        )
         redis_views = RedisViews(settings.redis_url, owner, prefix=f"{prefix}views:")
     records = StoreRecords(db.sessions, clock, owner=owner)
     engine = Engine(

@@ -7,6 +7,7 @@ The file holds top-level keys and three tables::
     database_url = "sqlite+aiosqlite:///./var/dialer.sqlite3"
     redis_url = "redis://127.0.0.1:6379/0"   # optional: leases, live events, views (below)
     redis_key_prefix = "dialer:"             # one per floor sharing that Redis
+    campaign_lease_seconds = 15.0            # a dead process's campaigns taken over after it
     tick_seconds = 1.0
     [ami]
     host = "127.0.0.1"
@@ -97,6 +98,9 @@ class Settings:
     # supervisors' views under these keys (docs/architecture.md, "Several dialer processes");
     # one prefix per floor.
     redis_key_prefix: str = "dialer:"
+    # The life of a campaign lease (wall seconds): how soon another process takes over the
+    # campaigns of one that died, and how long Redis may be away before they stop dialing.
+    campaign_lease_seconds: float = 15.0
     tick_seconds: float = 1.0
     # docs/architecture.md step 3: a live answer not given an agent within 2 s is dropped.
     hand_off_limit_seconds: float = 2.0
@@ -257,6 +261,12 @@ def _check(settings: Any, prefix: str) -> None:
             raise SettingsError(f"settings key {key!r}: {value} is not a TCP port (1-65535)")
         if f.name in ("tick_seconds", "hand_off_limit_seconds") and not value > 0:
             raise SettingsError(f"settings key {key!r}: {value} must be a positive number")
+        # A campaign dials until 1 s before its lease may lapse (keeper.FENCE_MARGIN_S).
+        if f.name == "campaign_lease_seconds" and not value >= 2.0:
+            raise SettingsError(
+                f"settings key {key!r}: {value} s is too short (>= 2: a campaign stops "
+                "dialing 1 s before its lease may lapse)"
+            )
         if f.name == "originate_timeout_ms" and value < 1000:
             raise SettingsError(f"settings key {key!r}: {value} ms is too short (>= 1000)")
         if f.name == "log_level" and value.upper() not in LOG_LEVELS:

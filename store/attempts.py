@@ -11,7 +11,7 @@ idempotently, and the assignment settled from the result's retry rule.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -158,10 +158,14 @@ class OpenAttempt:
 
 
 async def open_attempts(
-    session: AsyncSession, owner: str, before: datetime, direction: Direction | None = None
+    session: AsyncSession,
+    owner: str,
+    before: datetime | None = None,
+    direction: Direction | None = None,
 ) -> list[OpenAttempt]:
-    """The attempts ``owner`` started before ``before`` and has not finished: the calls a
-    previous run of that dialer had in flight (the index ix_attempt_open holds only these)."""
+    """The attempts ``owner`` started (before ``before``, if given) and has not finished: the
+    calls a previous run of that dialer, or a dialer of that name that died, had in flight (the
+    index ix_attempt_open holds only these)."""
     query = select(
         Attempt.id,
         Attempt.campaign_id,
@@ -171,10 +175,54 @@ async def open_attempts(
         Attempt.dialed_at,
         Attempt.answered_at,
         Attempt.channel_uniqueid,
-    ).where(Attempt.outcome.is_(None), Attempt.lease_owner == owner, Attempt.created_at < before)
+    ).where(Attempt.outcome.is_(None), Attempt.lease_owner == owner)
+    if before is not None:
+        query = query.where(Attempt.created_at < before)
     if direction is not None:
         query = query.where(Attempt.direction == direction)
     return [OpenAttempt(*row) for row in await session.execute(query.order_by(Attempt.id))]
+
+
+async def open_attempt_owners(
+    session: AsyncSession, campaign_ids: Collection[int], other_than: str
+) -> list[str]:
+    """The owners other than ``other_than`` with attempts of these campaigns still open."""
+    if not campaign_ids:
+        return []
+    owners = await session.scalars(
+        select(Attempt.lease_owner)
+        .where(
+            Attempt.outcome.is_(None),
+            Attempt.lease_owner.is_not(None),
+            Attempt.lease_owner != other_than,
+            Attempt.campaign_id.in_(sorted(campaign_ids)),
+        )
+        .distinct()
+        .order_by(Attempt.lease_owner)
+    )
+    return [owner for owner in owners if owner is not None]
+
+
+async def take_over_attempts(
+    session: AsyncSession, attempt_ids: Collection[int], owner: str, new_owner: str
+) -> list[tuple[int, int | None]]:
+    """``owner``'s open attempts among ``attempt_ids`` become ``new_owner``'s (the process
+    that follows those calls to their ends from now on, and settles them if it restarts);
+    those already finished are left alone. The attempts taken, with their assignments."""
+    if not attempt_ids:
+        return []
+    taken = await session.execute(
+        update(Attempt)
+        .where(
+            Attempt.id.in_(sorted(attempt_ids)),
+            Attempt.outcome.is_(None),
+            Attempt.lease_owner == owner,
+        )
+        .values(lease_owner=new_owner)
+        .returning(Attempt.id, Attempt.assignment_id)
+        .execution_options(synchronize_session=False)
+    )
+    return [(attempt_id, assignment_id) for attempt_id, assignment_id in taken]
 
 
 async def record_outcome(

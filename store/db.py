@@ -12,6 +12,8 @@ Datetimes are timezone-aware on both backends (:class:`UTCDateTime`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,6 +166,44 @@ class OwnerInUse(RuntimeError):
     """Another running dialer process has the same owner name (PostgreSQL)."""
 
 
+# The owner lock: a session advisory lock on the owner's name, held by the process running
+# under that name for as long as it runs (Database.hold_owner).
+_TRY_OWNER_LOCK = text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))")
+_OWNER_UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))")
+
+
+def _owner_lock_name(owner: str) -> dict[str, str]:
+    return {"name": f"dialer owner {owner}"}
+
+
+@contextlib.asynccontextmanager
+async def owner_stopped(engine: AsyncEngine, owner: str) -> AsyncIterator[bool]:
+    """Whether no dialer process runs as ``owner`` now; if none does, none can start under
+    that name until the block ends (its :meth:`Database.hold_owner` is refused), so the block
+    may settle the calls that owner left open without meeting it doing the same.
+
+    PostgreSQL: the owner's advisory lock, taken here if free (a process that runs holds it,
+    whatever else it is cut off from), let go at the end. SQLite: the file lock admits one
+    process only, so a process that holds the database knows every other owner has stopped."""
+    if engine.url.get_backend_name() != "postgresql":
+        yield True
+        return
+    async with engine.connect() as connection:
+        got = bool(await connection.scalar(_TRY_OWNER_LOCK, _owner_lock_name(owner)))
+        await connection.commit()  # the lock is the session's; no transaction left open
+        try:
+            yield got
+        finally:
+            if got:
+                try:
+                    await connection.execute(_OWNER_UNLOCK, _owner_lock_name(owner))
+                    await connection.commit()
+                except BaseException:
+                    # Not back to the pool with the lock: closing the session lets it go.
+                    await connection.invalidate()
+                    raise
+
+
 @dataclass
 class Database:
     """An open database: the engine, a session factory and, on SQLite, the process lock."""
@@ -191,14 +231,13 @@ class Database:
         under) for as long as this database is open: on PostgreSQL a session advisory lock,
         so a second running process with the same name is refused (raises
         :class:`OwnerInUse`) instead of renewing the first one's leases and settling its
-        calls as a restart would. SQLite already admits one process only."""
+        calls as a restart would; and a process taking this one's campaigns over settles
+        its calls only once the lock is free (:func:`owner_stopped`). SQLite already admits
+        one process only."""
         if self.url.get_backend_name() != "postgresql" or self._owner is not None:
             return
         connection = await self.engine.connect()
-        got = await connection.scalar(
-            text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"),
-            {"name": f"dialer owner {owner}"},
-        )
+        got = await connection.scalar(_TRY_OWNER_LOCK, _owner_lock_name(owner))
         await connection.commit()  # the lock is the session's; no transaction left open
         if not got:
             await connection.close()

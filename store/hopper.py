@@ -207,6 +207,43 @@ async def renew_in(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def take_over_in(
+    session: AsyncSession,
+    assignment_ids: list[int],
+    owner: str,
+    new_owner: str,
+    now: datetime,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+) -> int:
+    """The leases of contacts still on the phone in calls ``owner`` placed pass to
+    ``new_owner``, which follows those calls now (``owner`` stopped): leased until
+    ``now + lease_seconds``, renewed by ``new_owner`` until the calls' outcomes release them.
+    Lapsed ones too, still leased (nobody claimed them since) or put back to pending by a
+    claim's reclaim and not dialed since: a contact on the phone must not be claimed. One
+    another claimer holds is left to it. Returns how many were taken."""
+    if not assignment_ids:
+        return 0
+    result = await session.execute(
+        update(Assignment)
+        .where(
+            Assignment.id.in_(assignment_ids),
+            or_(
+                and_(
+                    Assignment.state == AssignmentState.LEASED,
+                    Assignment.lease_owner.in_([owner, new_owner]),
+                ),
+                Assignment.state == AssignmentState.PENDING,
+            ),
+        )
+        .values(
+            state=AssignmentState.LEASED,
+            lease_owner=new_owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 class Hopper:
     """The hopper over a session factory; each call is one transaction."""
 

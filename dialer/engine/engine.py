@@ -19,7 +19,7 @@ import contextlib
 import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from agi.server import AGICall
@@ -64,9 +64,12 @@ LIVE_DECISION_EVERY_S = 10.0  # a decision that places nothing and says nothing 
 # dialplan's VarSet and Newexten above all (some 40 % of what Asterisk sends about a call), is
 # not even sent to us.
 AMI_EVENTS = "call,agent"
-# Notes on the attempts a previous run left open (Engine._settle_previous_run).
+# Notes on the attempts a stopped dialer left open (Engine._settle): a previous run of this
+# one, or a process of another name that died (named: its attempts are this one's now).
 PREVIOUS_RUN_GONE = "the dialer restarted during the call: not on Asterisk any more"
 PREVIOUS_RUN_ENDED = "the dialer restarted during the call: its end seen, the rest not"
+DEAD_OWNER_GONE = "{owner}, the dialer of the call, died during it: not on Asterisk any more"
+DEAD_OWNER_ENDED = "{owner}, the dialer of the call, died during it: its end seen, the rest not"
 
 # Calls placed and not yet routed to an agent: ringing, or answered and in AMD (pacing's
 # "calls in flight"; a routed call waiting for an agent is one of its "calls waiting").
@@ -161,10 +164,12 @@ class Engine:
         self.lease_renew_s = lease_renew_s
         self.tracker = CallTracker(settle_s=5.0)
         self.started_at = clock.now()
-        # Calls a previous run left in flight and still up on Asterisk, outbound and inbound,
-        # by their channels' Uniqueids: each is closed when a channel of it hangs up
-        # (_settle_previous_run), unless the inbound desk adopts it (adopt_orphan).
+        # Calls a stopped dialer (a previous run, or a dead process of another name) left in
+        # flight and still up on Asterisk, outbound and inbound, by their channels' Uniqueids:
+        # each is closed when a channel of it hangs up (_settle), unless the inbound desk
+        # adopts it (adopt_orphan).
         self._orphans: dict[str, OpenCall] = {}
+        self._running_owners: set[str] = set()  # others found running: logged once
         self.calls: dict[int, CallMeta] = {}
         self._ended_calls: dict[int, CallMeta] = {}
         self.campaigns: dict[int, RunningCampaign] = {}
@@ -267,7 +272,7 @@ class Engine:
         channels it still has (CoreShowChannels); the others are closed with what was known,
         and none is ever re-dialed. After the first connect: the previous run's calls."""
         if client.connections <= 1:
-            await self._settle_previous_run(client)
+            await self._settle(client, self.owner, _utc(self.started_at))
             return
         self._apply(self.tracker.link_lost(self.clock.now()))
         try:
@@ -281,44 +286,83 @@ class Engine:
         up = set(live)
         for orphan in {id(c): c for c in self._orphans.values()}.values():
             if not any(u in up for u in orphan.uniqueids):
-                self._close_orphan(orphan, PREVIOUS_RUN_ENDED)
+                self._close_orphan(orphan, ended=True)
 
-    async def _settle_previous_run(self, client: AMIClient) -> None:
-        """The attempts a previous run of this dialer (the same owner) left without an
-        outcome: a crash or a kill during calls (DESIGN.md: a restart never loses an outcome
-        nor dials a contact twice). Asterisk is asked which are still up (CoreShowChannels:
-        outbound by ChannelId att-<id>-1/-2, inbound by the caller's channel): those are
-        closed when they hang up (a caller still queued is adopted by the inbound desk, which
-        follows it to its end), the others now, as ``unknown`` with a note; contacts stay
-        leased until then, and nothing is re-dialed. What happened during the call was not
-        seen, so nothing more is claimed."""
+    async def settle_dead_owners(self, campaign_ids: Collection[int]) -> None:
+        """The calls of these campaigns other dialers left open, when those dialers are dead:
+        certain, not guessed (their owner lock is free; a process merely cut off from Redis
+        still holds its own). Each such dialer's calls, all of them, are settled as a restart
+        settles its own, holding its lock meanwhile so that it cannot start again and settle
+        them too; they are this process's from then on. A live dialer's are left to it."""
         try:
-            left = await self.records.open_calls(_utc(self.started_at) or self.now())
+            owners = await self.records.open_call_owners(campaign_ids)
         except Exception:
-            log.exception("reading the previous run's open attempts failed")
+            log.exception("reading the open attempts of other dialers failed")
+            return
+        for owner in owners:
+            try:
+                async with self.records.owner_stopped(owner) as stopped:
+                    if stopped:
+                        await self._settle(self.ami, owner)
+            except Exception:
+                log.exception("settling the calls %s left open failed", owner)
+                continue
+            if stopped:
+                self._running_owners.discard(owner)
+            elif owner not in self._running_owners:
+                self._running_owners.add(owner)
+                log.info("%s runs (its owner lock is held): its open calls are its own", owner)
+
+    async def _settle(
+        self, client: AMIClient, owner: str, before: dt.datetime | None = None
+    ) -> None:
+        """The attempts a stopped dialer left without an outcome: a previous run of this one
+        (``owner`` is ours; its attempts started ``before`` this run), after a crash or a kill
+        during calls, or a dead process of another name (DESIGN.md: no outcome is lost and no
+        contact dialed twice at once). Asterisk is asked which are still up
+        (CoreShowChannels: outbound by ChannelId att-<id>-1/-2, inbound by the caller's
+        channel): those are closed when they hang up (a caller still queued at this run's
+        first connect is adopted by the inbound desk, which follows it to its end), the others
+        now, as ``unknown`` with a note; the attempts are ours from here, their contacts
+        leased by us until then, and nothing is re-dialed. What happened during the call was
+        not seen, so nothing more is claimed."""
+        whose = "the previous run" if owner == self.owner else owner
+        try:
+            left = await self.records.open_calls(owner, before)
+        except Exception:
+            log.exception("reading the open attempts of %s failed", whose)
             return
         if not left:
             return
         try:
             channels = await client.core_show_channels()
         except AMIError as exc:
-            # Left open (their contacts leased by us): the next start settles them.
-            log.error("previous run's calls: CoreShowChannels failed: %s", exc)
+            log.error("calls of %s: CoreShowChannels failed: %s", whose, exc)
+            if owner == self.owner:
+                # Left open, their contacts leased by us: the next start settles them. Another
+                # dialer's stay its own, tried again at the next round.
+                await self._take_over(owner, left)
             return
-        live = {m.get("Uniqueid") or "" for m in channels.events}
-        gone = 0
-        for call in left:
-            if any(u in live for u in call.uniqueids):
-                self._orphans.update((u, call) for u in call.uniqueids)
-            else:
-                gone += 1
-                self._close_orphan(call, PREVIOUS_RUN_GONE)
+        up, gone = split_up(left, {m.get("Uniqueid") or "" for m in channels.events})
+        for call in up:  # watched from here: their Hangups close them
+            self._orphans.update((u, call) for u in call.uniqueids)
+        await self._take_over(owner, left)
+        # Written before we return: another dialer's before its owner lock is let go.
+        await asyncio.gather(*(self._close_orphan(call, ended=False) for call in gone))
         log.warning(
-            "previous run left %d calls open: %d no longer on Asterisk (closed), %d still up",
+            "%s left %d calls open: %d no longer on Asterisk (closed), %d still up",
+            whose,
             len(left),
-            gone,
-            len(left) - gone,
+            len(gone),
+            len(up),
         )
+
+    async def _take_over(self, owner: str, calls: Sequence[OpenCall]) -> None:
+        try:
+            await self.records.take_over(owner, calls)
+        except Exception:
+            # Still followed here; another dialer's are found again at the next round.
+            log.exception("taking over the open attempts of %s failed", owner)
 
     def adopt_orphan(self, uniqueid: str) -> OpenCall | None:
         """The previous run's call on channel ``uniqueid``, taken out of this watch: whoever
@@ -329,7 +373,8 @@ class Engine:
                 self._orphans.pop(u, None)
         return call
 
-    def _close_orphan(self, call: OpenCall, note: str) -> None:
+    def _close_orphan(self, call: OpenCall, *, ended: bool) -> asyncio.Future[None]:
+        """Write the outcome of a stopped dialer's call (``ended``: its Hangup seen here)."""
         for uniqueid in call.uniqueids:
             self._orphans.pop(uniqueid, None)
         result = AttemptResult(
@@ -337,11 +382,12 @@ class Engine:
             Outcome.UNKNOWN,
             dialed_at=call.dialed_at,
             ended_at=self.now(),
-            note=note,
+            note=orphan_note(call, self.owner, ended=ended),
         )
         task = asyncio.ensure_future(self._write(call.campaign_id, result))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
+        return task
 
     # The tick --------------------------------------------------------------------------------
     async def _run(self, running: RunningCampaign) -> None:
@@ -545,7 +591,7 @@ class Engine:
         if self._orphans and event.name == "Hangup":
             orphan = self._orphans.get(event.get("Uniqueid") or "")
             if orphan is not None:
-                self._close_orphan(orphan, PREVIOUS_RUN_ENDED)
+                self._close_orphan(orphan, ended=True)
                 return
         if event.name == "DialBegin":
             # The agent leg of a hand-off: Dial from the customer's ;1 half (att-<id>-1).
@@ -811,6 +857,22 @@ class Engine:
 
 def _no_inbound(campaign_id: int) -> int:
     return 0
+
+
+def split_up(calls: Sequence[OpenCall], live: set[str]) -> tuple[list[OpenCall], list[OpenCall]]:
+    """A stopped dialer's calls: those still up (a channel of theirs among Asterisk's ``live``
+    Uniqueids), and those gone."""
+    up = [call for call in calls if any(u in live for u in call.uniqueids)]
+    gone = [call for call in calls if not any(u in live for u in call.uniqueids)]
+    return up, gone
+
+
+def orphan_note(call: OpenCall, ours: str, *, ended: bool) -> str:
+    """How a stopped dialer's call was closed: its end seen (``ended``) or found gone; by its
+    own dialer's next run, or by another that took over from a dead one (named)."""
+    if call.owner == ours:
+        return PREVIOUS_RUN_ENDED if ended else PREVIOUS_RUN_GONE
+    return (DEAD_OWNER_ENDED if ended else DEAD_OWNER_GONE).format(owner=call.owner)
 
 
 def _attempt_of(uniqueid: str | None) -> int:

@@ -208,7 +208,7 @@ class InboundDesk:
 
     def _adopt_previous_run(self, waiting: list[Message]) -> None:
         """Callers still queued whose attempt a previous run of this dialer wrote: the
-        engine's restart settling (Engine._settle_previous_run) found them up; taken from it,
+        engine's restart settling (Engine._settle) found them up; taken from it,
         they are followed to their end like any caller, on that attempt (docs/inbound.md)."""
         for entry in waiting:
             uniqueid = entry.get("Uniqueid") or ""

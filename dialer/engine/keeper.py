@@ -5,7 +5,9 @@ keeper renews the leases of the campaigns the engine dials, stops those whose le
 (another process took it after it lapsed) or that are no longer active, and starts the active
 campaigns nobody holds: at start-up that is every campaign (one process) or an even share of
 them (several: each takes ceil(active / live processes), after one lease's life to see the
-others), and later a campaign just activated, or one whose process died. Campaigns linked
+others), and later a campaign just activated, or one whose process died: the calls a dead
+process left open in the campaigns it dials are settled first (Engine.settle_dead_owners), so no
+outcome is lost and no contact still on the phone is dialed. Campaigns linked
 by the agents they share go to one process together (:func:`linked_groups`). A campaign that
 cannot dial (no trunk, predictive without its "No contact" results: seed 004) is logged once per
 reason and its lease given back.
@@ -130,6 +132,7 @@ class CampaignKeeper:
         # restart) takes the rest of it.
         share = math.ceil(len(active) / max(1, processes))
         held = len(kept & active)
+        taken: list[tuple[int, float]] = []  # campaign, when its lease was asked for
         for group in groups:
             wanted = sorted(group - kept)
             if not wanted:
@@ -140,9 +143,14 @@ class CampaignKeeper:
             # The whole group in one script: none of it while another process holds any
             # campaign of it (its agents log in there).
             if await self.leases.acquire(group) is None:
-                for campaign_id in wanted:
-                    await self._start(campaign_id, sent_at)
+                taken.extend((campaign_id, sent_at) for campaign_id in wanted)
                 held += len(wanted)
+        # The calls a dead process left open in what we dial, settled before the campaigns
+        # just taken place a call (their contacts leased by us while still on the phone);
+        # every round, for a process that was only cut off when we took over and died since.
+        await self.engine.settle_dead_owners((kept & active) | {c for c, _ in taken})
+        for campaign_id, sent_at in taken:
+            await self._start(campaign_id, sent_at)
 
     def _confirm(self, campaign_ids: Iterable[int], sent_at: float) -> None:
         """The leases were renewed by a request sent at ``sent_at``: Redis counts their life

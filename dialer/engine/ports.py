@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -111,7 +112,8 @@ class AttemptResult:
 
 @dataclass(frozen=True)
 class OpenCall:
-    """A call a previous run of this dialer left without its outcome, outbound or inbound."""
+    """A call a stopped dialer left without its outcome, outbound or inbound: a previous run
+    of this one, or a process of another name that died."""
 
     attempt_id: int
     campaign_id: int
@@ -119,6 +121,7 @@ class OpenCall:
     # The channels Asterisk would still list for it: an outbound call's att-<id>-1 and -2,
     # an inbound caller's channel (none for an inbound attempt written before it was kept).
     uniqueids: tuple[str, ...]
+    owner: str  # the dialer whose attempt it was when found
 
 
 @dataclass(frozen=True)
@@ -175,10 +178,24 @@ class Records(Protocol):
 
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None: ...
 
-    async def open_calls(self, before: dt.datetime) -> list[OpenCall]:
-        """The attempts this dialer (its owner name) started before ``before`` and never
-        finished, outbound and inbound: a previous run's calls in flight. Outbound contacts
-        stay leased until their outcomes are written."""
+    async def open_calls(self, owner: str, before: dt.datetime | None = None) -> list[OpenCall]:
+        """The attempts the dialer named ``owner`` started (before ``before``, if given) and
+        never finished, outbound and inbound: a stopped run's calls in flight."""
+        ...
+
+    async def open_call_owners(self, campaign_ids: Collection[int]) -> list[str]:
+        """The other dialers (owner names) with calls of these campaigns never finished."""
+        ...
+
+    def owner_stopped(self, owner: str) -> AbstractAsyncContextManager[bool]:
+        """Whether no process runs as ``owner`` (certain, not guessed: its owner lock is
+        free); if so, none can start under that name before the block ends."""
+        ...
+
+    async def take_over(self, owner: str, calls: Sequence[OpenCall]) -> None:
+        """``owner``'s open ``calls`` are this dialer's from now on: their attempts, and the
+        leases of their contacts, renewed with its own calls' until the outcomes are written
+        (so no claim dials a contact still on the phone)."""
         ...
 
     async def typify(self, campaign_id: int, typification: Typification) -> None: ...

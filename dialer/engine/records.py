@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +35,7 @@ from store import attempts as store_attempts
 from store import hopper
 from store.blocklist import block_number
 from store.campaigns import default_typification, get_campaign, require_dialable
-from store.db import SessionFactory
+from store.db import SessionFactory, owner_stopped
 from store.enums import AcwTimeoutAction, AutoDropTarget, CallOutcome, Direction, MachineAction
 from store.errors import AttemptRefused, CannotDial
 from store.models import Attempt, DefaultPurpose
@@ -272,19 +272,38 @@ class StoreRecords:
             comments=result.note,
         )
 
-    async def open_calls(self, before: dt.datetime) -> list[OpenCall]:
+    async def open_calls(self, owner: str, before: dt.datetime | None = None) -> list[OpenCall]:
         async with self.sessions() as session:
-            left = await store_attempts.open_attempts(session, self.owner, before)
+            left = await store_attempts.open_attempts(session, owner, before)
         calls = []
         for a in left:
             if a.direction is Direction.INBOUND:
                 uniqueids: tuple[str, ...] = (a.channel_uniqueid,) if a.channel_uniqueid else ()
             else:
                 uniqueids = channel_ids(a.attempt_id)
-                if a.assignment_id is not None:
-                    self._live[a.attempt_id] = a.assignment_id  # renewed until written
-            calls.append(OpenCall(a.attempt_id, a.campaign_id, a.dialed_at, uniqueids))
+            calls.append(OpenCall(a.attempt_id, a.campaign_id, a.dialed_at, uniqueids, owner))
         return calls
+
+    async def open_call_owners(self, campaign_ids: Collection[int]) -> list[str]:
+        async with self.sessions() as session:
+            return await store_attempts.open_attempt_owners(session, campaign_ids, self.owner)
+
+    def owner_stopped(self, owner: str) -> contextlib.AbstractAsyncContextManager[bool]:
+        return owner_stopped(self.sessions.kw["bind"], owner)
+
+    async def take_over(self, owner: str, calls: Sequence[OpenCall]) -> None:
+        now = self._now()
+        async with self._writing(), self.sessions() as session, session.begin():
+            taken = await store_attempts.take_over_attempts(
+                session, [c.attempt_id for c in calls], owner, self.owner
+            )
+            ours = {a: assignment for a, assignment in taken if assignment is not None}
+            await hopper.take_over_in(
+                session, sorted(set(ours.values())), owner, self.owner, now, self.lease_seconds
+            )
+            # Renewed with our own calls until their outcomes are written (set before the
+            # commit: an outcome committed after it finds them here to drop).
+            self._live.update(ours)
 
     async def opt_out(self, campaign_id: int, attempt_id: int) -> None:
         now = self._now()

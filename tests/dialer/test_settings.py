@@ -95,6 +95,12 @@ def test_port_out_of_range_is_refused() -> None:
         load_settings(env={"DIALER_AMI__PORT": "70000"})
 
 
+def test_a_campaign_lease_too_short_to_fence_is_refused_by_name() -> None:
+    assert load_settings(env={}).campaign_lease_seconds == 15.0
+    with pytest.raises(SettingsError, match=r"'campaign_lease_seconds': 1.5 s is too short"):
+        load_settings(env={"DIALER_CAMPAIGN_LEASE_SECONDS": "1.5"})
+
+
 def test_missing_and_broken_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", env={})

@@ -8,8 +8,9 @@ tests/engine/test_engine_store.py runs the engine on the real store.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 
 from dialer.calls import channel_ids
@@ -92,13 +93,24 @@ class MemoryRecords:
         self.leased.discard(dialable.assignment_id)
         self.lease_log.append(("release", dialable.assignment_id))
 
-    async def open_calls(self, before: dt.datetime) -> list[OpenCall]:
-        """Attempts started before ``before`` without a result (a previous run's calls)."""
+    async def open_calls(self, owner: str, before: dt.datetime | None = None) -> list[OpenCall]:
+        """Attempts started before ``before`` without a result (a previous run's calls): one
+        owner only here."""
         return [
-            OpenCall(attempt_id, self.plan.campaign_id, started, channel_ids(attempt_id))
+            OpenCall(attempt_id, self.plan.campaign_id, started, channel_ids(attempt_id), owner)
             for attempt_id, (_, started) in self.attempts.items()
-            if attempt_id not in self.results and started < before
+            if attempt_id not in self.results and (before is None or started < before)
         ]
+
+    async def open_call_owners(self, campaign_ids: Collection[int]) -> list[str]:
+        return []  # one dialer only
+
+    @contextlib.asynccontextmanager
+    async def owner_stopped(self, owner: str) -> AsyncIterator[bool]:
+        yield True
+
+    async def take_over(self, owner: str, calls: Sequence[OpenCall]) -> None:
+        return None  # one dialer only: its calls are already its own
 
     async def typify(self, campaign_id: int, typification: Typification) -> None:
         self.typified[typification.attempt_id] = typification

@@ -472,7 +472,7 @@ async def test_a_campaign_dialed_by_another_process_is_shown_from_its_snapshot(
     desk: Desk, two_processes: TwoProcesses
 ) -> None:
     campaign_id = desk.center.campaign_id
-    assert await two_processes.there_leases.acquire(campaign_id) is None
+    assert await two_processes.there_leases.acquire([campaign_id]) is None
     agent = desk.center.agents[0].user_id
     two_processes.there.roster.add(agent, "Ana", "PJSIP/ana", {campaign_id})
     two_processes.there.roster.login(agent)  # at dialer-2, where the campaign is dialed
@@ -495,7 +495,7 @@ async def test_a_campaign_whose_process_published_no_view_is_a_503_naming_it(
     desk: Desk, two_processes: TwoProcesses
 ) -> None:
     campaign_id = desk.center.campaign_id
-    assert await two_processes.there_leases.acquire(campaign_id) is None  # and nothing since
+    assert await two_processes.there_leases.acquire([campaign_id]) is None  # and nothing since
     response = await two_processes.client.get(
         f"/api/campaigns/{campaign_id}", headers=desk.as_supervisor()
     )

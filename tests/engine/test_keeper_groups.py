@@ -108,6 +108,9 @@ class Engine:
         running = self.campaigns.get(campaign_id)
         return running if running is not None and not running.stopped else None
 
+    async def settle_dead_owners(self, campaign_ids: Collection[int]) -> None:
+        return None
+
 
 class Clock:
     speed = 1.0

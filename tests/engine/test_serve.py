@@ -64,6 +64,7 @@ async def test_serve_dials_its_leased_campaign_and_stops_cleanly(
         database_url=postgres_url,
         redis_url=redis_url,
         redis_key_prefix=redis_key_prefix,
+        campaign_lease_seconds=3.0,  # wall seconds: the keeper waits one before it takes
         ami=AmiSettings(port=ami_port),
         fastagi=FastAgiSettings(port=agi_port, url=f"agi://127.0.0.1:{agi_port}"),
         api=ApiSettings(port=api_port),
@@ -90,7 +91,7 @@ async def test_serve_dials_its_leased_campaign_and_stops_cleanly(
                 await asyncio.sleep(0.1)
             assert not running.done(), running.exception()
             # Taken once the keeper has settled (one lease's life, to see other processes).
-            for _ in range(100):
+            for _ in range(200):
                 if await client.get(lease) == "dialer-t":
                     break
                 await asyncio.sleep(0.05)

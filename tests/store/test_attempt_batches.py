@@ -6,20 +6,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from store.attempts import (
     AttemptOutcome,
+    open_attempt_owners,
     open_attempts,
     record_outcomes,
     start_attempts,
+    take_over_attempts,
     typify,
 )
 from store.blocklist import block_number
 from store.db import SessionFactory
 from store.enums import AssignmentState, CallbackState, CallOutcome, GroupKind, ReminderType
 from store.errors import AttemptRefused, InvalidSetting, NotFound, OutcomeConflict
-from store.hopper import claim_in
+from store.hopper import claim_in, take_over_in
 from store.models import Assignment, Attempt, AuditEntry, Callback, Contact
 from store.typifications import add_group, add_result, map_outcome
 from store.work import schedule_callback
@@ -283,6 +285,54 @@ async def test_open_attempts_are_the_owners_unfinished_calls_from_before_its_sta
     assert [(a.attempt_id, a.assignment_id) for a in before_start] == [(ours[0], rows[0].id)]
     assert theirs[0] not in [a.attempt_id for a in before_start]
     assert started_since == []  # this run's own calls are not a previous run's
+
+
+async def test_a_dead_owners_open_attempts_pass_to_the_taker_with_their_contacts_leases(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session, session.begin():
+        _, campaign = await company_and_campaign(session)
+        rows = [
+            await add_assignment(session, campaign, f"+57310100000{i}", order_key=i)
+            for i in range(4)
+        ]
+        await claim_in(session, campaign.id, 3, NOW, "dialer-a", lease_seconds=15)
+        await claim_in(session, campaign.id, 1, NOW, "dialer-c")
+    async with session_factory() as session, session.begin():
+        dead = await start_attempts(session, [r.id for r in rows[:3]], NOW, owner="dialer-a")
+        [alive] = await start_attempts(session, [rows[3].id], NOW, owner="dialer-c")
+        ended = NOW + timedelta(seconds=5)
+        await record_outcomes(session, [AttemptOutcome(dead[2], CallOutcome.NO_ANSWER, ended)])
+        # One lapsed lease a claim took back (pending, not dialed since); one lapsed, kept.
+        await session.execute(
+            update(Assignment)
+            .where(Assignment.id == rows[1].id)
+            .values(state=AssignmentState.PENDING, lease_owner=None, lease_expires_at=None)
+        )
+    later = NOW + timedelta(seconds=60)
+    async with session_factory() as session, session.begin():
+        owners = await open_attempt_owners(session, [campaign.id], "dialer-b")
+        taken = await take_over_attempts(session, [*dead, alive], "dialer-a", "dialer-b")
+        # The contacts of the attempts taken; dialer-c's too, by mistake: left to it.
+        contacts = [assignment for _, assignment in taken if assignment is not None]
+        moved = await take_over_in(
+            session, [*contacts, rows[3].id], "dialer-a", "dialer-b", later, lease_seconds=300
+        )
+    assert owners == ["dialer-a", "dialer-c"]
+    assert taken == [(dead[0], rows[0].id), (dead[1], rows[1].id)]  # open and dialer-a's
+    assert moved == 2
+    async with session_factory() as session:
+        leases = dict((await session.execute(select(Assignment.id, Assignment.lease_owner))).all())
+        expiry = await session.get(Assignment, rows[0].id)
+        followed = await open_attempts(session, "dialer-b")
+    assert leases == {
+        rows[0].id: "dialer-b",
+        rows[1].id: "dialer-b",
+        rows[2].id: None,
+        rows[3].id: "dialer-c",
+    }
+    assert expiry is not None and expiry.lease_expires_at == later + timedelta(seconds=300)
+    assert [a.attempt_id for a in followed] == dead[:2]
 
 
 async def test_an_outcome_can_carry_a_note_and_keeps_the_one_there_otherwise(

@@ -15,6 +15,7 @@ from store.db import (
     DatabaseURLError,
     OwnerInUse,
     current_revision,
+    owner_stopped,
     parse_database_url,
 )
 from store.process_lock import DatabaseInUse
@@ -88,6 +89,34 @@ async def test_a_second_running_process_with_the_same_owner_name_is_refused(
         await restarted.hold_owner("dialer-1")  # free again once the first one is gone
     finally:
         await restarted.close()
+
+
+@pytest.mark.postgres
+async def test_an_owner_is_stopped_only_once_its_lock_is_free_and_held_meanwhile(
+    postgres_url: str,
+) -> None:
+    running, other = Database.open(postgres_url), Database.open(postgres_url)
+    try:
+        await running.hold_owner("dialer-1")
+        async with owner_stopped(other.engine, "dialer-1") as stopped:
+            assert not stopped  # it runs, whatever Redis says
+        await running.close()
+        async with owner_stopped(other.engine, "dialer-1") as stopped:
+            assert stopped
+            restarted = Database.open(postgres_url)
+            try:  # it cannot start again while its calls are settled
+                with pytest.raises(OwnerInUse):
+                    await restarted.hold_owner("dialer-1")
+            finally:
+                await restarted.close()
+        again = Database.open(postgres_url)
+        try:
+            await again.hold_owner("dialer-1")  # let go after the block
+        finally:
+            await again.close()
+    finally:
+        await running.close()
+        await other.close()
 
 
 async def test_on_sqlite_the_owner_name_needs_no_lock_of_its_own(tmp_path: Path) -> None:
