@@ -213,9 +213,18 @@ class Api:
         roster = self.engine.roster
         for state, count in roster.counts().items():
             self.metrics.gauge("dialer_agents", "agents by state").set(count, state=state)
+        if self.engine.live is not None:
+            self.metrics.counter(
+                "dialer_live_events_dropped", "live events lost before Redis had them"
+            ).set(self.engine.live.dropped)
+        now = self.engine.clock.now()
         for campaign_id, running in self.engine.campaigns.items():
             labels = {"campaign": str(campaign_id)}
             stats = running.stats
+            # 1 while the campaign places no call, its lease not renewed in time (Redis away).
+            self.metrics.gauge("dialer_campaign_fenced", "campaign lease not renewed").set(
+                float(not running.stopped and now >= running.lease_until), **labels
+            )
             self.metrics.gauge("dialer_calls_in_flight", "calls in flight").set(
                 len(self.engine.in_flight(campaign_id)), **labels
             )

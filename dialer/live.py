@@ -64,6 +64,10 @@ class Batch:
 
 
 class LiveFeed(Protocol):
+    # Events lost before any reader could have them (a shared feed's buffer overflowed while
+    # its store was away); exported at /metrics.
+    dropped: int
+
     def publish(self, event: LiveEvent) -> None:
         """Queue the event; never blocks, never raises (a live view must not stop a call)."""
 
@@ -84,6 +88,7 @@ class MemoryFeed:
             raise ValueError(f"maxlen must be at least 1, got {maxlen}")
         self._events: deque[tuple[int, LiveEvent]] = deque(maxlen=maxlen)
         self._last = 0
+        self.dropped = 0  # none: an event is kept until newer ones push it out (readers reset)
         self._changed = asyncio.Event()
 
     def publish(self, event: LiveEvent) -> None:

@@ -94,9 +94,7 @@ async def serve(
         dialer_out_context=settings.dialer_out_context,
         tick_s=settings.tick_seconds,
         live=live,
-        # Only a URL given in the settings: a derived one may be a wildcard bind (0.0.0.0)
-        # Asterisk cannot dial; without one the dialplan's [globals] DIALER_FASTAGI serves.
-        fastagi_url=settings.fastagi.url.rstrip("/") or None,
+        fastagi_url=settings.fastagi.originate_url,
     )
     # Inbound queues and blended agents (docs/inbound.md): the /inbound FastAGI handler, queue
     # membership following the roster, reconciled with QueueStatus after every reconnect.

@@ -80,6 +80,14 @@ class FastAgiSettings:
         """The base URL without the script, e.g. ``agi://127.0.0.1:4573``."""
         return (self.url or f"agi://{self.host}:{self.port}").rstrip("/")
 
+    @property
+    def originate_url(self) -> str | None:
+        """What each Originate names as ``DIALER_FASTAGI`` (several processes: answers come
+        back to the one that dialed): only a URL given in the settings. A derived one may be a
+        wildcard bind (0.0.0.0) Asterisk cannot dial; without one the dialplan's [globals]
+        ``DIALER_FASTAGI`` serves."""
+        return self.url.rstrip("/") or None
+
 
 @dataclass(frozen=True)
 class ApiSettings:

@@ -101,6 +101,13 @@ def test_a_campaign_lease_too_short_to_fence_is_refused_by_name() -> None:
         load_settings(env={"DIALER_CAMPAIGN_LEASE_SECONDS": "1.5"})
 
 
+def test_originates_name_only_a_fastagi_url_given_in_the_settings() -> None:
+    derived = load_settings(env={"DIALER_FASTAGI__HOST": "0.0.0.0"}).fastagi
+    assert derived.agi_url == "agi://0.0.0.0:4573" and derived.originate_url is None
+    given = load_settings(env={"DIALER_FASTAGI__URL": "agi://10.0.0.5:4573/"}).fastagi
+    assert given.originate_url == "agi://10.0.0.5:4573"
+
+
 def test_missing_and_broken_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", env={})

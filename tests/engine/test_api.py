@@ -86,6 +86,18 @@ async def test_health_and_metrics_need_no_token(desk: Desk) -> None:
     await desk.client.post("/api/agent/login", headers=desk.as_agent())
     text = await (await desk.client.get("/metrics")).text()
     assert 'dialer_agents{state="available"} 1' in text
+    assert "dialer_live_events_dropped 0" in text
+
+
+async def test_metrics_show_a_campaign_fenced_while_its_lease_is_not_renewed(desk: Desk) -> None:
+    running = await desk.engine.start_campaign(desk.center.campaign_id)
+    await desk.engine.stop_dialing()  # no ticks: the test moves the lease itself
+    label = f'{{campaign="{desk.center.campaign_id}"}}'
+    text = await (await desk.client.get("/metrics")).text()
+    assert f"dialer_campaign_fenced{label} 0" in text
+    running.lease_until = desk.engine.clock.now() - 1.0
+    text = await (await desk.client.get("/metrics")).text()
+    assert f"dialer_campaign_fenced{label} 1" in text
 
 
 async def test_an_agent_logs_in_to_its_campaigns_pauses_with_a_reason_and_is_ready(
