@@ -32,8 +32,9 @@ class Leases(Protocol):
     ttl_s: float
     shared: bool  # other processes may hold leases too (then they share the campaigns)
 
-    async def heartbeat(self) -> int:
-        """Say this process is alive (for ``ttl_s``); how many processes are, this one too."""
+    async def heartbeat(self, holding: int = 0) -> dict[str, int]:
+        """Say this process is alive (for ``ttl_s``), dialing ``holding`` campaigns; every live
+        process (this one too) with the campaigns it said it dials."""
 
     async def leave(self) -> None:
         """This process stops: it no longer counts among the live ones."""
@@ -64,8 +65,8 @@ class LocalLeases:
     def __init__(self, owner: str) -> None:
         self.owner = owner
 
-    async def heartbeat(self) -> int:
-        return 1
+    async def heartbeat(self, holding: int = 0) -> dict[str, int]:
+        return {self.owner: holding}
 
     async def leave(self) -> None:
         return None
@@ -115,13 +116,27 @@ return kept
 """
 
 # KEYS[1]: the live processes (a sorted set: owner -> expiry, Redis's own clock, so the hosts'
-# clocks do not matter). ARGV: owner, ttl ms. How many are alive, this one too.
+# clocks do not matter); KEYS[2]: how many campaigns each says it dials (a hash). ARGV: owner,
+# ttl ms, campaigns dialed. Every live process and its count, flat: owner, count, ...
 _HEARTBEAT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-return redis.call('ZCARD', KEYS[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+local out = {}
+local live = {}
+for _, owner in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  live[owner] = true
+  table.insert(out, owner)
+  table.insert(out, redis.call('HGET', KEYS[2], owner) or '0')
+end
+for _, owner in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if not live[owner] then
+    redis.call('HDEL', KEYS[2], owner)
+  end
+end
+return out
 """
 
 _RELEASE = """
@@ -149,6 +164,7 @@ class RedisLeases:
         self._release = self._redis.register_script(_RELEASE)
         self._heartbeat = self._redis.register_script(_HEARTBEAT)
         self.processes_key = f"{prefix}processes"
+        self.holding_key = f"{prefix}holding"
 
     def key(self, campaign_id: int) -> str:
         return f"{self.prefix}campaign:{campaign_id}"
@@ -174,13 +190,15 @@ class RedisLeases:
     async def release(self, campaign_id: int) -> None:
         await self._release(keys=[self.key(campaign_id)], args=[self.owner])
 
-    async def heartbeat(self) -> int:
-        return int(
-            await self._heartbeat(keys=[self.processes_key], args=[self.owner, self._ttl_ms])
+    async def heartbeat(self, holding: int = 0) -> dict[str, int]:
+        flat = await self._heartbeat(
+            keys=[self.processes_key, self.holding_key], args=[self.owner, self._ttl_ms, holding]
         )
+        return {str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
 
     async def leave(self) -> None:
         await self._redis.zrem(self.processes_key, self.owner)
+        await self._redis.hdel(self.holding_key, self.owner)
 
     async def holder(self, campaign_id: int) -> str | None:
         holder = await self._redis.get(self.key(campaign_id))

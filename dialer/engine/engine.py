@@ -219,6 +219,13 @@ class Engine:
         running = self.campaigns.get(campaign_id)
         return running if running is not None and not running.stopped else None
 
+    def movable(self, campaign_id: int) -> bool:
+        """Another process could dial the campaign from now on (dialer/engine/keeper.py): no
+        agent is logged in to it here (they would have to log in there) and it is not paused
+        (a supervisor's pause is this process's)."""
+        running = self.running(campaign_id)
+        return running is not None and not running.paused and not self.roster.working(campaign_id)
+
     async def stop_campaign(self, campaign_id: int) -> None:
         """Place no new calls for the campaign; its calls in flight go on to their outcomes."""
         running = self.campaigns.get(campaign_id)

@@ -7,10 +7,11 @@ campaigns nobody holds: at start-up that is every campaign (one process) or an e
 them (several: each takes ceil(active / live processes), after one lease's life to see the
 others), and later a campaign just activated, or one whose process died: the calls a dead
 process left open in the campaigns it dials are settled first (Engine.settle_dead_owners), so no
-outcome is lost and no contact still on the phone is dialed. Campaigns linked
-by the agents they share go to one process together (:func:`linked_groups`). A campaign that
-cannot dial (no trunk, predictive without its "No contact" results: seed 004) is logged once per
-reason and its lease given back.
+outcome is lost and no contact still on the phone is dialed. Campaigns linked by the agents they
+share go to one process together (:func:`linked_groups`). A campaign that cannot dial (no
+trunk, predictive without its "No contact" results: seed 004) is logged once per reason and its
+lease given back. A process over its share hands groups no agent works here to one with room
+(:meth:`CampaignKeeper._hand_over`), so a process that joins later gets its share too.
 
 A process cut off from Redis cannot tell whether its leases lapsed and went to another process;
 so each campaign places no new call past the life of its last renewed lease (the fence,
@@ -33,6 +34,11 @@ log = logging.getLogger(__name__)
 
 # The active campaigns, grouped by the agents they share (linked_groups).
 ActiveCampaigns = Callable[[], Awaitable[list[frozenset[int]]]]
+
+# A group handed over to balance is left to the others this many rounds; taken back then if
+# none took it, and then nothing is handed over for KEEP_ROUNDS.
+HAND_OVER_ROUNDS = 2
+KEEP_ROUNDS = 12
 
 # A campaign stops placing calls this long before its lease may lapse (the fence): room for
 # this host's clock and Redis's running at slightly different rates, and for a tick under way.
@@ -85,6 +91,8 @@ class CampaignKeeper:
         self.settle_s = settle_s if settle_s is not None else (life if leases.shared else 0)
         self.started_at: float | None = None
         self.refused: dict[int, str] = {}  # campaigns that cannot dial, with the reason
+        self._handed: dict[frozenset[int], float] = {}  # groups handed over, and when
+        self._hand_over_from = 0.0  # after a group was taken back: none handed over before
         self._rounds = Rounds("campaign leases", self.step, clock, self.every_s)
 
     def dialing(self) -> set[int]:
@@ -94,10 +102,10 @@ class CampaignKeeper:
         now = self.clock.now()
         if self.started_at is None:
             self.started_at = now
-        processes = await self.leases.heartbeat()
         groups = await self.active()
         active = set().union(*groups) if groups else set()
         ours = self.dialing()
+        holding = await self.leases.heartbeat(len(ours & active))
         sent_at = self.clock.now()
         # The active campaigns are renewed too: after a restart under the same owner name,
         # Redis still holds this process's leases, and it dials them again at once instead of
@@ -130,19 +138,28 @@ class CampaignKeeper:
         # An even share of the active campaigns per live process, whole groups; a process
         # with none takes a group whatever its size, and one holding part of a group (a
         # restart) takes the rest of it.
-        share = math.ceil(len(active) / max(1, processes))
+        share = math.ceil(len(active) / max(1, len(holding)))
         held = len(kept & active)
         taken: list[tuple[int, float]] = []  # campaign, when its lease was asked for
         for group in groups:
             wanted = sorted(group - kept)
             if not wanted:
                 continue
-            if held > 0 and not group & kept and held + len(wanted) > share:
+            handed_at = self._handed.get(group)
+            if handed_at is not None and now - handed_at < HAND_OVER_ROUNDS * self.every_s:
+                continue  # handed over: the others' turn to take it first
+            # A group handed over and still free is taken back whatever the share.
+            if handed_at is None and held > 0 and not group & kept and held + len(wanted) > share:
                 continue
             sent_at = self.clock.now()
             # The whole group in one script: none of it while another process holds any
             # campaign of it (its agents log in there).
-            if await self.leases.acquire(group) is None:
+            holder = await self.leases.acquire(group)
+            if handed_at is not None:
+                del self._handed[group]
+                if holder is None:  # nobody took it: they have no room after all, for now
+                    self._hand_over_from = now + KEEP_ROUNDS * self.every_s
+            if holder is None:
                 taken.extend((campaign_id, sent_at) for campaign_id in wanted)
                 held += len(wanted)
         # The calls a dead process left open in what we dial, settled before the campaigns
@@ -151,6 +168,49 @@ class CampaignKeeper:
         await self.engine.settle_dead_owners((kept & active) | {c for c, _ in taken})
         for campaign_id, sent_at in taken:
             await self._start(campaign_id, sent_at)
+        await self._hand_over(groups, active, holding, share, now)
+
+    async def _hand_over(
+        self,
+        groups: list[frozenset[int]],
+        active: set[int],
+        holding: Mapping[str, int],
+        share: int,
+        now: float,
+    ) -> None:
+        """Over its share (a process joined since, or one came back): one whole group goes to
+        a process with room for it, if it can move, that is no agent works it here (agents are
+        logged in where their campaigns are dialed: this moves agentless voice campaigns, and
+        those whose agents went home) and it is not paused (a pause is this process's). Its
+        calls in flight go on here to their outcomes; the other process takes it at its next
+        round, or, if none has after a few rounds, this one takes it back and hands nothing
+        over for a while.
+        A group is handed only to where both sides stay at or beyond the share, so two
+        processes never pass one back and forth."""
+        mine = self.dialing() & active
+        over = len(mine) - share
+        if over <= 0 or now < self._hand_over_from:
+            return
+        others = [n for owner, n in holding.items() if owner != self.leases.owner]
+        for group in sorted(groups, key=lambda g: (len(g), min(g))):
+            if not group <= mine or len(group) > over:
+                continue
+            if not any(n == 0 or n + len(group) <= share for n in others):
+                continue
+            if not all(self.engine.movable(c) for c in group):
+                continue
+            for campaign_id in sorted(group):
+                await self.engine.stop_campaign(campaign_id)
+                await self.leases.release(campaign_id)
+            self._handed[group] = now
+            log.info(
+                "campaigns %s handed over: %s dials %d, its share is %d",
+                sorted(group),
+                self.leases.owner,
+                len(mine),
+                share,
+            )
+            return  # one a round: the counts change with it
 
     def _confirm(self, campaign_ids: Iterable[int], sent_at: float) -> None:
         """The leases were renewed by a request sent at ``sent_at``: Redis counts their life

@@ -113,11 +113,22 @@ async def test_the_live_processes_are_counted_until_they_leave_or_go_silent(
     process: Callable[..., RedisLeases],
 ) -> None:
     one, two, brief = process("dialer-1"), process("dialer-2"), process("dialer-3", ttl_s=0.2)
-    assert await one.heartbeat() == 1
-    assert await two.heartbeat() == 2
-    assert await brief.heartbeat() == 3
-    assert await one.heartbeat() == 3  # again: still three, not four
+    assert await one.heartbeat() == {"dialer-1": 0}
+    assert len(await two.heartbeat()) == 2
+    assert len(await brief.heartbeat()) == 3
+    assert len(await one.heartbeat()) == 3  # again: still three, not four
     await asyncio.sleep(0.3)  # dialer-3 went silent
-    assert await one.heartbeat() == 2
+    assert set(await one.heartbeat()) == {"dialer-1", "dialer-2"}
     await two.leave()
-    assert await one.heartbeat() == 1
+    assert await one.heartbeat() == {"dialer-1": 0}
+
+
+async def test_each_live_process_says_how_many_campaigns_it_dials(
+    process: Callable[..., RedisLeases],
+) -> None:
+    one, two = process("dialer-1"), process("dialer-2", ttl_s=0.2)
+    await one.heartbeat(3)
+    assert await two.heartbeat(1) == {"dialer-1": 3, "dialer-2": 1}
+    assert await one.heartbeat(2) == {"dialer-1": 2, "dialer-2": 1}
+    await asyncio.sleep(0.3)  # dialer-2 went silent: its count goes with it
+    assert await one.heartbeat(2) == {"dialer-1": 2}

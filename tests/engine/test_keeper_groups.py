@@ -55,8 +55,14 @@ class Leases:
     def __init__(self, owner: str, held: dict[int, str], processes: int = 1) -> None:
         self.owner, self.held, self.processes = owner, held, processes
 
-    async def heartbeat(self) -> int:
-        return self.processes
+    async def heartbeat(self, holding: int = 0) -> dict[str, int]:
+        # The others as the shared leases show them, and silent ones up to ``processes``.
+        alive = {self.owner: holding}
+        for owner in sorted(set(self.held.values()) - {self.owner}):
+            alive[owner] = sum(1 for o in self.held.values() if o == owner)
+        for n in range(self.processes - len(alive)):
+            alive[f"idle-{n}"] = 0
+        return alive
 
     async def leave(self) -> None:
         return None
@@ -87,6 +93,7 @@ class Leases:
 class Running:
     lease_until: float = math.inf
     stopped: bool = False
+    agents: int = 0  # logged in here
 
 
 class Engine:
@@ -103,6 +110,10 @@ class Engine:
 
     async def stop_campaign(self, campaign_id: int) -> None:
         self.campaigns[campaign_id].stopped = True
+
+    def movable(self, campaign_id: int) -> bool:
+        running = self.running(campaign_id)
+        return running is not None and running.agents == 0
 
     def running(self, campaign_id: int) -> Running | None:
         running = self.campaigns.get(campaign_id)
@@ -240,3 +251,65 @@ async def test_a_lease_that_lapsed_and_went_to_another_process_is_lost() -> None
     held[1] = "b"
     await k.step()
     assert k.dialing() == set()
+
+
+async def test_a_process_over_its_share_hands_a_group_without_agents_to_one_with_room() -> None:
+    held: dict[int, str] = {}
+    groups = [frozenset({1}), frozenset({2}), frozenset({3}), frozenset({4})]
+    clock = Clock()
+    a = keeper("a", held, groups, clock=clock)
+    await a.step()  # alone: it takes everything
+    assert a.dialing() == {1, 2, 3, 4}
+    b = keeper("b", held, groups, processes=2, clock=clock)
+    a.leases.processes = 2  # type: ignore[attr-defined]
+    for _ in range(6):  # rounds of both, b joined
+        clock.t += 5.0
+        await a.step()
+        await b.step()
+    assert (len(a.dialing()), len(b.dialing())) == (2, 2)
+    assert a.dialing() | b.dialing() == {1, 2, 3, 4}
+    for _ in range(6):  # and it stays so: nothing passed back and forth
+        before = (a.dialing(), b.dialing())
+        clock.t += 5.0
+        await a.step()
+        await b.step()
+        assert (a.dialing(), b.dialing()) == before
+
+
+async def test_a_group_whose_agents_are_logged_in_here_is_not_handed_over() -> None:
+    held: dict[int, str] = {}
+    groups = [frozenset({1}), frozenset({2})]
+    a = keeper("a", held, groups)
+    await a.step()
+    for running in a.engine.campaigns.values():  # type: ignore[attr-defined]
+        running.agents = 1
+    b = keeper("b", held, groups, processes=2)
+    a.leases.processes = 2  # type: ignore[attr-defined]
+    await a.step()
+    await b.step()
+    assert a.dialing() == {1, 2} and b.dialing() == set()
+
+
+async def test_a_group_handed_over_that_nobody_takes_is_taken_back_and_kept() -> None:
+    held: dict[int, str] = {}
+    groups = [frozenset({1}), frozenset({2}), frozenset({3})]
+    clock = Clock()
+    a = keeper("a", held, groups, clock=clock)
+    await a.step()
+    assert a.dialing() == {1, 2, 3}
+    held[9] = "b"  # b started and took campaign 9, just activated: it has room for one more
+    groups.append(frozenset({9}))
+    clock.t += 5.0
+    await a.step()  # share 2 of 4: it hands one over (b, with 1, has room)
+    assert len(a.dialing()) == 2
+    handed = ({1, 2, 3} - a.dialing()).pop()
+    clock.t += 5.0
+    await a.step()  # b has not taken it yet
+    assert handed not in a.dialing()
+    clock.t += 5.0
+    await a.step()  # nobody did: back
+    assert a.dialing() == {1, 2, 3}
+    for _ in range(10):
+        clock.t += 5.0
+        await a.step()
+        assert a.dialing() == {1, 2, 3}  # kept: nothing handed over again for a while
