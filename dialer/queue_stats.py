@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from dialer.inbound_calls import InboundOutcome, InboundRecord
 
@@ -76,3 +77,17 @@ class QueueStats:
     @property
     def average_wait_s(self) -> float | None:
         return self.wait_total_s / self.answered if self.answered else None
+
+    def figures(self) -> dict[str, Any]:
+        """The day's figures as a supervisor's queue view shows them (the API's names)."""
+        return {
+            "service_level": self.service_level,
+            "abandon_rate": self.abandon_rate,
+            "offered": self.offered,
+            "answered": self.answered,
+            "answered_within_threshold": self.answered_within,
+            "abandoned": self.abandoned,
+            "closed_out_of_hours": self.closed,
+            "average_wait_s": self.average_wait_s,
+            "day": self.day.isoformat() if self.day is not None else None,
+        }

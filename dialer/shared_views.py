@@ -158,15 +158,8 @@ def merge_queue_views(views: Sequence[View]) -> View:
         **first,
         "calls_waiting": sum(v["calls_waiting"] for v in views),
         "longest_wait_s": max(v["longest_wait_s"] for v in views),
-        "service_level": stats.service_level,
-        "abandon_rate": stats.abandon_rate,
-        "offered": stats.offered,
-        "answered": stats.answered,
-        "answered_within_threshold": stats.answered_within,
-        "abandoned": stats.abandoned,
-        "closed_out_of_hours": stats.closed,
-        "average_wait_s": stats.average_wait_s,
-        "day": day,
+        **stats.figures(),
+        "day": day,  # the latest of the views' days (text already)
         "agents": agents,
     }
 

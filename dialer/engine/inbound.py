@@ -554,17 +554,9 @@ class InboundDesk:
             "queue": queue,
             "calls_waiting": len(waits),
             "longest_wait_s": round(max(waits), 1) if waits else 0.0,
-            "service_level": stats.service_level,
             "service_level_target": stats.target,
             "service_level_threshold_s": stats.threshold_s,
-            "abandon_rate": stats.abandon_rate,
-            "offered": stats.offered,
-            "answered": stats.answered,
-            "answered_within_threshold": stats.answered_within,
-            "abandoned": stats.abandoned,
-            "closed_out_of_hours": stats.closed,
-            "average_wait_s": stats.average_wait_s,
-            "day": stats.day.isoformat() if stats.day is not None else None,
+            **stats.figures(),
             "agents": agents,
         }
 
