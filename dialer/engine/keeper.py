@@ -83,8 +83,9 @@ class CampaignKeeper:
         self.leases = leases
         self.active = active
         self.clock = clock
-        # The lease's life in this clock's seconds (it is wall time: Redis's own clock).
-        life = leases.ttl_s * clock.speed
+        # The lease's life in this clock's seconds: a shared lease's is wall time (Redis's own
+        # clock); the local ones only pace the rounds that start and stop campaigns.
+        life = leases.ttl_s * (clock.speed if leases.shared else 1.0)
         self.every_s = every_s if every_s is not None else life / 3
         # With shared leases, a process takes nothing for one lease's life after it starts,
         # so that processes started together see each other before they share the campaigns.
