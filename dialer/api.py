@@ -3,7 +3,9 @@
 Authentication: ``Authorization: Bearer <token>``; tokens are issued by the store
 (``store.users.issue_token``) and only their hash is kept. Roles: agents act on themselves and
 see only the campaigns they are members of; supervisors and administrators watch campaigns and
-tune pacing live (validated, written through the store, which audits the change).
+tune pacing live (validated, written through the store, which audits the change), and those of
+the campaign's company pause and resume its dialing at any process (stored and audited, then
+applied by the process that dials it: docs/architecture.md, "Several dialer processes").
 
 Errors are JSON ``{"error": "...", "field": "..."}`` with 400 (bad input, naming the field), 401
 (no or bad token), 403 (not yours), 404, 409 (not possible in the current state), 422
