@@ -3,7 +3,9 @@
 Authentication: ``Authorization: Bearer <token>``; tokens are issued by the store
 (``store.users.issue_token``) and only their hash is kept. Roles: agents act on themselves and
 see only the campaigns they are members of; supervisors and administrators watch campaigns and
-tune pacing live (validated, written through the store, which audits the change).
+tune pacing live (validated, written through the store, which audits the change), and those of
+the campaign's company pause and resume its dialing at any process (stored and audited, then
+applied by the process that dials it: docs/architecture.md, "Several dialer processes").
 
 Errors are JSON ``{"error": "...", "field": "..."}`` with 400 (bad input, naming the field), 401
 (no or bad token), 403 (not yours), 404, 409 (not possible in the current state), 422
@@ -38,7 +40,7 @@ from dialer.shared_views import (
 )
 from store import users as store_users
 from store.audit import audit
-from store.campaigns import get_campaign, update_campaign
+from store.campaigns import get_campaign, set_dialing_paused, update_campaign
 from store.db import SessionFactory
 from store.enums import Role
 from store.errors import InvalidSetting, MissingMandatoryFields, NotFound, StoreError
@@ -455,6 +457,7 @@ class Api:
             "name": campaign.name,
             "dial_mode": campaign.dial_mode.value,
             "active": campaign.active,
+            "dialing_paused": campaign.dialing_paused,  # as stored; ``paused``: as applied
             "has_contacts": pending is not None,
             **await self._campaign_view(campaign_id),
         }
@@ -687,15 +690,42 @@ class Api:
         return _json({"pacing": pacing})
 
     async def campaign_pause(self, request: web.Request) -> web.Response:
-        campaign_id = self._running(request)
-        if self.engine.running(campaign_id) is None:
-            raise ApiError(409, f"campaign {campaign_id} is not running here")
-        self.engine.pause_campaign(campaign_id, True)
-        return _json({"paused": True})
+        return await self._set_paused(request, True)
 
     async def campaign_resume(self, request: web.Request) -> web.Response:
-        campaign_id = self._running(request)
-        if self.engine.running(campaign_id) is None:
-            raise ApiError(409, f"campaign {campaign_id} is not running here")
-        self.engine.pause_campaign(campaign_id, False)
-        return _json({"paused": False})
+        return await self._set_paused(request, False)
+
+    async def _set_paused(self, request: web.Request, paused: bool) -> web.Response:
+        """A supervisor of the campaign's company pauses its dialing (no new calls; calls in
+        flight go on) or resumes it, at any process. Stored first (and audited when it
+        changes), so it holds across restarts and moves; then applied at once if this process
+        dials the campaign, else by the one that does at its next keeper round, or when it
+        starts. ``applied`` says which: ``here``, ``by_holder`` (``process`` names it, null
+        when Redis could not say) or ``at_start`` (nobody dials it now)."""
+        user = self._supervisor(request)
+        campaign_id = self._campaign_id(request)
+        async with self.sessions() as session, session.begin():
+            campaign = await get_campaign(session, campaign_id)
+            if campaign.company_id != user.company_id:
+                raise ApiError(403, f"campaign {campaign_id} is not of your company", "id")
+            changed = await set_dialing_paused(
+                session, campaign_id, paused, self.engine.now(), user_id=user.id
+            )
+        body: dict[str, Any] = {"campaign_id": campaign_id, "paused": paused, "changed": changed}
+        if self.engine.running(campaign_id) is not None:
+            self.engine.pause_campaign(campaign_id, paused)
+            return _json({**body, "applied": "here", "process": self.engine.owner})
+        if self.leases is None or not self.leases.shared:
+            # One process, and it does not dial the campaign (inactive, preview, or it cannot
+            # dial): it starts paused, or not, as stored.
+            return _json({**body, "applied": "at_start", "process": None})
+        try:
+            holder = await self.leases.holder(campaign_id)
+        except RedisError as exc:
+            # Stored all the same: whoever dials it reads it at its next round.
+            log.warning("campaign %s: pause stored, its holder unknown (%s)", campaign_id, exc)
+            return _json({**body, "applied": "by_holder", "process": None})
+        if holder is None:
+            return _json({**body, "applied": "at_start", "process": None})
+        # Another process, or this one starting it now (its next round reads the pause).
+        return _json({**body, "applied": "by_holder", "process": holder})

@@ -29,7 +29,7 @@ from dialer.clock import Clock, RealClock
 from dialer.engine.engine import AMI_EVENTS, Engine
 from dialer.engine.inbound import InboundDesk
 from dialer.engine.inbound_records import InboundRecords
-from dialer.engine.keeper import CampaignKeeper, linked_groups
+from dialer.engine.keeper import Active, CampaignKeeper, linked_groups
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import Roster
 from dialer.leases import Leases, LocalLeases, RedisLeases
@@ -39,11 +39,37 @@ from dialer.metrics import Registry
 from dialer.reminder_notices import ReminderNotices
 from dialer.settings import Settings
 from dialer.shared_views import LocalViews, RedisViews, SharedViews, ViewPublisher, snapshot_of
-from store.db import Database
+from store.db import Database, SessionFactory
 from store.enums import DialMode
 from store.models import Campaign, CampaignMember
 
 log = logging.getLogger(__name__)
+
+
+async def active_campaigns(sessions: SessionFactory) -> Active:
+    """The keeper's read each round (dialer/engine/keeper.py): the active campaigns that dial
+    (not preview), grouped by the agents they share, and which of them are paused."""
+    async with sessions() as session:
+        # The pauses come with the ids, in the same query: a supervisor's pause asked at
+        # another process reaches this one within a round, for no query more.
+        rows = list(
+            await session.execute(
+                select(Campaign.id, Campaign.dialing_paused).where(
+                    Campaign.active, Campaign.dial_mode != DialMode.PREVIEW
+                )
+            )
+        )
+        ids = [campaign_id for campaign_id, _ in rows]
+        members = await session.execute(
+            select(CampaignMember.campaign_id, CampaignMember.user_id).where(
+                CampaignMember.campaign_id.in_(ids)
+            )
+        )
+    agents: dict[int, set[int]] = {campaign_id: set() for campaign_id in ids}
+    for campaign_id, user_id in members:
+        agents[campaign_id].add(user_id)
+    paused = frozenset(campaign_id for campaign_id, is_paused in rows if is_paused)
+    return Active(linked_groups(agents), paused)
 
 
 async def serve(
@@ -129,29 +155,10 @@ async def serve(
         settings.api.port,
     )
 
-    async def active() -> list[frozenset[int]]:
-        async with db.sessions() as session:
-            ids = list(
-                await session.scalars(
-                    select(Campaign.id).where(
-                        Campaign.active, Campaign.dial_mode != DialMode.PREVIEW
-                    )
-                )
-            )
-            members = await session.execute(
-                select(CampaignMember.campaign_id, CampaignMember.user_id).where(
-                    CampaignMember.campaign_id.in_(ids)
-                )
-            )
-        agents: dict[int, set[int]] = {campaign_id: set() for campaign_id in ids}
-        for campaign_id, user_id in members:
-            agents[campaign_id].add(user_id)
-        return linked_groups(agents)
-
     # The campaigns this process paces: every active one that can dial, or with Redis the
     # ones whose lease it holds (one process per campaign; another takes over if it dies).
     # Its first round runs at once; a failing round (Redis away) is logged and tried again.
-    keeper = CampaignKeeper(engine, leases, active, clock)
+    keeper = CampaignKeeper(engine, leases, lambda: active_campaigns(db.sessions), clock)
     keeper.start()
     notices = ReminderNotices(db.sessions, roster, live, clock)
     notices.start()

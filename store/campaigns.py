@@ -474,6 +474,37 @@ async def set_active(
     return campaign
 
 
+async def set_dialing_paused(
+    session: AsyncSession,
+    campaign_id: int,
+    paused: bool,
+    now: datetime,
+    *,
+    user_id: int | None = None,
+) -> bool:
+    """A supervisor pauses the campaign's dialing (no new calls; calls in flight go on) or
+    resumes it. Kept on the campaign, so it holds whichever process dials it, across restarts
+    and moves. True when it changed: only a change is audited (who, when, paused or resumed),
+    as the audit log is a change log; asking again for the state it is in is a no-op."""
+    campaign = await get_campaign(session, campaign_id)
+    if campaign.dialing_paused == paused:
+        return False
+    campaign.dialing_paused = paused
+    campaign.updated_at = now
+    audit(
+        session,
+        now,
+        "campaign",
+        campaign.id,
+        "pause" if paused else "resume",
+        {"dialing_paused": {"old": not paused, "new": paused}},
+        user_id=user_id,
+        company_id=campaign.company_id,
+    )
+    await session.flush()
+    return True
+
+
 async def active_calls(session: AsyncSession, campaign_id: int, now: datetime) -> int:
     """Calls of the campaign without an outcome, plus assignments under a live lease."""
     open_attempts = await session.scalar(

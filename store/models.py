@@ -181,6 +181,9 @@ class Campaign(Base):
     # (what the pacing core reserves agents for, and what supervisors see).
     service_level_target: Mapped[float] = mapped_column(Float, default=0.8, server_default="0.8")
     service_level_seconds: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
+    # A supervisor's pause (store.campaigns.set_dialing_paused, audited): no new calls, by
+    # whichever process dials the campaign, across restarts and moves (migration 0008).
+    dialing_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     survey_mode: Mapped[SurveyMode] = mapped_column(_enum(SurveyMode), default=SurveyMode.OFF)
     # The survey's questions (seed 004 IVR satisfaction survey): a list of
     # {"key", "prompt", "valid" (digits), "invalid_prompt", "timeout_ms", "retries"}.

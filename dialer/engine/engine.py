@@ -117,7 +117,11 @@ class RunningCampaign:
     pacer: Pacer
     stats: CampaignStats = field(default_factory=CampaignStats)
     task: asyncio.Task[None] | None = None
+    # A supervisor's pause: no new calls (stored on the campaign, so it starts so).
     paused: bool = False
+    # Engine.pause_changes when ``paused`` was last set here: the keeper leaves alone a pause
+    # set after it read the stored ones (its read would be older than what was applied).
+    pause_change: int = 0
     leases_renewed_at: float = 0.0
     # No new call from then on, its campaign lease (dialer/leases.py) not known to be ours any
     # more: set by the keeper at each renewal; no shared leases, no end.
@@ -173,6 +177,7 @@ class Engine:
         self.calls: dict[int, CallMeta] = {}
         self._ended_calls: dict[int, CallMeta] = {}
         self.campaigns: dict[int, RunningCampaign] = {}
+        self.pause_changes = 0  # pauses set here so far (RunningCampaign.pause_change)
         self._writes: set[asyncio.Task[None]] = set()
         # Originates sent and not yet acknowledged, a tick's at a time: never cancelled (an
         # Originate cut off half way would be a call whose fate nobody follows).
@@ -195,7 +200,10 @@ class Engine:
 
     async def start_campaign(self, campaign_id: int) -> RunningCampaign:
         plan = await self.records.campaign(campaign_id)
-        running = RunningCampaign(plan, self.pacer_factory(plan))
+        self.pause_changes += 1  # the plan was read now: newer than any earlier read
+        running = RunningCampaign(
+            plan, self.pacer_factory(plan), paused=plan.paused, pause_change=self.pause_changes
+        )
         self.roster.set_acw_max(campaign_id, plan.acw_max_s)
         self.campaigns[campaign_id] = running
         running.task = asyncio.create_task(self._run(running), name=f"campaign-{campaign_id}")
@@ -212,7 +220,12 @@ class Engine:
         self.roster.set_acw_max(campaign_id, plan.acw_max_s)
 
     def pause_campaign(self, campaign_id: int, paused: bool = True) -> None:
-        self.campaigns[campaign_id].paused = paused
+        """Place no new calls (calls in flight go on), or again; the store keeps the pause
+        (store.campaigns.set_dialing_paused), this applies it to the running campaign."""
+        self.pause_changes += 1
+        running = self.campaigns[campaign_id]
+        running.paused = paused
+        running.pause_change = self.pause_changes
 
     def running(self, campaign_id: int) -> RunningCampaign | None:
         """The campaign if this process dials it now (paused or not)."""
@@ -221,10 +234,10 @@ class Engine:
 
     def movable(self, campaign_id: int) -> bool:
         """Another process could dial the campaign from now on (dialer/engine/keeper.py): no
-        agent is logged in to it here (they would have to log in there) and it is not paused
-        (a supervisor's pause is this process's)."""
+        agent is logged in to it here (they would have to log in there). Paused or not: the
+        pause is stored, and the other process starts it paused."""
         running = self.running(campaign_id)
-        return running is not None and not running.paused and not self.roster.working(campaign_id)
+        return running is not None and not self.roster.working(campaign_id)
 
     async def stop_campaign(self, campaign_id: int) -> None:
         """Place no new calls for the campaign; its calls in flight go on to their outcomes."""

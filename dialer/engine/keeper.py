@@ -13,6 +13,11 @@ trunk, predictive without its "No contact" results: seed 004) is logged once per
 lease given back. A process over its share hands groups no agent works here to one with room
 (:meth:`CampaignKeeper._hand_over`), so a process that joins later gets its share too.
 
+A supervisor's pause is kept on the campaign (store.campaigns.set_dialing_paused): a campaign
+starts paused if stored so, and each round the campaigns dialed here follow the stored pauses
+read with the active campaigns (:class:`Active`), so a pause asked at another process's API
+reaches the process that dials the campaign within a round.
+
 A process cut off from Redis cannot tell whether its leases lapsed and went to another process;
 so each campaign places no new call past the life of its last renewed lease (the fence,
 ``RunningCampaign.lease_until``), and takes its lease back, if still free, once Redis answers.
@@ -23,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from dialer.clock import Clock
 from dialer.engine.engine import Engine
@@ -32,8 +38,18 @@ from dialer.rounds import Rounds
 
 log = logging.getLogger(__name__)
 
-# The active campaigns, grouped by the agents they share (linked_groups).
-ActiveCampaigns = Callable[[], Awaitable[list[frozenset[int]]]]
+
+@dataclass(frozen=True)
+class Active:
+    """What a round reads of the campaigns (one query's worth, whatever their number): the
+    active ones grouped by the agents they share (linked_groups), and those of them a
+    supervisor paused."""
+
+    groups: list[frozenset[int]]
+    paused: frozenset[int] = frozenset()
+
+
+ActiveCampaigns = Callable[[], Awaitable[Active]]
 
 # A group handed over to balance is left to the others this many rounds; taken back then if
 # none took it, and then nothing is handed over for KEEP_ROUNDS.
@@ -103,9 +119,12 @@ class CampaignKeeper:
         now = self.clock.now()
         if self.started_at is None:
             self.started_at = now
-        groups = await self.active()
+        mark = self.engine.pause_changes  # pauses set here after this are newer than the read
+        read = await self.active()
+        groups = read.groups
         active = set().union(*groups) if groups else set()
         ours = self.dialing()
+        self._follow_pauses(ours, read.paused, mark)
         holding = await self.leases.heartbeat(len(ours & active))
         sent_at = self.clock.now()
         # The active campaigns are renewed too: after a restart under the same owner name,
@@ -182,10 +201,10 @@ class CampaignKeeper:
         """Over its share (a process joined since, or one came back): one whole group goes to
         a process with room for it, if it can move, that is no agent works it here (agents are
         logged in where their campaigns are dialed: this moves agentless voice campaigns, and
-        those whose agents went home) and it is not paused (a pause is this process's). Its
-        calls in flight go on here to their outcomes; the other process takes it at its next
-        round, or, if none has after a few rounds, this one takes it back and hands nothing
-        over for a while.
+        those whose agents went home); a paused one moves too, and starts there paused (the
+        pause is stored). Its calls in flight go on here to their outcomes; the other process
+        takes it at its next round, or, if none has after a few rounds, this one takes it back
+        and hands nothing over for a while.
         A group is handed only to where both sides stay at or beyond the share, so two
         processes never pass one back and forth."""
         mine = self.dialing() & active
@@ -212,6 +231,18 @@ class CampaignKeeper:
                 share,
             )
             return  # one a round: the counts change with it
+
+    def _follow_pauses(self, ours: Iterable[int], paused: frozenset[int], mark: int) -> None:
+        """The campaigns dialed here paused or resumed as stored: a supervisor may have asked
+        another process's API. One paused or resumed here since ``mark`` (this process's API,
+        while the read was on its way) is left as it is: what was applied then is newer."""
+        for campaign_id in sorted(ours):
+            running = self.engine.running(campaign_id)
+            wanted = campaign_id in paused
+            if running is None or running.paused == wanted or running.pause_change > mark:
+                continue
+            self.engine.pause_campaign(campaign_id, wanted)
+            log.info("campaign %s %s (as stored)", campaign_id, "paused" if wanted else "resumed")
 
     def _confirm(self, campaign_ids: Iterable[int], sent_at: float) -> None:
         """The leases were renewed by a request sent at ``sent_at``: Redis counts their life

@@ -82,6 +82,9 @@ class CampaignPlan:
     # Seed 004 auto-drop reminders: the scheduling agent takes the call, or (True) any
     # available agent of the campaign when the scheduling one is not free.
     auto_drop_any_agent: bool = False
+    # A supervisor's pause, as stored: the campaign starts paused (no new calls). While it
+    # runs, RunningCampaign.paused follows the store (the API here, the keeper's rounds).
+    paused: bool = False
 
 
 @dataclass(frozen=True)

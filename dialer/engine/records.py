@@ -125,6 +125,7 @@ class StoreRecords:
                 opt_out_result_id=c.opt_out_result_id,
                 survey_mode=c.survey_mode.value,
                 auto_drop_any_agent=c.auto_drop_target == AutoDropTarget.ANY_AGENT,
+                paused=c.dialing_paused,
                 survey_questions=tuple(
                     SurveyQuestion(
                         key=q["key"],

@@ -22,17 +22,20 @@ from dialer.demo_seed import DemoCenter, seed_center
 from dialer.engine.engine import Engine
 from dialer.engine.inbound import InboundDesk
 from dialer.engine.inbound_records import InboundRecords
+from dialer.engine.keeper import CampaignKeeper
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import AgentState, Roster
 from dialer.leases import RedisLeases
 from dialer.live import Batch, LiveEvent, MemoryFeed
 from dialer.metrics import Registry
+from dialer.service import active_campaigns
 from dialer.shared_views import RedisViews, Snapshot, queue_views, snapshot_of
 from store import hopper
 from store.attempts import start_attempt
+from store.campaigns import create_company
 from store.db import SessionFactory
 from store.enums import CallbackState, ReminderType, Role
-from store.models import AuditEntry, Callback, Campaign, TypificationResult
+from store.models import AuditEntry, Callback, Campaign, TypificationResult, User
 from store.typifications import add_form, add_form_field
 from store.users import create_user, issue_token
 
@@ -191,6 +194,103 @@ async def test_pacing_changes_are_stored_and_audited(desk: Desk) -> None:
             await session.scalars(select(AuditEntry).where(AuditEntry.entity == "campaign"))
         )
     assert any("pacing" in str(a.changes) for a in audits)
+
+
+async def _pause_audits(desk: Desk) -> list[AuditEntry]:
+    async with desk.sessions() as session:
+        return list(
+            await session.scalars(
+                select(AuditEntry)
+                .where(
+                    AuditEntry.entity == "campaign",
+                    AuditEntry.entity_id == desk.center.campaign_id,
+                    AuditEntry.action.in_(("pause", "resume")),
+                )
+                .order_by(AuditEntry.id)
+            )
+        )
+
+
+async def _stored_pause(desk: Desk) -> bool:
+    async with desk.sessions() as session:
+        campaign = await session.get(Campaign, desk.center.campaign_id)
+        assert campaign is not None
+        return campaign.dialing_paused
+
+
+async def test_a_pause_where_the_campaign_is_dialed_is_stored_audited_and_applied_at_once(
+    desk: Desk,
+) -> None:
+    campaign_id = desk.center.campaign_id
+    running = await desk.engine.start_campaign(campaign_id)
+    await desk.engine.stop_dialing()  # no ticks: this is about the pause
+    path = f"/api/campaigns/{campaign_id}/pause"
+    response = await desk.client.post(path, headers=desk.as_supervisor())
+    assert response.status == 200
+    assert await response.json() == {
+        "campaign_id": campaign_id,
+        "paused": True,
+        "changed": True,
+        "applied": "here",
+        "process": desk.engine.owner,
+    }
+    assert running.paused is True and await _stored_pause(desk) is True
+    [entry] = await _pause_audits(desk)
+    boss = await _user_id(desk, "boss")
+    assert (entry.action, entry.user_id, entry.company_id) == (
+        "pause",
+        boss,
+        desk.center.company_id,
+    )
+    assert entry.changes == {"dialing_paused": {"old": False, "new": True}}
+
+
+async def test_pausing_a_paused_campaign_changes_and_audits_nothing_more(desk: Desk) -> None:
+    path = f"/api/campaigns/{desk.center.campaign_id}/pause"
+    first = await (await desk.client.post(path, headers=desk.as_supervisor())).json()
+    again = await desk.client.post(path, headers=desk.as_supervisor())
+    assert again.status == 200
+    assert (first["changed"], (await again.json())["changed"]) == (True, False)
+    assert [e.action for e in await _pause_audits(desk)] == ["pause"]
+    resume = f"/api/campaigns/{desk.center.campaign_id}/resume"
+    resumed = await (await desk.client.post(resume, headers=desk.as_supervisor())).json()
+    assert (resumed["paused"], resumed["changed"]) == (False, True)
+    assert [e.action for e in await _pause_audits(desk)] == ["pause", "resume"]
+    assert await _stored_pause(desk) is False
+
+
+async def test_a_campaign_paused_while_nobody_dials_it_starts_paused(desk: Desk) -> None:
+    campaign_id = desk.center.campaign_id
+    response = await desk.client.post(
+        f"/api/campaigns/{campaign_id}/pause", headers=desk.as_supervisor()
+    )
+    body = await response.json()
+    assert response.status == 200 and (body["applied"], body["process"]) == ("at_start", None)
+    state = await desk.client.get(f"/api/campaigns/{campaign_id}", headers=desk.as_supervisor())
+    assert (await state.json())["dialing_paused"] is True
+    running = await desk.engine.start_campaign(campaign_id)
+    await desk.engine.stop_dialing()
+    assert running.paused is True
+
+
+async def test_only_a_supervisor_of_the_campaigns_company_pauses_it(desk: Desk) -> None:
+    path = f"/api/campaigns/{desk.center.campaign_id}/pause"
+    assert (await desk.client.post(path, headers=desk.as_agent())).status == 403
+    now = desk.engine.now()
+    async with desk.sessions() as session, session.begin():
+        other = await create_company(session, "Other Co", now)
+        stranger = await create_user(session, other.id, "stranger", Role.SUPERVISOR, now)
+        token = await issue_token(session, stranger.id, now)
+    refused = await desk.client.post(path, headers={"Authorization": f"Bearer {token}"})
+    assert refused.status == 403 and (await refused.json())["field"] == "id"
+    assert await _stored_pause(desk) is False and await _pause_audits(desk) == []
+
+
+async def _user_id(desk: Desk, username: str) -> int:
+    async with desk.sessions() as session:
+        user_id = await session.scalar(select(User.id).where(User.username == username))
+        assert user_id is not None
+        return user_id
 
 
 async def test_a_callback_is_scheduled_for_the_contact(desk: Desk) -> None:
@@ -514,6 +614,33 @@ async def test_a_campaign_whose_process_published_no_view_is_a_503_naming_it(
     body = await response.json()
     assert response.status == 503 and body["field"] == "campaign"
     assert f"campaign {campaign_id}" in body["error"] and "'dialer-2'" in body["error"]
+
+
+@pytest.mark.redis
+async def test_a_pause_asked_where_the_campaign_is_not_dialed_reaches_its_process_in_a_round(
+    desk: Desk, two_processes: TwoProcesses
+) -> None:
+    campaign_id = desk.center.campaign_id
+    there = two_processes.there
+    assert await two_processes.there_leases.acquire([campaign_id]) is None
+    running = await there.start_campaign(campaign_id)  # dialer-2 dials it
+    await there.stop_dialing()  # no ticks: this is about the pause
+    response = await two_processes.client.post(
+        f"/api/campaigns/{campaign_id}/pause", headers=desk.as_supervisor()
+    )
+    body = await response.json()
+    assert response.status == 200
+    assert (body["paused"], body["applied"], body["process"]) == (True, "by_holder", "dialer-2")
+    assert running.paused is False  # not yet: dialer-2 learns it at its keeper's next round
+    keeper = CampaignKeeper(
+        there,
+        two_processes.there_leases,
+        lambda: active_campaigns(desk.sessions),
+        there.clock,
+        settle_s=0,
+    )
+    await keeper.step()
+    assert there.running(campaign_id) is running and running.paused is True
 
 
 @pytest.mark.redis

@@ -27,7 +27,7 @@ from dialer.clock import ScaledClock
 from dialer.demo import shift_start
 from dialer.demo_seed import DemoCenter, seed_center
 from dialer.engine.engine import AMI_EVENTS, DEAD_OWNER_ENDED, DEAD_OWNER_GONE, Engine
-from dialer.engine.keeper import CampaignKeeper
+from dialer.engine.keeper import Active, CampaignKeeper
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import Roster
 from dialer.leases import Leases, LocalLeases, RedisLeases
@@ -87,10 +87,10 @@ async def start_process(
     agi.route("outbound", engine.handle_outbound)
     await ami.connect()
 
-    async def active() -> list[frozenset[int]]:
+    async def active() -> Active:
         async with sessions() as session:
             ids = await session.scalars(select(Campaign.id).where(Campaign.active))
-            return [frozenset([campaign_id]) for campaign_id in ids]
+            return Active([frozenset([campaign_id]) for campaign_id in ids])
 
     keeper = CampaignKeeper(engine, leases, active, clock, settle_s=0)  # the test steps it
     return Process(name, engine, keeper, roster, ami, agi, db, records)

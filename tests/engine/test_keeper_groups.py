@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dialer.engine.keeper import FENCE_MARGIN_S, CampaignKeeper, linked_groups
+from dialer.engine.keeper import FENCE_MARGIN_S, Active, CampaignKeeper, linked_groups
 from dialer.engine.ports import CampaignCannotStart
 
 
@@ -94,19 +94,34 @@ class Running:
     lease_until: float = math.inf
     stopped: bool = False
     agents: int = 0  # logged in here
+    paused: bool = False
+    pause_change: int = 0
 
 
 class Engine:
     """What the keeper asks of the engine: start, stop, and what it dials."""
 
-    def __init__(self, cannot: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(
+        self,
+        cannot: set[int] = frozenset(),  # type: ignore[assignment]
+        stored_paused: set[int] | None = None,
+    ) -> None:
         self.campaigns: dict[int, Running] = {}
         self.cannot = cannot
+        self.stored_paused = stored_paused if stored_paused is not None else set()
+        self.pause_changes = 0
 
     async def start_campaign(self, campaign_id: int) -> None:
         if campaign_id in self.cannot:
             raise CampaignCannotStart("no trunk")
-        self.campaigns[campaign_id] = Running()
+        self.pause_changes += 1
+        paused = campaign_id in self.stored_paused  # as the plan read from the store says
+        self.campaigns[campaign_id] = Running(paused=paused, pause_change=self.pause_changes)
+
+    def pause_campaign(self, campaign_id: int, paused: bool = True) -> None:
+        self.pause_changes += 1
+        self.campaigns[campaign_id].paused = paused
+        self.campaigns[campaign_id].pause_change = self.pause_changes
 
     async def stop_campaign(self, campaign_id: int) -> None:
         self.campaigns[campaign_id].stopped = True
@@ -140,12 +155,18 @@ def keeper(
     processes: int = 1,
     clock: Clock | None = None,
     settle_s: float = 0.0,
+    paused: set[int] | None = None,
 ) -> CampaignKeeper:
-    async def active() -> list[frozenset[int]]:
-        return groups
+    """A process of the test; ``paused``: the pauses stored on the campaigns, shared by the
+    processes as the database is (each round reads them, as each start does)."""
+    stored = paused if paused is not None else set()
+
+    async def active() -> Active:
+        return Active(groups, frozenset(stored))
 
     leases = Leases(owner, held, processes)
-    return CampaignKeeper(Engine(), leases, active, clock or Clock(), settle_s=settle_s)  # type: ignore[arg-type]
+    engine = Engine(stored_paused=stored)
+    return CampaignKeeper(engine, leases, active, clock or Clock(), settle_s=settle_s)  # type: ignore[arg-type]
 
 
 async def test_a_group_goes_to_one_process_whole() -> None:
@@ -168,8 +189,8 @@ async def test_no_campaign_of_a_group_is_taken_while_another_process_holds_one_o
 async def test_a_campaign_that_cannot_dial_gives_its_lease_back_and_its_group_runs() -> None:
     held: dict[int, str] = {}
 
-    async def active() -> list[frozenset[int]]:
-        return [frozenset({1, 2})]
+    async def active() -> Active:
+        return Active([frozenset({1, 2})])
 
     k = CampaignKeeper(Engine(cannot={2}), Leases("a", held), active, Clock(), settle_s=0)  # type: ignore[arg-type]
     await k.step()
@@ -313,3 +334,60 @@ async def test_a_group_handed_over_that_nobody_takes_is_taken_back_and_kept() ->
         clock.t += 5.0
         await a.step()
         assert a.dialing() == {1, 2, 3}  # kept: nothing handed over again for a while
+
+
+async def test_a_pause_stored_at_another_process_reaches_the_holder_at_its_next_round() -> None:
+    stored: set[int] = set()
+    a = keeper("a", {}, [frozenset({1}), frozenset({2})], paused=stored)
+    await a.step()
+    running = a.engine.running(1)
+    assert running is not None and running.paused is False
+    stored.add(1)  # a supervisor paused 1 through dialer-b's API: in the database only
+    await a.step()
+    assert (running.paused, a.engine.running(2).paused) == (True, False)  # type: ignore[union-attr]
+    stored.discard(1)  # and resumed it there
+    await a.step()
+    assert running.paused is False
+
+
+async def test_a_campaign_stored_paused_starts_paused() -> None:
+    a = keeper("a", {}, [frozenset({1})], paused={1})  # paused while nobody dialed it
+    await a.step()
+    running = a.engine.running(1)
+    assert running is not None and running.paused is True
+
+
+async def test_a_pause_applied_here_during_the_rounds_read_is_not_undone_by_that_read() -> None:
+    held: dict[int, str] = {}
+    k = keeper("a", held, [frozenset({1})])
+    await k.step()
+    engine = k.engine
+
+    async def read_then_paused_here() -> Active:
+        # The read saw the campaign not paused; before it came back, this process's API
+        # stored a pause and applied it.
+        engine.pause_campaign(1, True)
+        return Active([frozenset({1})], frozenset())
+
+    k.active = read_then_paused_here
+    await k.step()
+    running = engine.running(1)
+    assert running is not None and running.paused is True
+
+
+async def test_a_paused_campaign_handed_over_starts_paused_at_the_other_process() -> None:
+    held: dict[int, str] = {}
+    stored = {1, 2}  # both paused: whichever moves is paused there
+    groups = [frozenset({1}), frozenset({2})]
+    clock = Clock()
+    a = keeper("a", held, groups, clock=clock, paused=stored)
+    await a.step()
+    b = keeper("b", held, groups, processes=2, clock=clock, paused=stored)
+    a.leases.processes = 2  # type: ignore[attr-defined]
+    for _ in range(3):
+        clock.t += 5.0
+        await a.step()
+        await b.step()
+    assert len(a.dialing()) == 1 and len(b.dialing()) == 1
+    [moved] = b.dialing()
+    assert b.engine.running(moved).paused is True  # type: ignore[union-attr]

@@ -21,9 +21,13 @@ from dialer.clock import ScaledClock
 from dialer.demo import shift_start
 from dialer.demo_seed import DemoCenter, seed_center
 from dialer.engine.engine import AMI_EVENTS, PREVIOUS_RUN_ENDED, PREVIOUS_RUN_GONE, Engine
+from dialer.engine.keeper import CampaignKeeper
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import Roster
+from dialer.leases import LocalLeases
+from dialer.service import active_campaigns
 from dialer.simasterisk import NumberModel, SimConfig, SimulatedAsterisk
+from store.campaigns import set_dialing_paused
 from store.db import SessionFactory
 from store.enums import AssignmentState, CallOutcome
 from store.models import Assignment, Attempt
@@ -193,3 +197,40 @@ async def test_a_previous_runs_call_that_ended_during_an_outage_is_closed_at_the
         await stop(second)
     rows = {a.id: a for a in await attempts(session_factory)}
     assert {rows[i].comments for i in orphans} == {PREVIOUS_RUN_ENDED}
+
+
+async def test_a_campaign_paused_before_a_restart_starts_paused_after_it(
+    session_factory: SessionFactory,
+) -> None:
+    async with center_on_sim(session_factory) as (center, clock, sim, agi_port):
+        campaign_id = center.campaign_id
+        first = await start_run(session_factory, center, clock, sim.port, agi_port)
+        await first.engine.start_campaign(campaign_id)
+        placed = first.engine.campaigns[campaign_id].stats
+        await until(lambda: placed.placed >= 2, 60)  # it dials
+        async with session_factory() as session, session.begin():
+            await set_dialing_paused(session, campaign_id, True, first.engine.now())
+        first.engine.pause_campaign(campaign_id)  # as the API does where it is dialed
+        await kill(first)
+        before = len(await attempts(session_factory))
+
+        second = await start_run(session_factory, center, clock, sim.port, agi_port)
+        keeper = CampaignKeeper(
+            second.engine,
+            LocalLeases(OWNER),
+            lambda: active_campaigns(session_factory),
+            clock,
+            settle_s=0,
+        )
+        await keeper.step()  # as dialer serve starts it: every active campaign
+        running = second.engine.running(campaign_id)
+        assert running is not None and running.paused is True
+        await clock.sleep(30.0)  # 30 ticks: three agents logged in and free, contacts left
+        assert running.stats.placed == 0 and running.pacer.history == []
+        assert len(await attempts(session_factory)) == before
+
+        async with session_factory() as session, session.begin():
+            await set_dialing_paused(session, campaign_id, False, second.engine.now())
+        await keeper.step()  # resumed as stored: the same rig dials again
+        await until(lambda: running.stats.placed >= 1, 60)
+        await stop(second)

@@ -12,6 +12,7 @@ from store.campaigns import (
     default_campaign,
     dial_problems,
     set_active,
+    set_dialing_paused,
     update_campaign,
 )
 from store.contacts import create_contact
@@ -19,7 +20,7 @@ from store.db import SessionFactory
 from store.enums import CallOutcome, DialMode, GroupKind, OperationType, Role
 from store.errors import CampaignInUse, InvalidSetting, MissingMandatoryFields
 from store.hopper import claim_in
-from store.models import AuditEntry, Phone
+from store.models import AuditEntry, Campaign, Phone
 from store.typifications import (
     add_form,
     add_form_field,
@@ -124,6 +125,38 @@ async def test_an_idle_campaign_is_deactivated_and_audited(session_factory: Sess
         )
         assert await dial_problems(session, campaign) == ["the campaign is inactive"]
     assert actions[-2:] == ["deactivate", "update"]
+
+
+async def test_a_pause_is_kept_on_the_campaign_and_each_change_audited_once(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session, session.begin():
+        _, campaign = await company_and_campaign(session)
+        boss = await create_user(session, campaign.company_id, "boss", Role.SUPERVISOR, NOW)
+        changed = [
+            await set_dialing_paused(session, campaign.id, paused, NOW, user_id=boss.id)
+            for paused in (True, True, False)
+        ]
+        campaign_id, company_id, boss_id = campaign.id, campaign.company_id, boss.id
+    async with session_factory() as session:
+        stored = await session.get(Campaign, campaign_id)
+        entries = list(
+            await session.scalars(
+                select(AuditEntry)
+                .where(
+                    AuditEntry.entity == "campaign",
+                    AuditEntry.entity_id == campaign_id,
+                    AuditEntry.action.in_(("pause", "resume")),
+                )
+                .order_by(AuditEntry.id)
+            )
+        )
+    assert changed == [True, False, True]  # the second pause changed nothing
+    assert stored is not None and stored.dialing_paused is False
+    assert [(e.action, e.changes, e.user_id, e.company_id, e.at) for e in entries] == [
+        ("pause", {"dialing_paused": {"old": False, "new": True}}, boss_id, company_id, NOW),
+        ("resume", {"dialing_paused": {"old": True, "new": False}}, boss_id, company_id, NOW),
+    ]
 
 
 async def test_mandatory_dynamic_fields_must_be_filled_to_typify(
