@@ -2,10 +2,12 @@
 
 Authentication: ``Authorization: Bearer <token>``; tokens are issued by the store
 (``store.users.issue_token``) and only their hash is kept. Roles: agents act on themselves and
-see only the campaigns they are members of; supervisors and administrators watch campaigns and
-tune pacing live (validated, written through the store, which audits the change), and those of
-the campaign's company pause and resume its dialing at any process (stored and audited, then
-applied by the process that dials it: docs/architecture.md, "Several dialer processes").
+see only the campaigns they are members of; supervisors and administrators watch the campaigns
+of their own company (another company's campaign is 403), tune their pacing live (validated,
+written through the store, which audits the change), set their inbound numbers, and pause and
+resume their dialing at any process (stored and audited, then applied by the process that dials
+it: docs/architecture.md, "Several dialer processes"). Not yet by company: ``/api/queues`` and
+the supervisors' live events show every company's.
 
 Errors are JSON ``{"error": "...", "field": "..."}`` with 400 (bad input, naming the field), 401
 (no or bad token), 403 (not yours), 404, 409 (not possible in the current state), 422
@@ -23,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 from redis.exceptions import RedisError
+from sqlalchemy import select
 
 from dialer.agents import AgentStateError
 from dialer.engine.engine import Engine
@@ -45,7 +48,16 @@ from store.db import SessionFactory
 from store.enums import Role
 from store.errors import InvalidSetting, MissingMandatoryFields, NotFound, StoreError
 from store.inbound import campaign_dids, set_dids
-from store.models import Assignment, Attempt, Callback, CampaignMember, Contact, Phone, User
+from store.models import (
+    Assignment,
+    Attempt,
+    Callback,
+    Campaign,
+    CampaignMember,
+    Contact,
+    Phone,
+    User,
+)
 from store.work import complete_callback, due_reminders, schedule_callback
 
 log = logging.getLogger(__name__)
@@ -435,15 +447,26 @@ class Api:
         return _json({"hung_up": True})
 
     # Supervisor ------------------------------------------------------------------------------
-    def _running(self, request: web.Request) -> int:
-        self._supervisor(request)
-        return self._campaign_id(request)
+    async def _company_campaign(self, request: web.Request) -> tuple[User, int]:
+        """A supervisor and the campaign in the path, which must be of their company: one
+        company's supervisors neither see nor steer another's campaigns."""
+        user = self._supervisor(request)
+        campaign_id = self._campaign_id(request)
+        async with self.sessions() as session:
+            company_id = await session.scalar(
+                select(Campaign.company_id).where(Campaign.id == campaign_id)
+            )
+        if company_id is None:
+            raise NotFound("campaign", campaign_id)
+        if company_id != user.company_id:
+            raise ApiError(403, f"campaign {campaign_id} is not of your company", "id")
+        return user, campaign_id
 
     async def campaign_state(self, request: web.Request) -> web.Response:
         """The campaign's settings and live state. Its live state comes from the process that
         dials it: this one's engine, or the snapshot that process published
         (dialer/shared_views.py), with ``process`` and ``as_of`` saying whose and how old."""
-        campaign_id = self._running(request)
+        _, campaign_id = await self._company_campaign(request)
         async with self.sessions() as session:
             campaign = await get_campaign(session, campaign_id)
             pending = await session.scalar(
@@ -589,7 +612,7 @@ class Api:
         )
 
     async def campaign_queue(self, request: web.Request) -> web.Response:
-        campaign_id = self._running(request)
+        _, campaign_id = await self._company_campaign(request)
         desk = self._desk()
         campaign = desk.directory.by_campaign.get(campaign_id)
         if campaign is None:
@@ -619,7 +642,7 @@ class Api:
         return merged
 
     async def dids_get(self, request: web.Request) -> web.Response:
-        campaign_id = self._running(request)
+        _, campaign_id = await self._company_campaign(request)
         async with self.sessions() as session:
             numbers = await campaign_dids(session, campaign_id)
         return _json({"campaign_id": campaign_id, "dids": numbers})
@@ -627,8 +650,7 @@ class Api:
     async def dids_set(self, request: web.Request) -> web.Response:
         """The campaign's inbound numbers (issue 6: the DID selects the campaign), replacing
         the ones it had; audited, and routed from the next call on."""
-        user = self._supervisor(request)
-        campaign_id = self._campaign_id(request)
+        user, campaign_id = await self._company_campaign(request)
         body = await self._body(request)
         wanted = body.get("dids")
         if not isinstance(wanted, list) or not all(isinstance(d, str) for d in wanted):
@@ -659,14 +681,13 @@ class Api:
         return _json({"campaign_id": campaign_id, "dids": after})
 
     async def pacing_get(self, request: web.Request) -> web.Response:
-        campaign_id = self._running(request)
+        _, campaign_id = await self._company_campaign(request)
         async with self.sessions() as session:
             campaign = await get_campaign(session, campaign_id)
             return _json({"dial_mode": campaign.dial_mode.value, "pacing": campaign.pacing})
 
     async def pacing_set(self, request: web.Request) -> web.Response:
-        user = self._supervisor(request)
-        campaign_id = self._campaign_id(request)
+        user, campaign_id = await self._company_campaign(request)
         body = await self._body(request)
         if not body:
             raise ApiError(400, f"send one or more of {', '.join(PACING_FIELDS)}")
@@ -702,12 +723,8 @@ class Api:
         dials the campaign, else by the one that does at its next keeper round, or when it
         starts. ``applied`` says which: ``here``, ``by_holder`` (``process`` names it, null
         when Redis could not say) or ``at_start`` (nobody dials it now)."""
-        user = self._supervisor(request)
-        campaign_id = self._campaign_id(request)
+        user, campaign_id = await self._company_campaign(request)
         async with self.sessions() as session, session.begin():
-            campaign = await get_campaign(session, campaign_id)
-            if campaign.company_id != user.company_id:
-                raise ApiError(403, f"campaign {campaign_id} is not of your company", "id")
             changed = await set_dialing_paused(
                 session, campaign_id, paused, self.engine.now(), user_id=user.id
             )

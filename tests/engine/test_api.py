@@ -32,7 +32,7 @@ from dialer.service import active_campaigns
 from dialer.shared_views import RedisViews, Snapshot, queue_views, snapshot_of
 from store import hopper
 from store.attempts import start_attempt
-from store.campaigns import create_company
+from store.campaigns import create_company, get_campaign
 from store.db import SessionFactory
 from store.enums import CallbackState, ReminderType, Role
 from store.models import AuditEntry, Callback, Campaign, TypificationResult, User
@@ -284,6 +284,34 @@ async def test_only_a_supervisor_of_the_campaigns_company_pauses_it(desk: Desk) 
     refused = await desk.client.post(path, headers={"Authorization": f"Bearer {token}"})
     assert refused.status == 403 and (await refused.json())["field"] == "id"
     assert await _stored_pause(desk) is False and await _pause_audits(desk) == []
+
+
+async def test_another_companys_supervisor_neither_sees_nor_steers_the_campaign(
+    desk: Desk,
+) -> None:
+    now = desk.engine.now()
+    async with desk.sessions() as session, session.begin():
+        other = await create_company(session, "Elsewhere Co", now)
+        stranger = await create_user(session, other.id, "outsider", Role.SUPERVISOR, now)
+        token = await issue_token(session, stranger.id, now)
+    as_stranger = {"Authorization": f"Bearer {token}"}
+    base = f"/api/campaigns/{desk.center.campaign_id}"
+    for method, path, body in (
+        ("GET", base, None),
+        ("GET", f"{base}/pacing", None),
+        ("PATCH", f"{base}/pacing", {"abandon_target": 0.01}),
+        ("GET", f"{base}/dids", None),
+        ("PUT", f"{base}/dids", {"dids": []}),
+        ("POST", f"{base}/resume", None),
+    ):
+        r = await desk.client.request(method, path, headers=as_stranger, json=body)
+        assert r.status == 403, (method, path, r.status)
+        assert "not of your company" in (await r.json())["error"]
+    async with desk.sessions() as session:
+        campaign = await get_campaign(session, desk.center.campaign_id)
+        assert "abandon_target" not in (campaign.pacing or {})
+    missing = await desk.client.get("/api/campaigns/999999", headers=desk.as_supervisor())
+    assert missing.status == 404
 
 
 async def _user_id(desk: Desk, username: str) -> int:
