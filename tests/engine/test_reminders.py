@@ -32,7 +32,10 @@ EVERYONE_ANSWERS = NumberModel(
 
 async def _remind(s: Shift, *, agent: int, after_s: float) -> tuple[int, dt.datetime]:
     """An auto-drop reminder on the campaign's last contact, due ``after_s`` from now."""
-    due = s.engine.now() + dt.timedelta(seconds=after_s)
+    # One "now" for both: the clock runs fast, and under load the query below can take longer
+    # than ``after_s`` of it (seen in a loaded run: "due_at ... is not in the future").
+    now = s.engine.now()
+    due = now + dt.timedelta(seconds=after_s)
     async with s.sessions() as session, session.begin():
         assignment = await session.scalar(
             select(Assignment)
@@ -42,7 +45,7 @@ async def _remind(s: Shift, *, agent: int, after_s: float) -> tuple[int, dt.date
         )
         assert assignment is not None
         await schedule_callback(
-            session, assignment.id, due, "auto_drop", s.engine.now(), agent_id=agent
+            session, assignment.id, due, "auto_drop", now, agent_id=agent
         )
         return assignment.id, due
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-12-03 06:00:00
+Create Date: 2026-12-02 18:40:00
 
 Until now the pause lived in the memory of the process dialing the campaign: a restart, a
 takeover or a hand-over lost it, and the campaign dialed again by itself. ADD COLUMN only (no
