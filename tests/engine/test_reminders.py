@@ -44,9 +44,7 @@ async def _remind(s: Shift, *, agent: int, after_s: float) -> tuple[int, dt.date
             .limit(1)
         )
         assert assignment is not None
-        await schedule_callback(
-            session, assignment.id, due, "auto_drop", now, agent_id=agent
-        )
+        await schedule_callback(session, assignment.id, due, "auto_drop", now, agent_id=agent)
         return assignment.id, due
 
 
