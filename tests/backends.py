@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy.engine import make_url
 
 from store.db import SessionFactory, create_schema, make_engine, make_session_factory
@@ -202,5 +203,15 @@ def redis_url(_redis_problem: str | None) -> str:
 
 
 @pytest.fixture
-def redis_key_prefix() -> str:
-    return f"dialer-test:{os.getpid()}:{secrets.token_hex(4)}:"
+async def redis_key_prefix(redis_url: str) -> AsyncIterator[str]:
+    """One test's Redis keys, and what it left under them deleted after it (torn down after
+    the fixtures that use the prefix, so after their clients close)."""
+    prefix = f"dialer-test:{os.getpid()}:{secrets.token_hex(4)}:"
+    yield prefix
+    client = aioredis.from_url(redis_url)
+    try:
+        keys = [k async for k in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-import redis.asyncio as aioredis
 
 from dialer.leases import LocalLeases, RedisLeases
 
@@ -27,11 +26,6 @@ async def process(
         return leases
 
     yield open_leases
-    client = aioredis.from_url(redis_url)
-    keys = [k async for k in client.scan_iter(f"{redis_key_prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
     for leases in opened:
         await leases.close()
 

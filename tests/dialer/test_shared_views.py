@@ -9,7 +9,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-import redis.asyncio as aioredis
 
 from ami.client import AMIClient
 from dialer.clock import ScaledClock
@@ -150,11 +149,6 @@ async def processes(
         return views
 
     yield open_views
-    client = aioredis.from_url(redis_url)
-    keys = [k async for k in client.scan_iter(f"{redis_key_prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
     for views in opened:
         await views.close()
 

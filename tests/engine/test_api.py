@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-import redis.asyncio as aioredis
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -598,11 +597,6 @@ async def two_processes(
     finally:
         await client.close()
         await there.roster.close()
-        cleaner = aioredis.from_url(redis_url)
-        keys = [k async for k in cleaner.scan_iter(f"{redis_key_prefix}*")]
-        if keys:
-            await cleaner.delete(*keys)
-        await cleaner.aclose()
         for opened in (here_leases, here_views, there_leases, there_views):
             await opened.close()
 

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-import redis.asyncio as aioredis
 from sqlalchemy import select, update
 
 from agi.server import FastAGIServer
@@ -179,11 +178,6 @@ async def leases_for(redis_url: str, redis_key_prefix: str) -> AsyncIterator[dic
     yield made
     for leases in made.values():
         await leases.close()
-    client = aioredis.from_url(redis_url)
-    keys = [k async for k in client.scan_iter(f"{redis_key_prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def attempts(sessions: SessionFactory) -> list[Attempt]:
