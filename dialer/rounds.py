@@ -23,9 +23,12 @@ class Rounds:
         self.clock = clock
         self.every_s = every_s
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def run(self) -> None:
-        while True:
+        # Ended by the flag as well as by the cancel: a step's client may swallow the
+        # CancelledError (seen once: a shared-views round went on and its stop never returned).
+        while not self._stopping:
             try:
                 await self.step()
             except Exception:
@@ -35,9 +38,11 @@ class Rounds:
             await self.clock.sleep(self.every_s)
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.ensure_future(self.run())
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
