@@ -38,6 +38,9 @@ class Scenario:
     talk_sd_s: float = 120.0
     acw_mean_s: float = 20.0
     acw_sd_s: float = 10.0
+    # The campaign's ACW timer (seed 004): an agent who has not typified by then is released
+    # (the engine applies the default). None: no timer, ACW as long as the draw.
+    acw_max_s: float | None = None
     pause_probability: float = 0.03  # after each call's ACW
     pause_mean_s: float = 300.0
     pause_sd_s: float = 200.0
@@ -97,7 +100,7 @@ _LAYOUT: dict[str, dict[str, str]] = {
         "machine_talk_s": "machine_talk_s",
     },
     "talk": {"mean_s": "talk_mean_s", "sd_s": "talk_sd_s"},
-    "acw": {"mean_s": "acw_mean_s", "sd_s": "acw_sd_s"},
+    "acw": {"mean_s": "acw_mean_s", "sd_s": "acw_sd_s", "max_s": "acw_max_s"},
     "pauses": {
         "probability": "pause_probability",
         "mean_s": "pause_mean_s",
@@ -160,6 +163,7 @@ _POSITIVE = (
     "talk_sd_s",
     "acw_mean_s",
     "acw_sd_s",
+    "acw_max_s",
     "pause_mean_s",
     "pause_sd_s",
     "max_calls_per_s",
@@ -218,7 +222,8 @@ def scenario_from_dict(data: dict[str, Any], source: str = "scenario") -> Scenar
         if v is not None and not 0.0 <= v <= 1.0:
             raise ScenarioError(f"{source}: {_path(name)} must be in [0, 1], got {v}")
     for name in _POSITIVE:
-        if not getattr(scenario, name) > 0:
+        v = getattr(scenario, name)
+        if v is not None and not v > 0:
             raise ScenarioError(f"{source}: {_path(name)} must be > 0")
     for name in _NON_NEGATIVE:
         v = getattr(scenario, name)

@@ -335,6 +335,8 @@ def simulate(scenario: Scenario, policy: str | Guard, seed: int = 0) -> RunResul
         if machine:
             talk = s.machine_talk_s
         acw = math.exp(acw_mu + acw_sig * az())
+        if s.acw_max_s is not None:
+            acw = min(acw, s.acw_max_s)  # the ACW timer releases the agent
         pause = math.exp(pause_mu + pause_sig * az()) if au() < s.pause_probability else 0.0
         talk_of[agent], acw_of[agent], pause_of[agent] = talk, acw, pause
         state[agent] = _ON_CALL

@@ -24,6 +24,13 @@ def test_a_file_loads(tmp_path: Path) -> None:
     path.write_text('name = "mine"\nagents = 7\n[talk]\nmean_s = 90\nsd_s = 30\n')
     scenario = load_scenario(str(path))
     assert (scenario.name, scenario.agents, scenario.talk_mean_s) == ("mine", 7, 90.0)
+    assert scenario.acw_max_s is None  # no ACW timer unless the file sets one
+
+
+def test_an_acw_timer_is_read_from_the_acw_table(tmp_path: Path) -> None:
+    path = tmp_path / "timed.toml"
+    path.write_text('name = "timed"\n[acw]\nmean_s = 20\nmax_s = 30\n')
+    assert load_scenario(str(path)).acw_max_s == 30.0
 
 
 @pytest.mark.parametrize(
@@ -35,6 +42,7 @@ def test_a_file_loads(tmp_path: Path) -> None:
         ('name = "x"\nagents = "many"\n', "agents"),
         ('name = "x"\n[amd]\nenabled = 1\n', "amd.enabled"),
         ('name = "x"\n[change]\nat_hours = 4\n', "change"),
+        ('name = "x"\n[acw]\nmax_s = 0\n', "acw.max_s"),
         ('name = "x"\n[weather]\nrain = 1\n', "weather"),
         ("agents = 3\n", "name"),
     ],

@@ -6,6 +6,9 @@ import dataclasses
 
 import pytest
 
+from pacing.events import Event, EventKind
+from pacing.guard import Guard, GuardConfig
+from pacing.policies import Progressive
 from pacing.scenario import Scenario, load_scenario
 from pacing.sim import make_policy, simulate, summarise
 
@@ -111,3 +114,29 @@ def test_unknown_policy_is_refused_by_name() -> None:
 def test_builtin_scenario_runs_through_the_same_code() -> None:
     small = dataclasses.replace(load_scenario("small5"), shift_hours=0.25)
     assert simulate(small, "predictive", 0).outcomes() == simulate(small, "predictive", 0).placed
+
+
+class _Recording(Progressive):
+    """Progressive 1:1 that keeps every event it is told."""
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+        self.events: list[Event] = []
+
+    def observe(self, event: Event) -> None:
+        self.events.append(event)
+
+
+def _acw_lengths(scenario: Scenario) -> list[float]:
+    recording = _Recording()
+    simulate(scenario, Guard(recording, GuardConfig(enforce_cap=False)), 0)
+    return [e.seconds for e in recording.events if e.kind is EventKind.ACW_ENDED]
+
+
+def test_the_acw_timer_releases_an_agent_at_the_campaigns_maximum() -> None:
+    long_acw = dataclasses.replace(SHORT, acw_mean_s=20.0, acw_sd_s=10.0)
+    untimed = _acw_lengths(long_acw)
+    timed = _acw_lengths(dataclasses.replace(long_acw, acw_max_s=25.0))
+    assert max(untimed) > 25.0
+    assert max(timed) == 25.0  # the timer fired: never longer, and some reached it
+    assert min(timed) < 25.0
