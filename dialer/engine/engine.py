@@ -378,7 +378,7 @@ class Engine:
             log.error("calls of %s: CoreShowChannels failed: %s", whose, exc)
             if owner == self.owner:
                 # Left open, their contacts leased by us: the next start settles them. Another
-                # dialer's stay its own, tried again at the next round.
+                # dialer's stay its own, tried again at the keeper's next sweep.
                 await self._take_over(owner, left)
             return
         up, gone = split_up(left, {m.get("Uniqueid") or "" for m in channels.events})
@@ -401,7 +401,7 @@ class Engine:
         try:
             await self.records.take_over(owner, calls)
         except Exception:
-            # Still followed here; another dialer's are found again at the next round.
+            # Still followed here; another dialer's are found again at the next sweep.
             log.exception("taking over the open attempts of %s failed", owner)
 
     def _keep_orphans_leased(self) -> None:
