@@ -184,22 +184,20 @@ async def open_attempts(
 
 
 async def open_attempt_owners(
-    session: AsyncSession, campaign_ids: Collection[int], other_than: str
+    session: AsyncSession, campaign_ids: Collection[int] | None, other_than: str
 ) -> list[str]:
-    """The owners other than ``other_than`` with attempts of these campaigns still open."""
-    if not campaign_ids:
-        return []
-    owners = await session.scalars(
-        select(Attempt.lease_owner)
-        .where(
-            Attempt.outcome.is_(None),
-            Attempt.lease_owner.is_not(None),
-            Attempt.lease_owner != other_than,
-            Attempt.campaign_id.in_(sorted(campaign_ids)),
-        )
-        .distinct()
-        .order_by(Attempt.lease_owner)
+    """The owners other than ``other_than`` with attempts still open: of these campaigns, or
+    of any campaign (``None``; read from the index ix_attempt_open, the calls in flight)."""
+    query = select(Attempt.lease_owner).where(
+        Attempt.outcome.is_(None),
+        Attempt.lease_owner.is_not(None),
+        Attempt.lease_owner != other_than,
     )
+    if campaign_ids is not None:
+        if not campaign_ids:
+            return []
+        query = query.where(Attempt.campaign_id.in_(sorted(campaign_ids)))
+    owners = await session.scalars(query.distinct().order_by(Attempt.lease_owner))
     return [owner for owner in owners if owner is not None]
 
 

@@ -174,6 +174,7 @@ class Engine:
         # adopts it (adopt_orphan).
         self._orphans: dict[str, OpenCall] = {}
         self._running_owners: set[str] = set()  # others found running: logged once
+        self._orphan_leases: asyncio.Task[None] | None = None  # renews their contacts' leases
         self.calls: dict[int, CallMeta] = {}
         self._ended_calls: dict[int, CallMeta] = {}
         self.campaigns: dict[int, RunningCampaign] = {}
@@ -268,11 +269,13 @@ class Engine:
     async def stop_dialing(self) -> None:
         """Place no new calls; the calls in flight go on to their outcomes."""
         self.accepting = False
-        for running in self.campaigns.values():
-            if running.task is not None:
-                running.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running.task
+        tasks = [r.task for r in self.campaigns.values() if r.task is not None]
+        if self._orphan_leases is not None:
+            tasks.append(self._orphan_leases)
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def drain(self, timeout_s: float) -> None:
         """Wait (in clock time) for the calls in flight, their FastAGI handlers (a survey goes
@@ -308,18 +311,29 @@ class Engine:
             if not any(u in up for u in orphan.uniqueids):
                 self._close_orphan(orphan, ended=True)
 
-    async def settle_dead_owners(self, campaign_ids: Collection[int]) -> None:
-        """The calls of these campaigns other dialers left open, when those dialers are dead:
-        certain, not guessed (their owner lock is free; a process merely cut off from Redis
-        still holds its own). Each such dialer's calls, all of them, are settled as a restart
-        settles its own, holding its lock meanwhile so that it cannot start again and settle
-        them too; they are this process's from then on. A live dialer's are left to it."""
+    async def settle_dead_owners(
+        self, campaign_ids: Collection[int] | None = None, *, running: Collection[str] = ()
+    ) -> None:
+        """The calls other dialers left open, when those dialers are dead: of these campaigns
+        (those just taken over, before they dial: dialer/engine/keeper.py), or of any campaign
+        (``None``, the keeper's sweep: dialed here, elsewhere or by nobody, inactive or ended,
+        so that every attempt gets its outcome). Dead is certain, not guessed: the owner lock
+        is free (a process merely cut off from Redis still holds its own). ``running``: owners
+        known to run (their heartbeat is live, dialer/leases.py), not even tried: a live one's
+        lock is held, and one that died since is tried once its heartbeat has lapsed.
+        Each dead dialer's calls, all of them whatever their campaign, are settled as a restart
+        settles its own, holding its lock meanwhile so that neither it (starting again) nor
+        another process (sweeping too) settles them as well; they are this process's from then
+        on. A live dialer's are left to it. Which calls are still up is asked of this process's
+        Asterisk connection: every process shares one Asterisk (docs/architecture.md)."""
         try:
             owners = await self.records.open_call_owners(campaign_ids)
         except Exception:
             log.exception("reading the open attempts of other dialers failed")
             return
         for owner in owners:
+            if owner in running:
+                continue
             try:
                 async with self.records.owner_stopped(owner) as stopped:
                     if stopped:
@@ -331,7 +345,11 @@ class Engine:
                 self._running_owners.discard(owner)
             elif owner not in self._running_owners:
                 self._running_owners.add(owner)
-                log.info("%s runs (its owner lock is held): its open calls are its own", owner)
+                log.info(
+                    "%s runs (its owner lock is held, or another process settles its calls "
+                    "now): its open calls are left to it",
+                    owner,
+                )
 
     async def _settle(
         self, client: AMIClient, owner: str, before: dt.datetime | None = None
@@ -360,13 +378,15 @@ class Engine:
             log.error("calls of %s: CoreShowChannels failed: %s", whose, exc)
             if owner == self.owner:
                 # Left open, their contacts leased by us: the next start settles them. Another
-                # dialer's stay its own, tried again at the next round.
+                # dialer's stay its own, tried again at the keeper's next sweep.
                 await self._take_over(owner, left)
             return
         up, gone = split_up(left, {m.get("Uniqueid") or "" for m in channels.events})
         for call in up:  # watched from here: their Hangups close them
             self._orphans.update((u, call) for u in call.uniqueids)
         await self._take_over(owner, left)
+        if up:
+            self._keep_orphans_leased()
         # Written before we return: another dialer's before its owner lock is let go.
         await asyncio.gather(*(self._close_orphan(call, ended=False) for call in gone))
         log.warning(
@@ -381,8 +401,28 @@ class Engine:
         try:
             await self.records.take_over(owner, calls)
         except Exception:
-            # Still followed here; another dialer's are found again at the next round.
+            # Still followed here; another dialer's are found again at the next sweep.
             log.exception("taking over the open attempts of %s failed", owner)
+
+    def _keep_orphans_leased(self) -> None:
+        if self._orphan_leases is None or self._orphan_leases.done():
+            self._orphan_leases = asyncio.create_task(
+                self._renew_orphans(), name="stopped-dialers-calls-leases"
+            )
+
+    async def _renew_orphans(self) -> None:
+        """The contacts of a stopped dialer's calls still up stay leased, by us, until those
+        calls end, whether or not this process dials their campaigns (a dead process's calls
+        in a campaign nobody dials are followed here too): ``records.renew`` extends the
+        leases of every call this process has an attempt for and no outcome yet."""
+        while self._orphans and self.accepting:
+            await self.clock.sleep(self.lease_renew_s)
+            if not self._orphans:
+                return
+            try:
+                await self.records.renew([], self.now())
+            except Exception:
+                log.exception("renewing the leases of a stopped dialer's calls failed")
 
     def adopt_orphan(self, uniqueid: str) -> OpenCall | None:
         """The previous run's call on channel ``uniqueid``, taken out of this watch: whoever

@@ -6,12 +6,15 @@ keeper renews the leases of the campaigns the engine dials, stops those whose le
 campaigns nobody holds: at start-up that is every campaign (one process) or an even share of
 them (several: each takes ceil(active / live processes), after one lease's life to see the
 others), and later a campaign just activated, or one whose process died: the calls a dead
-process left open in the campaigns it dials are settled first (Engine.settle_dead_owners), so no
-outcome is lost and no contact still on the phone is dialed. Campaigns linked by the agents they
-share go to one process together (:func:`linked_groups`). A campaign that cannot dial (no
-trunk, predictive without its "No contact" results: seed 004) is logged once per reason and its
-lease given back. A process over its share hands groups no agent works here to one with room
-(:meth:`CampaignKeeper._hand_over`), so a process that joins later gets its share too.
+process left open in the campaigns taken are settled first (Engine.settle_dead_owners), so no
+outcome is lost and no contact still on the phone is dialed. Every SWEEP_S it also has the
+calls dead processes left open in any campaign settled (dialed here, elsewhere or by nobody:
+every attempt gets its outcome), leaving untried the processes whose heartbeat is live.
+Campaigns linked by the agents they share go to one process together (:func:`linked_groups`).
+A campaign that cannot dial (no trunk, predictive without its "No contact" results: seed 004)
+is logged once per reason and its lease given back. A process over its share hands groups no
+agent works here to one with room (:meth:`CampaignKeeper._hand_over`), so a process that joins
+later gets its share too.
 
 A supervisor's pause is kept on the campaign (store.campaigns.set_dialing_paused): a campaign
 starts paused if stored so, and each round the campaigns dialed here follow the stored pauses
@@ -55,6 +58,12 @@ ActiveCampaigns = Callable[[], Awaitable[Active]]
 # none took it, and then nothing is handed over for KEEP_ROUNDS.
 HAND_OVER_ROUNDS = 2
 KEEP_ROUNDS = 12
+
+# How often (wall seconds) a process looks for the calls dead processes left open in any
+# campaign (Engine.settle_dead_owners): one indexed query over the calls in flight, and an
+# owner-lock try per owner with open calls whose heartbeat has lapsed. Campaigns taken over
+# are settled at once whatever this says, before they dial.
+SWEEP_S = 30.0
 
 # A campaign stops placing calls this long before its lease may lapse (the fence): room for
 # this host's clock and Redis's running at slightly different rates, and for a tick under way.
@@ -110,6 +119,10 @@ class CampaignKeeper:
         self.refused: dict[int, str] = {}  # campaigns that cannot dial, with the reason
         self._handed: dict[frozenset[int], float] = {}  # groups handed over, and when
         self._hand_over_from = 0.0  # after a group was taken back: none handed over before
+        # The sweep for dead processes' calls, in this clock's seconds (SWEEP_S is wall time:
+        # what it costs the database), and when it last ran.
+        self.sweep_s = SWEEP_S * clock.speed
+        self._swept_at: float | None = None
         self._rounds = Rounds("campaign leases", self.step, clock, self.every_s)
 
     def dialing(self) -> set[int]:
@@ -182,10 +195,17 @@ class CampaignKeeper:
             if holder is None:
                 taken.extend((campaign_id, sent_at) for campaign_id in wanted)
                 held += len(wanted)
-        # The calls a dead process left open in what we dial, settled before the campaigns
-        # just taken place a call (their contacts leased by us while still on the phone);
-        # every round, for a process that was only cut off when we took over and died since.
-        await self.engine.settle_dead_owners((kept & active) | {c for c, _ in taken})
+        # The calls dead processes left open, whatever their campaign (dialed here, elsewhere
+        # or by nobody: every attempt gets its outcome), every SWEEP_S; the processes whose
+        # heartbeat is live are not even tried (their owner locks are held).
+        if self._swept_at is None or now - self._swept_at >= self.sweep_s:
+            self._swept_at = now
+            await self.engine.settle_dead_owners(running=holding.keys())
+        # And in the campaigns just taken, at once, every owner tried (its heartbeat may
+        # outlive its lease by a round): settled before they place a call, their contacts
+        # leased by us while still on the phone.
+        if taken:
+            await self.engine.settle_dead_owners({c for c, _ in taken})
         for campaign_id, sent_at in taken:
             await self._start(campaign_id, sent_at)
         await self._hand_over(groups, active, holding, share, now)

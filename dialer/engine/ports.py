@@ -186,8 +186,9 @@ class Records(Protocol):
         never finished, outbound and inbound: a stopped run's calls in flight."""
         ...
 
-    async def open_call_owners(self, campaign_ids: Collection[int]) -> list[str]:
-        """The other dialers (owner names) with calls of these campaigns never finished."""
+    async def open_call_owners(self, campaign_ids: Collection[int] | None = None) -> list[str]:
+        """The other dialers (owner names) with calls never finished: of these campaigns, or
+        of any campaign (``None``)."""
         ...
 
     def owner_stopped(self, owner: str) -> AbstractAsyncContextManager[bool]:

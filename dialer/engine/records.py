@@ -285,7 +285,7 @@ class StoreRecords:
             calls.append(OpenCall(a.attempt_id, a.campaign_id, a.dialed_at, uniqueids, owner))
         return calls
 
-    async def open_call_owners(self, campaign_ids: Collection[int]) -> list[str]:
+    async def open_call_owners(self, campaign_ids: Collection[int] | None = None) -> list[str]:
         async with self.sessions() as session:
             return await store_attempts.open_attempt_owners(session, campaign_ids, self.owner)
 

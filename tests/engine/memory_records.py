@@ -102,7 +102,7 @@ class MemoryRecords:
             if attempt_id not in self.results and (before is None or started < before)
         ]
 
-    async def open_call_owners(self, campaign_ids: Collection[int]) -> list[str]:
+    async def open_call_owners(self, campaign_ids: Collection[int] | None = None) -> list[str]:
         return []  # one dialer only
 
     @contextlib.asynccontextmanager

@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import itertools
 import logging
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -414,9 +415,133 @@ async def test_the_calls_of_a_process_that_still_holds_its_owner_lock_are_left_t
         orphans = dict(b.engine._orphans)
         await close(b)
         await a.db.close()
-    assert "dialer-a runs (its owner lock is held)" in caplog.text
+    assert "dialer-a runs (its owner lock is held" in caplog.text
     assert orphans == {}
     assert all(rows[i].outcome is None and rows[i].lease_owner == "dialer-a" for i in left)
+
+
+async def deactivate(sessions: SessionFactory, campaign_id: int) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Campaign).where(Campaign.id == campaign_id).values(active=False)
+        )
+
+
+@pytest.mark.redis
+async def test_a_dead_process_s_calls_in_a_campaign_nobody_dials_get_their_outcome_and_note(
+    shared_db: tuple[str, SessionFactory], leases_for: dict[str, Leases]
+) -> None:
+    url, sessions = shared_db
+    async with floor(sessions) as (center, clock, sim):
+        a = await start_process("dialer-a", url, clock, sim.port, leases_for["dialer-a"])
+        b = await start_process("dialer-b", url, clock, sim.port, leases_for["dialer-b"])
+        left = await dies_during_calls(a, center, sessions)
+        await deactivate(sessions, center.campaign_id)  # before anyone took it over
+        await until(lambda: sim.active_channels == 0, 60)  # they all ended, unseen
+        await asyncio.sleep(TTL_S + 0.2)  # dialer-a's heartbeat lapsed
+        await b.keeper.step()
+        assert b.keeper.dialing() == set()  # nobody dials the campaign
+        rows = {row.id: row for row in await attempts(sessions)}
+        await close(b)
+    settled = [rows[i] for i in sorted(left)]
+    assert {row.outcome for row in settled} == {CallOutcome.FAILED}  # the engine's unknown
+    assert {row.comments for row in settled} == {DEAD_OWNER_GONE.format(owner="dialer-a")}
+    assert all(row.ended_at is not None for row in settled)
+    assert {row.lease_owner for row in settled} == {"dialer-b"}
+    assert await leases_of(sessions, left) == []  # their contacts free again
+
+
+@pytest.mark.redis
+async def test_a_dead_process_s_call_still_up_in_a_campaign_nobody_dials_is_followed_to_its_end(
+    shared_db: tuple[str, SessionFactory], leases_for: dict[str, Leases]
+) -> None:
+    url, sessions = shared_db
+    # Calls far longer than the test, contact leases of 15 s: dialer-b dials nothing, so only
+    # its renewal of the calls it follows keeps their contacts leased while on the phone.
+    async with floor(sessions, talk_median_s=600.0) as (center, clock, sim):
+        a, b = [
+            await start_process(name, url, clock, sim.port, leases_for[name], contact_lease_s=15)
+            for name in ("dialer-a", "dialer-b")
+        ]
+        await dies_during_calls(a, center, sessions, connected=1)
+        await deactivate(sessions, center.campaign_id)
+        await asyncio.sleep(TTL_S + 0.2)
+        await b.keeper.step()
+        assert b.keeper.dialing() == set()
+        up = {call.attempt_id for call in b.engine._orphans.values()}
+        assert up, "no call of dialer-a outlived it: the test shows nothing"
+        await clock.sleep(40)  # well past the 15-s leases
+        assert {call.attempt_id for call in b.engine._orphans.values()} == up
+        leases = await leases_of(sessions, up)
+        assert len(leases) == len(up)
+        assert all(owner == "dialer-b" and expiry > b.engine.now() for owner, expiry in leases)
+        for attempt_id in up:  # the customers hang up
+            channel = sim.asterisk.find_channel(f"att-{attempt_id}-1")
+            assert channel is not None
+            sim.asterisk.request_hangup(channel, 16, event="SoftHangupRequest")
+        await until(lambda: not b.engine._orphans and not b.engine._writes, 30)
+        assert await leases_of(sessions, up) == []  # given up with the outcomes
+        await close(b)
+    ended = [row for row in await attempts(sessions) if row.id in up]
+    assert {row.outcome for row in ended} == {CallOutcome.FAILED}
+    assert {row.comments for row in ended} == {DEAD_OWNER_ENDED.format(owner="dialer-a")}
+
+
+@pytest.mark.redis
+async def test_a_running_process_s_calls_in_a_campaign_nobody_dials_are_left_to_it(
+    shared_db: tuple[str, SessionFactory], leases_for: dict[str, Leases]
+) -> None:
+    url, sessions = shared_db
+    async with floor(sessions) as (center, clock, sim):
+        a = await start_process("dialer-a", url, clock, sim.port, leases_for["dialer-a"])
+        b = await start_process("dialer-b", url, clock, sim.port, leases_for["dialer-b"])
+        # Cut off from Redis and Asterisk, not dead: it still holds its owner lock.
+        left = await dies_during_calls(a, center, sessions, cut_off=True)
+        await deactivate(sessions, center.campaign_id)
+        await asyncio.sleep(TTL_S + 0.2)  # its heartbeat lapsed: its lock is tried
+        await b.keeper.step()
+        rows = {row.id: row for row in await attempts(sessions)}
+        orphans = dict(b.engine._orphans)
+        await close(b)
+        await a.db.close()
+    assert orphans == {}
+    assert all(rows[i].outcome is None and rows[i].lease_owner == "dialer-a" for i in left)
+    assert {owner for owner, _ in await leases_of(sessions, left)} == {"dialer-a"}
+
+
+@pytest.mark.redis
+async def test_a_campaign_taken_between_sweeps_settles_the_dead_process_s_calls_before_it_dials(
+    shared_db: tuple[str, SessionFactory], leases_for: dict[str, Leases]
+) -> None:
+    url, sessions = shared_db
+    async with floor(sessions) as (center, clock, sim):
+        a = await start_process("dialer-a", url, clock, sim.port, leases_for["dialer-a"])
+        b = await start_process("dialer-b", url, clock, sim.port, leases_for["dialer-b"])
+        log_in(a, center)
+        await a.keeper.step()
+        a.keeper.start()
+        await b.keeper.step()  # dialer-b's sweep: dialer-a runs; the campaign is dialer-a's
+        assert b.keeper.dialing() == set()
+        b.keeper.sweep_s = math.inf  # no sweep again: only the takeover can settle them
+        stats = a.engine.campaigns[center.campaign_id].stats
+        await until(lambda: stats.placed >= 4, 60)
+        await kill(a)
+        left = {row.id for row in await attempts(sessions) if row.outcome is None}
+        assert left, "dialer-a left no call open: the test shows nothing"
+        await until(lambda: sim.active_channels == 0, 60)
+        await asyncio.sleep(TTL_S + 0.2)
+        log_in(b, center)
+        await b.keeper.step()
+        assert b.keeper.dialing() == {center.campaign_id}
+        taken = b.engine.campaigns[center.campaign_id].stats
+        await until(lambda: taken.placed >= 2, 60)
+        rows = await attempts(sessions)
+        await close(b)
+    settled = [row for row in rows if row.id in left]
+    assert {row.comments for row in settled} == {DEAD_OWNER_GONE.format(owner="dialer-a")}
+    ours = [row for row in rows if row.lease_owner == "dialer-b" and row.id not in left]
+    first_dial = min(row.created_at for row in ours)
+    assert all(row.ended_at is not None and row.ended_at <= first_dial for row in settled)
 
 
 async def test_alone_a_process_starts_what_becomes_active_and_stops_what_does_not(

@@ -1,5 +1,6 @@
 """Linked campaigns go to one process together (dialer/engine/keeper.py): the groups, and the
-keeper taking a group whole or not at all."""
+keeper taking a group whole or not at all; and the rest of a keeper's round, on fakes: shares,
+the fence, hand-overs, pauses, and when it has dead processes' calls settled."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dialer.engine.keeper import FENCE_MARGIN_S, Active, CampaignKeeper, linked_groups
+from dialer.engine.keeper import (
+    FENCE_MARGIN_S,
+    SWEEP_S,
+    Active,
+    CampaignKeeper,
+    linked_groups,
+)
 from dialer.engine.ports import CampaignCannotStart
 
 
@@ -110,6 +117,7 @@ class Engine:
         self.cannot = cannot
         self.stored_paused = stored_paused if stored_paused is not None else set()
         self.pause_changes = 0
+        self.settled: list[Settle] = []
 
     async def start_campaign(self, campaign_id: int) -> None:
         if campaign_id in self.cannot:
@@ -134,8 +142,26 @@ class Engine:
         running = self.campaigns.get(campaign_id)
         return running if running is not None and not running.stopped else None
 
-    async def settle_dead_owners(self, campaign_ids: Collection[int]) -> None:
-        return None
+    async def settle_dead_owners(
+        self, campaign_ids: Collection[int] | None = None, *, running: Collection[str] = ()
+    ) -> None:
+        self.settled.append(
+            Settle(
+                None if campaign_ids is None else frozenset(campaign_ids),
+                frozenset(running),
+                frozenset(c for c in self.campaigns if self.running(c) is not None),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Settle:
+    """One call of settle_dead_owners: which campaigns (None: the sweep over all of them),
+    the owners not tried (known to run), and what was dialed here then."""
+
+    campaigns: frozenset[int] | None
+    running: frozenset[str]
+    dialing: frozenset[int]
 
 
 class Clock:
@@ -391,3 +417,55 @@ async def test_a_paused_campaign_handed_over_starts_paused_at_the_other_process(
     assert len(a.dialing()) == 1 and len(b.dialing()) == 1
     [moved] = b.dialing()
     assert b.engine.running(moved).paused is True  # type: ignore[union-attr]
+
+
+def sweeps(k: CampaignKeeper) -> list[Settle]:
+    """The sweeps so far: dead processes' calls settled whatever their campaign."""
+    return [c for c in k.engine.settled if c.campaigns is None]  # type: ignore[attr-defined]
+
+
+async def test_the_sweep_for_dead_processes_calls_runs_every_30_s_not_every_round() -> None:
+    clock = Clock()
+    k = keeper("a", {}, [frozenset({1})], clock=clock)
+    await k.step()
+    assert len(sweeps(k)) == 1  # at the first round it may take campaigns
+    for t in (5.0, 10.0, 15.0, 20.0, 25.0):
+        clock.t = t
+        await k.step()
+    assert len(sweeps(k)) == 1
+    clock.t = SWEEP_S
+    await k.step()
+    assert len(sweeps(k)) == 2
+
+
+async def test_the_sweep_for_dead_processes_calls_waits_as_taking_campaigns_does() -> None:
+    clock = Clock()
+    k = keeper("a", {}, [frozenset({1})], clock=clock, settle_s=15.0)
+    await k.step()
+    assert sweeps(k) == []
+    clock.t = 15.0
+    await k.step()
+    assert len(sweeps(k)) == 1
+
+
+async def test_the_sweep_leaves_untried_the_processes_whose_heartbeat_is_live() -> None:
+    k = keeper("a", {2: "b"}, [frozenset({1}), frozenset({2})], processes=3)
+    await k.step()
+    [sweep] = sweeps(k)
+    assert sweep.running == {"a", "b", "idle-0"}  # as the heartbeat says
+
+
+async def test_a_campaign_taken_between_sweeps_has_its_calls_settled_before_it_dials() -> None:
+    held = {1: "b"}
+    clock = Clock()
+    k = keeper("a", held, [frozenset({1})], clock=clock, processes=2)
+    await k.step()
+    assert k.dialing() == set()
+    del held[1]  # dialer-b died: its lease lapsed (its heartbeat may outlive it a little)
+    clock.t = 5.0
+    await k.step()
+    assert k.dialing() == {1}
+    assert len(sweeps(k)) == 1  # the sweep is not due yet
+    taken = [c for c in k.engine.settled if c.campaigns is not None]  # type: ignore[attr-defined]
+    # Every owner tried (none left out for its heartbeat), before campaign 1 was started.
+    assert taken == [Settle(frozenset({1}), frozenset(), frozenset())]

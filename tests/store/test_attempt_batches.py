@@ -18,8 +18,16 @@ from store.attempts import (
     typify,
 )
 from store.blocklist import block_number
+from store.campaigns import create_campaign
 from store.db import SessionFactory
-from store.enums import AssignmentState, CallbackState, CallOutcome, GroupKind, ReminderType
+from store.enums import (
+    AssignmentState,
+    CallbackState,
+    CallOutcome,
+    GroupKind,
+    OperationType,
+    ReminderType,
+)
 from store.errors import AttemptRefused, InvalidSetting, NotFound, OutcomeConflict
 from store.hopper import claim_in, take_over_in
 from store.models import Assignment, Attempt, AuditEntry, Callback, Contact
@@ -333,6 +341,33 @@ async def test_a_dead_owners_open_attempts_pass_to_the_taker_with_their_contacts
     }
     assert expiry is not None and expiry.lease_expires_at == later + timedelta(seconds=300)
     assert [a.attempt_id for a in followed] == dead[:2]
+
+
+async def test_the_owners_of_open_attempts_are_found_over_every_campaign_when_none_is_named(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session, session.begin():
+        company, dialed = await company_and_campaign(session)
+        ended = await create_campaign(
+            session, company.id, "Sales", OperationType.TELESALES, NOW, trunk="trunk-out"
+        )
+        rows = [
+            await add_assignment(session, campaign, f"+57310100000{i}", order_key=i)
+            for i, campaign in enumerate([dialed, ended, ended, dialed])
+        ]
+        for row, owner in zip(rows, ["dialer-a", "dialer-b", "dialer-c", "dialer-d"], strict=True):
+            [claimed] = await claim_in(session, row.campaign_id, 1, NOW, owner)
+            [attempt] = await start_attempts(session, [claimed.assignment_id], NOW, owner=owner)
+            if owner == "dialer-c":
+                assert isinstance(attempt, int)
+                await record_outcomes(session, [AttemptOutcome(attempt, CallOutcome.BUSY, NOW)])
+    async with session_factory() as session:
+        everywhere = await open_attempt_owners(session, None, "dialer-d")
+        in_dialed = await open_attempt_owners(session, [dialed.id], "dialer-d")
+        in_none = await open_attempt_owners(session, [], "dialer-d")
+    assert everywhere == ["dialer-a", "dialer-b"]  # dialer-c's is finished, dialer-d is us
+    assert in_dialed == ["dialer-a"]
+    assert in_none == []
 
 
 async def test_an_outcome_can_carry_a_note_and_keeps_the_one_there_otherwise(
