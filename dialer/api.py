@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from aiohttp import web
@@ -210,6 +210,14 @@ class Api:
                 CampaignMember.__table__.select()
                 .with_only_columns(CampaignMember.campaign_id)
                 .where(CampaignMember.user_id == user.id)
+            )
+            return set(rows)
+
+    async def _company_campaigns(self, company_id: int) -> set[int]:
+        """The ids of the company's campaigns."""
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(Campaign.id).where(Campaign.company_id == company_id)
             )
             return set(rows)
 
@@ -602,14 +610,15 @@ class Api:
             return response
 
     async def queues(self, request: web.Request) -> web.Response:
-        """Every inbound queue: calls waiting, longest wait, service level, abandon rate in the
-        queue, agents by state; over every live dialer process (dialer/shared_views.py)."""
-        self._supervisor(request)
+        """The inbound queues of the supervisor's company (those of its campaigns): calls
+        waiting, longest wait, service level, abandon rate in the queue, agents by state; over
+        every live dialer process (dialer/shared_views.py)."""
+        user = self._supervisor(request)
         desk = self._desk()
-        floor = await self._floor_queues()
-        return _json(
-            {"queues": [floor[queue] for queue in sorted(desk.campaign_of_queue) if queue in floor]}
-        )
+        ours = await self._company_campaigns(user.company_id)
+        wanted = [q for q, c in sorted(desk.campaign_of_queue.items()) if c.campaign_id in ours]
+        floor = await self._floor_queues(wanted)
+        return _json({"queues": [floor[queue] for queue in wanted if queue in floor]})
 
     async def campaign_queue(self, request: web.Request) -> web.Response:
         _, campaign_id = await self._company_campaign(request)
@@ -617,12 +626,13 @@ class Api:
         campaign = desk.directory.by_campaign.get(campaign_id)
         if campaign is None:
             raise ApiError(404, f"campaign {campaign_id} has no inbound queue")
-        floor = await self._floor_queues()
+        floor = await self._floor_queues([campaign.queue])
         return _json({**floor[campaign.queue], "campaign_id": campaign_id})
 
-    async def _floor_queues(self) -> dict[str, dict[str, Any]]:
-        """Each queue merged over this process (read now) and every other live one (their
-        latest snapshots): callers wait at the inbound side, agents where they logged in."""
+    async def _floor_queues(self, wanted: Collection[str]) -> dict[str, dict[str, Any]]:
+        """Each wanted queue merged over this process (read now) and every other live one
+        (their latest snapshots): callers wait at the inbound side, agents where they logged
+        in."""
         own = Snapshot(self.engine.owner, self.engine.clock.now(), queues=queue_views(self.inbound))
         snapshots = [own]
         if self.views is not None:
@@ -632,7 +642,7 @@ class Api:
                 raise ApiError(503, f"the shared views are unavailable ({exc})") from None
             snapshots += [s for s in others if s.process != own.process]
         merged: dict[str, dict[str, Any]] = {}
-        for queue in own.queues:
+        for queue in set(wanted) & own.queues.keys():
             seen = [s for s in snapshots if queue in s.queues]
             merged[queue] = {
                 **merge_queue_views([s.queues[queue] for s in seen]),

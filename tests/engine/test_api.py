@@ -31,12 +31,12 @@ from dialer.service import active_campaigns
 from dialer.shared_views import RedisViews, Snapshot, queue_views, snapshot_of
 from store import hopper
 from store.attempts import start_attempt
-from store.campaigns import create_company, get_campaign
+from store.campaigns import create_campaign, create_company, get_campaign
 from store.db import SessionFactory
-from store.enums import CallbackState, ReminderType, Role
+from store.enums import CallbackState, OperationType, ReminderType, Role
 from store.models import AuditEntry, Callback, Campaign, TypificationResult, User
 from store.typifications import add_form, add_form_field
-from store.users import create_user, issue_token
+from store.users import add_member, create_user, issue_token
 
 
 @dataclass
@@ -311,6 +311,36 @@ async def test_another_companys_supervisor_neither_sees_nor_steers_the_campaign(
         assert "abandon_target" not in (campaign.pacing or {})
     missing = await desk.client.get("/api/campaigns/999999", headers=desk.as_supervisor())
     assert missing.status == 404
+
+
+@dataclass
+class Rival:
+    """A second company on the desk's floor: a campaign of its own, one agent working it, and
+    a supervisor."""
+
+    company_id: int
+    campaign_id: int
+    agent_id: int
+    supervisor_token: str
+
+    def as_supervisor(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.supervisor_token}"}
+
+
+async def rival_company(desk: Desk, *, queue: str | None = None) -> Rival:
+    now = desk.engine.now()
+    async with desk.sessions() as session, session.begin():
+        company = await create_company(session, "Rival Co", now)
+        campaign = await create_campaign(
+            session, company.id, "Rival line", OperationType.CUSTOMER_SERVICE, now, queue=queue
+        )
+        agent = await create_user(
+            session, company.id, "rival-agent", Role.AGENT, now, interface="PJSIP/9001"
+        )
+        await add_member(session, campaign.id, agent.id, now)
+        boss = await create_user(session, company.id, "rival-boss", Role.SUPERVISOR, now)
+        token = await issue_token(session, boss.id, now)
+    return Rival(company.id, campaign.id, agent.id, token)
 
 
 async def _user_id(desk: Desk, username: str) -> int:
@@ -686,6 +716,33 @@ async def test_the_queues_add_up_over_every_live_process(
     assert sales["processes"] == ["dialer-1", "dialer-2"]
     assert sales["calls_waiting"] == 2 and sales["longest_wait_s"] == 8.0
     assert sales["agents"]["available"] == 1 and sales["agents"]["paused"] == 0
+
+
+async def test_a_supervisor_sees_the_queues_of_their_company_and_no_other(desk: Desk) -> None:
+    async with desk.sessions() as session, session.begin():
+        campaign = await session.get(Campaign, desk.center.campaign_id)
+        assert campaign is not None
+        campaign.queue = "sales"
+    rival = await rival_company(desk, queue="support")
+    records = InboundRecords(StoreRecords(desk.sessions, desk.engine.clock))
+    inbound = InboundDesk(desk.engine, records)
+    await inbound.load()
+    assert sorted(inbound.campaign_of_queue) == ["sales", "support"]  # both on this floor
+    client = TestClient(
+        TestServer(Api(desk.engine, desk.sessions, Registry(), inbound=inbound).app())
+    )
+    await client.start_server()
+    try:
+        theirs = await (await client.get("/api/queues", headers=rival.as_supervisor())).json()
+        ours = await (await client.get("/api/queues", headers=desk.as_supervisor())).json()
+    finally:
+        await client.close()
+    assert [(q["queue"], q["campaign_id"]) for q in theirs["queues"]] == [
+        ("support", rival.campaign_id)
+    ]
+    assert [(q["queue"], q["campaign_id"]) for q in ours["queues"]] == [
+        ("sales", desk.center.campaign_id)
+    ]
 
 
 async def test_a_campaign_not_dialed_here_is_a_503_while_redis_is_away(desk: Desk) -> None:
