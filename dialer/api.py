@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from dialer.agents import AgentStateError
 from dialer.engine.engine import Engine
@@ -33,6 +34,7 @@ from dialer.engine.inbound import InboundDesk
 from dialer.engine.ports import Typification
 from dialer.leases import Leases
 from dialer.live import KEEPALIVE, RESET, LiveEvent, position_of, sse
+from dialer.live_scope import CompanyScope, company_scope, learn
 from dialer.metrics import Registry
 from dialer.shared_views import (
     SharedViews,
@@ -43,7 +45,13 @@ from dialer.shared_views import (
 )
 from store import users as store_users
 from store.audit import audit
-from store.campaigns import get_campaign, set_dialing_paused, update_campaign
+from store.campaigns import (
+    companies_of_campaigns,
+    company_campaign_ids,
+    get_campaign,
+    set_dialing_paused,
+    update_campaign,
+)
 from store.db import SessionFactory
 from store.enums import Role
 from store.errors import InvalidSetting, MissingMandatoryFields, NotFound, StoreError
@@ -210,14 +218,6 @@ class Api:
                 CampaignMember.__table__.select()
                 .with_only_columns(CampaignMember.campaign_id)
                 .where(CampaignMember.user_id == user.id)
-            )
-            return set(rows)
-
-    async def _company_campaigns(self, company_id: int) -> set[int]:
-        """The ids of the company's campaigns."""
-        async with self.sessions() as session:
-            rows = await session.scalars(
-                select(Campaign.id).where(Campaign.company_id == company_id)
             )
             return set(rows)
 
@@ -545,17 +545,35 @@ class Api:
         ``?campaign=ID`` (repeatable) keeps the events of those campaigns, ``?kind=agent,call``
         those kinds (agent, call, pacing). A reconnect's ``Last-Event-ID`` (or ``?after=``)
         resumes after that event; when some of what came since is no longer kept, a ``reset``
-        event comes first: read the state again (``GET /api/campaigns/{id}``)."""
-        self._supervisor(request)
+        event comes first: read the state again (``GET /api/campaigns/{id}``).
+
+        Only the events of the supervisor's company (dialer/live_scope.py): those of its
+        campaigns, and an agent's move that names no campaign when the agent is of the company.
+        Another company's campaign in ``?campaign=`` is a 403, as on ``/api/campaigns/{id}``."""
+        user = self._supervisor(request)
         try:
             campaigns = {int(c) for c in request.query.getall("campaign", [])} or None
         except ValueError:
             raise ApiError(400, "campaign must be a campaign id", "campaign") from None
         kinds = {k for k in request.query.get("kind", "").split(",") if k} or None
+        scope = await company_scope(self.sessions, user.company_id)
+        if campaigns is not None and not campaigns <= scope.campaigns:
+            await self._refuse_campaigns(campaigns - scope.campaigns)
         return await self._stream(
             request,
-            lambda e: e.concerns(campaigns) and (kinds is None or e.kind in kinds),
+            lambda e: (kinds is None or e.kind in kinds) and e.concerns(campaigns),
+            scope,
         )
+
+    async def _refuse_campaigns(self, campaigns: set[int]) -> None:
+        """Raise for the first of these campaigns (none of the supervisor's company): 404 when
+        it does not exist, else 403."""
+        async with self.sessions() as session:
+            companies = await companies_of_campaigns(session, campaigns)
+        campaign_id = min(campaigns)
+        if campaign_id not in companies:
+            raise ApiError(404, f"no campaign {campaign_id}", "campaign")
+        raise ApiError(403, f"campaign {campaign_id} is not of your company", "campaign")
 
     async def agent_live(self, request: web.Request) -> web.StreamResponse:
         """The agent's own desktop feed, as Server-Sent Events: their moves (a call connected
@@ -569,8 +587,13 @@ class Api:
         )
 
     async def _stream(
-        self, request: web.Request, keep: Callable[[LiveEvent], bool]
+        self,
+        request: web.Request,
+        keep: Callable[[LiveEvent], bool],
+        scope: CompanyScope | None = None,
     ) -> web.StreamResponse:
+        """The feed's events that ``keep`` keeps and, with a ``scope``, that its company's
+        supervisors see (what the scope does not know yet is read first, once)."""
         feed = self.engine.live
         if feed is None:
             raise ApiError(404, "this dialer runs without a live feed")
@@ -597,12 +620,20 @@ class Api:
                     else:
                         await response.write(KEEPALIVE)
                     continue
-                for event_id, event in batch.events:
-                    if keep(event):
-                        await response.write(sse(event_id, event))
+                kept = [(i, e) for i, e in batch.events if keep(e)]
+                if scope is not None and kept:
+                    await learn(scope, self.sessions, [e for _, e in kept])
+                    kept = [(i, e) for i, e in kept if scope.sees(e)]
+                for event_id, event in kept:
+                    await response.write(sse(event_id, event))
                 position = batch.events[-1][0]
         except ConnectionError:  # aiohttp's ClientConnectionResetError too
             return response  # the reader went away
+        except SQLAlchemyError as exc:
+            # The store is away: whose an event is cannot be told, so none is shown; the
+            # reader comes back after the retry advice with its Last-Event-ID.
+            log.warning("live events: the store failed (%s); stream ended", exc)
+            return response
         except RedisError as exc:
             # The shared feed is away: end the stream; the reader's EventSource comes back
             # after the retry advice with its Last-Event-ID and loses nothing still kept.
@@ -615,7 +646,8 @@ class Api:
         every live dialer process (dialer/shared_views.py)."""
         user = self._supervisor(request)
         desk = self._desk()
-        ours = await self._company_campaigns(user.company_id)
+        async with self.sessions() as session:
+            ours = await company_campaign_ids(session, user.company_id)
         wanted = [q for q, c in sorted(desk.campaign_of_queue.items()) if c.campaign_id in ours]
         floor = await self._floor_queues(wanted)
         return _json({"queues": [floor[queue] for queue in wanted if queue in floor]})
