@@ -25,7 +25,6 @@ from typing import Any
 
 from aiohttp import web
 from redis.exceptions import RedisError
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from dialer.agents import AgentStateError
@@ -455,28 +454,26 @@ class Api:
         return _json({"hung_up": True})
 
     # Supervisor ------------------------------------------------------------------------------
-    async def _company_campaign(self, request: web.Request) -> tuple[User, int]:
+    async def _company_campaign(self, request: web.Request) -> tuple[User, Campaign]:
         """A supervisor and the campaign in the path, which must be of their company: one
-        company's supervisors neither see nor steer another's campaigns."""
+        company's supervisors neither see nor steer another's campaigns. The campaign as read
+        for the check, for a handler that only shows it; one that changes it reads it again in
+        its own transaction."""
         user = self._supervisor(request)
         campaign_id = self._campaign_id(request)
         async with self.sessions() as session:
-            company_id = await session.scalar(
-                select(Campaign.company_id).where(Campaign.id == campaign_id)
-            )
-        if company_id is None:
-            raise NotFound("campaign", campaign_id)
-        if company_id != user.company_id:
+            campaign = await get_campaign(session, campaign_id)
+        if campaign.company_id != user.company_id:
             raise ApiError(403, f"campaign {campaign_id} is not of your company", "id")
-        return user, campaign_id
+        return user, campaign
 
     async def campaign_state(self, request: web.Request) -> web.Response:
         """The campaign's settings and live state. Its live state comes from the process that
         dials it: this one's engine, or the snapshot that process published
         (dialer/shared_views.py), with ``process`` and ``as_of`` saying whose and how old."""
-        _, campaign_id = await self._company_campaign(request)
+        _, campaign = await self._company_campaign(request)
+        campaign_id = campaign.id
         async with self.sessions() as session:
-            campaign = await get_campaign(session, campaign_id)
             pending = await session.scalar(
                 Assignment.__table__.select()
                 .with_only_columns(Assignment.id)
@@ -653,7 +650,8 @@ class Api:
         return _json({"queues": [floor[queue] for queue in wanted if queue in floor]})
 
     async def campaign_queue(self, request: web.Request) -> web.Response:
-        _, campaign_id = await self._company_campaign(request)
+        _, checked = await self._company_campaign(request)
+        campaign_id = checked.id
         desk = self._desk()
         campaign = desk.directory.by_campaign.get(campaign_id)
         if campaign is None:
@@ -684,7 +682,8 @@ class Api:
         return merged
 
     async def dids_get(self, request: web.Request) -> web.Response:
-        _, campaign_id = await self._company_campaign(request)
+        _, checked = await self._company_campaign(request)
+        campaign_id = checked.id
         async with self.sessions() as session:
             numbers = await campaign_dids(session, campaign_id)
         return _json({"campaign_id": campaign_id, "dids": numbers})
@@ -692,7 +691,8 @@ class Api:
     async def dids_set(self, request: web.Request) -> web.Response:
         """The campaign's inbound numbers (issue 6: the DID selects the campaign), replacing
         the ones it had; audited, and routed from the next call on."""
-        user, campaign_id = await self._company_campaign(request)
+        user, checked = await self._company_campaign(request)
+        campaign_id = checked.id
         body = await self._body(request)
         wanted = body.get("dids")
         if not isinstance(wanted, list) or not all(isinstance(d, str) for d in wanted):
@@ -723,13 +723,12 @@ class Api:
         return _json({"campaign_id": campaign_id, "dids": after})
 
     async def pacing_get(self, request: web.Request) -> web.Response:
-        _, campaign_id = await self._company_campaign(request)
-        async with self.sessions() as session:
-            campaign = await get_campaign(session, campaign_id)
-            return _json({"dial_mode": campaign.dial_mode.value, "pacing": campaign.pacing})
+        _, campaign = await self._company_campaign(request)
+        return _json({"dial_mode": campaign.dial_mode.value, "pacing": campaign.pacing})
 
     async def pacing_set(self, request: web.Request) -> web.Response:
-        user, campaign_id = await self._company_campaign(request)
+        user, checked = await self._company_campaign(request)
+        campaign_id = checked.id
         body = await self._body(request)
         if not body:
             raise ApiError(400, f"send one or more of {', '.join(PACING_FIELDS)}")
@@ -765,7 +764,8 @@ class Api:
         dials the campaign, else by the one that does at its next keeper round, or when it
         starts. ``applied`` says which: ``here``, ``by_holder`` (``process`` names it, null
         when Redis could not say) or ``at_start`` (nobody dials it now)."""
-        user, campaign_id = await self._company_campaign(request)
+        user, checked = await self._company_campaign(request)
+        campaign_id = checked.id
         async with self.sessions() as session, session.begin():
             changed = await set_dialing_paused(
                 session, campaign_id, paused, self.engine.now(), user_id=user.id
