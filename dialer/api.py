@@ -6,8 +6,10 @@ see only the campaigns they are members of; supervisors and administrators watch
 of their own company (another company's campaign is 403), tune their pacing live (validated,
 written through the store, which audits the change), set their inbound numbers, and pause and
 resume their dialing at any process (stored and audited, then applied by the process that dials
-it: docs/architecture.md, "Several dialer processes"). Not yet by company: ``/api/queues`` and
-the supervisors' live events show every company's.
+it: docs/architecture.md, "Several dialer processes"). Their company's only, everywhere:
+``/api/queues`` lists the queues of its campaigns, and the live events (``/api/live``) are those
+of its campaigns and of its agents (dialer/live_scope.py), ``?campaign=`` of another company's
+campaign being a 403 too.
 
 Errors are JSON ``{"error": "...", "field": "..."}`` with 400 (bad input, naming the field), 401
 (no or bad token), 403 (not yours), 404, 409 (not possible in the current state), 422
