@@ -6,8 +6,10 @@ see only the campaigns they are members of; supervisors and administrators watch
 of their own company (another company's campaign is 403), tune their pacing live (validated,
 written through the store, which audits the change), set their inbound numbers, and pause and
 resume their dialing at any process (stored and audited, then applied by the process that dials
-it: docs/architecture.md, "Several dialer processes"). Not yet by company: ``/api/queues`` and
-the supervisors' live events show every company's.
+it: docs/architecture.md, "Several dialer processes"). Their company's only, everywhere:
+``/api/queues`` lists the queues of its campaigns, and the live events (``/api/live``) are those
+of its campaigns and of its agents (dialer/live_scope.py), ``?campaign=`` of another company's
+campaign being a 403 too.
 
 Errors are JSON ``{"error": "...", "field": "..."}`` with 400 (bad input, naming the field), 401
 (no or bad token), 403 (not yours), 404, 409 (not possible in the current state), 422
@@ -20,12 +22,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from aiohttp import web
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from dialer.agents import AgentStateError
 from dialer.engine.engine import Engine
@@ -33,6 +35,7 @@ from dialer.engine.inbound import InboundDesk
 from dialer.engine.ports import Typification
 from dialer.leases import Leases
 from dialer.live import KEEPALIVE, RESET, LiveEvent, position_of, sse
+from dialer.live_scope import CompanyScope, company_scope, learn
 from dialer.metrics import Registry
 from dialer.shared_views import (
     SharedViews,
@@ -43,7 +46,13 @@ from dialer.shared_views import (
 )
 from store import users as store_users
 from store.audit import audit
-from store.campaigns import get_campaign, set_dialing_paused, update_campaign
+from store.campaigns import (
+    companies_of_campaigns,
+    company_campaign_ids,
+    get_campaign,
+    set_dialing_paused,
+    update_campaign,
+)
 from store.db import SessionFactory
 from store.enums import Role
 from store.errors import InvalidSetting, MissingMandatoryFields, NotFound, StoreError
@@ -447,28 +456,26 @@ class Api:
         return _json({"hung_up": True})
 
     # Supervisor ------------------------------------------------------------------------------
-    async def _company_campaign(self, request: web.Request) -> tuple[User, int]:
+    async def _company_campaign(self, request: web.Request) -> tuple[User, Campaign]:
         """A supervisor and the campaign in the path, which must be of their company: one
-        company's supervisors neither see nor steer another's campaigns."""
+        company's supervisors neither see nor steer another's campaigns. The campaign as read
+        for the check, for a handler that only shows it; one that changes it reads it again in
+        its own transaction."""
         user = self._supervisor(request)
         campaign_id = self._campaign_id(request)
         async with self.sessions() as session:
-            company_id = await session.scalar(
-                select(Campaign.company_id).where(Campaign.id == campaign_id)
-            )
-        if company_id is None:
-            raise NotFound("campaign", campaign_id)
-        if company_id != user.company_id:
+            campaign = await get_campaign(session, campaign_id)
+        if campaign.company_id != user.company_id:
             raise ApiError(403, f"campaign {campaign_id} is not of your company", "id")
-        return user, campaign_id
+        return user, campaign
 
     async def campaign_state(self, request: web.Request) -> web.Response:
         """The campaign's settings and live state. Its live state comes from the process that
         dials it: this one's engine, or the snapshot that process published
         (dialer/shared_views.py), with ``process`` and ``as_of`` saying whose and how old."""
-        _, campaign_id = await self._company_campaign(request)
+        _, campaign = await self._company_campaign(request)
+        campaign_id = campaign.id
         async with self.sessions() as session:
-            campaign = await get_campaign(session, campaign_id)
             pending = await session.scalar(
                 Assignment.__table__.select()
                 .with_only_columns(Assignment.id)
@@ -537,17 +544,35 @@ class Api:
         ``?campaign=ID`` (repeatable) keeps the events of those campaigns, ``?kind=agent,call``
         those kinds (agent, call, pacing). A reconnect's ``Last-Event-ID`` (or ``?after=``)
         resumes after that event; when some of what came since is no longer kept, a ``reset``
-        event comes first: read the state again (``GET /api/campaigns/{id}``)."""
-        self._supervisor(request)
+        event comes first: read the state again (``GET /api/campaigns/{id}``).
+
+        Only the events of the supervisor's company (dialer/live_scope.py): those of its
+        campaigns, and an agent's move that names no campaign when the agent is of the company.
+        Another company's campaign in ``?campaign=`` is a 403, as on ``/api/campaigns/{id}``."""
+        user = self._supervisor(request)
         try:
             campaigns = {int(c) for c in request.query.getall("campaign", [])} or None
         except ValueError:
             raise ApiError(400, "campaign must be a campaign id", "campaign") from None
         kinds = {k for k in request.query.get("kind", "").split(",") if k} or None
+        scope = await company_scope(self.sessions, user.company_id)
+        if campaigns is not None and not campaigns <= scope.campaigns:
+            await self._refuse_campaigns(campaigns - scope.campaigns)
         return await self._stream(
             request,
-            lambda e: e.concerns(campaigns) and (kinds is None or e.kind in kinds),
+            lambda e: (kinds is None or e.kind in kinds) and e.concerns(campaigns),
+            scope,
         )
+
+    async def _refuse_campaigns(self, campaigns: set[int]) -> None:
+        """Raise for the first of these campaigns (none of the supervisor's company): 404 when
+        it does not exist, else 403."""
+        async with self.sessions() as session:
+            companies = await companies_of_campaigns(session, campaigns)
+        campaign_id = min(campaigns)
+        if campaign_id not in companies:
+            raise ApiError(404, f"no campaign {campaign_id}", "campaign")
+        raise ApiError(403, f"campaign {campaign_id} is not of your company", "campaign")
 
     async def agent_live(self, request: web.Request) -> web.StreamResponse:
         """The agent's own desktop feed, as Server-Sent Events: their moves (a call connected
@@ -561,8 +586,13 @@ class Api:
         )
 
     async def _stream(
-        self, request: web.Request, keep: Callable[[LiveEvent], bool]
+        self,
+        request: web.Request,
+        keep: Callable[[LiveEvent], bool],
+        scope: CompanyScope | None = None,
     ) -> web.StreamResponse:
+        """The feed's events that ``keep`` keeps and, with a ``scope``, that its company's
+        supervisors see (what the scope does not know yet is read first, once)."""
         feed = self.engine.live
         if feed is None:
             raise ApiError(404, "this dialer runs without a live feed")
@@ -589,12 +619,20 @@ class Api:
                     else:
                         await response.write(KEEPALIVE)
                     continue
-                for event_id, event in batch.events:
-                    if keep(event):
-                        await response.write(sse(event_id, event))
+                kept = [(i, e) for i, e in batch.events if keep(e)]
+                if scope is not None and kept:
+                    await learn(scope, self.sessions, [e for _, e in kept])
+                    kept = [(i, e) for i, e in kept if scope.sees(e)]
+                for event_id, event in kept:
+                    await response.write(sse(event_id, event))
                 position = batch.events[-1][0]
         except ConnectionError:  # aiohttp's ClientConnectionResetError too
             return response  # the reader went away
+        except SQLAlchemyError as exc:
+            # The store is away: whose an event is cannot be told, so none is shown; the
+            # reader comes back after the retry advice with its Last-Event-ID.
+            log.warning("live events: the store failed (%s); stream ended", exc)
+            return response
         except RedisError as exc:
             # The shared feed is away: end the stream; the reader's EventSource comes back
             # after the retry advice with its Last-Event-ID and loses nothing still kept.
@@ -602,27 +640,31 @@ class Api:
             return response
 
     async def queues(self, request: web.Request) -> web.Response:
-        """Every inbound queue: calls waiting, longest wait, service level, abandon rate in the
-        queue, agents by state; over every live dialer process (dialer/shared_views.py)."""
-        self._supervisor(request)
+        """The inbound queues of the supervisor's company (those of its campaigns): calls
+        waiting, longest wait, service level, abandon rate in the queue, agents by state; over
+        every live dialer process (dialer/shared_views.py)."""
+        user = self._supervisor(request)
         desk = self._desk()
-        floor = await self._floor_queues()
-        return _json(
-            {"queues": [floor[queue] for queue in sorted(desk.campaign_of_queue) if queue in floor]}
-        )
+        async with self.sessions() as session:
+            ours = await company_campaign_ids(session, user.company_id)
+        wanted = [q for q, c in sorted(desk.campaign_of_queue.items()) if c.campaign_id in ours]
+        floor = await self._floor_queues(wanted)
+        return _json({"queues": [floor[queue] for queue in wanted if queue in floor]})
 
     async def campaign_queue(self, request: web.Request) -> web.Response:
-        _, campaign_id = await self._company_campaign(request)
+        _, checked = await self._company_campaign(request)
+        campaign_id = checked.id
         desk = self._desk()
         campaign = desk.directory.by_campaign.get(campaign_id)
         if campaign is None:
             raise ApiError(404, f"campaign {campaign_id} has no inbound queue")
-        floor = await self._floor_queues()
+        floor = await self._floor_queues([campaign.queue])
         return _json({**floor[campaign.queue], "campaign_id": campaign_id})
 
-    async def _floor_queues(self) -> dict[str, dict[str, Any]]:
-        """Each queue merged over this process (read now) and every other live one (their
-        latest snapshots): callers wait at the inbound side, agents where they logged in."""
+    async def _floor_queues(self, wanted: Collection[str]) -> dict[str, dict[str, Any]]:
+        """Each wanted queue merged over this process (read now) and every other live one
+        (their latest snapshots): callers wait at the inbound side, agents where they logged
+        in."""
         own = Snapshot(self.engine.owner, self.engine.clock.now(), queues=queue_views(self.inbound))
         snapshots = [own]
         if self.views is not None:
@@ -632,7 +674,7 @@ class Api:
                 raise ApiError(503, f"the shared views are unavailable ({exc})") from None
             snapshots += [s for s in others if s.process != own.process]
         merged: dict[str, dict[str, Any]] = {}
-        for queue in own.queues:
+        for queue in set(wanted) & own.queues.keys():
             seen = [s for s in snapshots if queue in s.queues]
             merged[queue] = {
                 **merge_queue_views([s.queues[queue] for s in seen]),
@@ -642,7 +684,8 @@ class Api:
         return merged
 
     async def dids_get(self, request: web.Request) -> web.Response:
-        _, campaign_id = await self._company_campaign(request)
+        _, checked = await self._company_campaign(request)
+        campaign_id = checked.id
         async with self.sessions() as session:
             numbers = await campaign_dids(session, campaign_id)
         return _json({"campaign_id": campaign_id, "dids": numbers})
@@ -650,7 +693,8 @@ class Api:
     async def dids_set(self, request: web.Request) -> web.Response:
         """The campaign's inbound numbers (issue 6: the DID selects the campaign), replacing
         the ones it had; audited, and routed from the next call on."""
-        user, campaign_id = await self._company_campaign(request)
+        user, checked = await self._company_campaign(request)
+        campaign_id = checked.id
         body = await self._body(request)
         wanted = body.get("dids")
         if not isinstance(wanted, list) or not all(isinstance(d, str) for d in wanted):
@@ -681,13 +725,12 @@ class Api:
         return _json({"campaign_id": campaign_id, "dids": after})
 
     async def pacing_get(self, request: web.Request) -> web.Response:
-        _, campaign_id = await self._company_campaign(request)
-        async with self.sessions() as session:
-            campaign = await get_campaign(session, campaign_id)
-            return _json({"dial_mode": campaign.dial_mode.value, "pacing": campaign.pacing})
+        _, campaign = await self._company_campaign(request)
+        return _json({"dial_mode": campaign.dial_mode.value, "pacing": campaign.pacing})
 
     async def pacing_set(self, request: web.Request) -> web.Response:
-        user, campaign_id = await self._company_campaign(request)
+        user, checked = await self._company_campaign(request)
+        campaign_id = checked.id
         body = await self._body(request)
         if not body:
             raise ApiError(400, f"send one or more of {', '.join(PACING_FIELDS)}")
@@ -723,7 +766,8 @@ class Api:
         dials the campaign, else by the one that does at its next keeper round, or when it
         starts. ``applied`` says which: ``here``, ``by_holder`` (``process`` names it, null
         when Redis could not say) or ``at_start`` (nobody dials it now)."""
-        user, campaign_id = await self._company_campaign(request)
+        user, checked = await self._company_campaign(request)
+        campaign_id = checked.id
         async with self.sessions() as session, session.begin():
             changed = await set_dialing_paused(
                 session, campaign_id, paused, self.engine.now(), user_id=user.id

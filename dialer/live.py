@@ -2,7 +2,8 @@
 
 The engine and the roster publish small events (an agent's move, a call's end, a campaign's
 pacing decision); the API streams them to supervisors (``GET /api/live``, Server-Sent Events)
-from any process that shares the feed. The store stays the record: a live event is a view, so
+from any process that shares the feed, each supervisor their own company's events only
+(dialer/live_scope.py). The store stays the record: a live event is a view, so
 publishing never blocks nor raises, and a feed keeps only the latest ``maxlen`` events. A
 supervisor who reconnects with the last event id they saw gets what came after it, or a
 ``reset`` when some of it is no longer kept (then they read the state again from the API).
@@ -51,7 +52,8 @@ class LiveEvent:
         return cls.from_json(json.loads(text))
 
     def concerns(self, campaigns: Iterable[int] | None) -> bool:
-        """True when a supervisor watching ``campaigns`` (None: all) should see it."""
+        """True when a supervisor watching ``campaigns`` (None: all) should see it; an event
+        that names no campaign passes (whose company it is, is dialer/live_scope.py's test)."""
         return campaigns is None or not self.campaigns or bool(set(self.campaigns) & set(campaigns))
 
 

@@ -8,6 +8,7 @@ strategy needs a "No contact" group with at least one result.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
@@ -275,6 +276,21 @@ async def default_campaign(session: AsyncSession, company_id: int) -> Campaign:
     if campaign is None:
         raise NotFound("default campaign of company", company_id)
     return campaign
+
+
+async def company_campaign_ids(session: AsyncSession, company_id: int) -> set[int]:
+    """The ids of every campaign of the company (what its supervisors may watch)."""
+    return set(await session.scalars(select(Campaign.id).where(Campaign.company_id == company_id)))
+
+
+async def companies_of_campaigns(
+    session: AsyncSession, campaign_ids: Iterable[int]
+) -> dict[int, int]:
+    """Each campaign's company, for the ids that name a campaign."""
+    rows = await session.execute(
+        select(Campaign.id, Campaign.company_id).where(Campaign.id.in_(list(campaign_ids)))
+    )
+    return {campaign_id: company_id for campaign_id, company_id in rows}
 
 
 async def create_campaign(

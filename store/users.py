@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -67,6 +68,14 @@ async def create_user(
         company_id=company_id,
     )
     return user
+
+
+async def companies_of_users(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, int]:
+    """Each user's company, for the ids that name a user (an agent belongs to one company)."""
+    rows = await session.execute(
+        select(User.id, User.company_id).where(User.id.in_(list(user_ids)))
+    )
+    return {user_id: company_id for user_id, company_id in rows}
 
 
 async def issue_token(session: AsyncSession, user_id: int, now: datetime) -> str:

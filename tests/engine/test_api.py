@@ -12,8 +12,10 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from ami.client import AMIClient
+from dialer import live_scope
 from dialer.api import Api
 from dialer.clock import ScaledClock
 from dialer.demo import shift_start
@@ -31,12 +33,12 @@ from dialer.service import active_campaigns
 from dialer.shared_views import RedisViews, Snapshot, queue_views, snapshot_of
 from store import hopper
 from store.attempts import start_attempt
-from store.campaigns import create_company, get_campaign
+from store.campaigns import create_campaign, create_company, get_campaign
 from store.db import SessionFactory
-from store.enums import CallbackState, ReminderType, Role
+from store.enums import CallbackState, OperationType, ReminderType, Role
 from store.models import AuditEntry, Callback, Campaign, TypificationResult, User
 from store.typifications import add_form, add_form_field
-from store.users import create_user, issue_token
+from store.users import add_member, create_user, issue_token
 
 
 @dataclass
@@ -313,6 +315,36 @@ async def test_another_companys_supervisor_neither_sees_nor_steers_the_campaign(
     assert missing.status == 404
 
 
+@dataclass
+class Rival:
+    """A second company on the desk's floor: a campaign of its own, one agent working it, and
+    a supervisor."""
+
+    company_id: int
+    campaign_id: int
+    agent_id: int
+    supervisor_token: str
+
+    def as_supervisor(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.supervisor_token}"}
+
+
+async def rival_company(desk: Desk, *, queue: str | None = None) -> Rival:
+    now = desk.engine.now()
+    async with desk.sessions() as session, session.begin():
+        company = await create_company(session, "Rival Co", now)
+        campaign = await create_campaign(
+            session, company.id, "Rival line", OperationType.CUSTOMER_SERVICE, now, queue=queue
+        )
+        agent = await create_user(
+            session, company.id, "rival-agent", Role.AGENT, now, interface="PJSIP/9001"
+        )
+        await add_member(session, campaign.id, agent.id, now)
+        boss = await create_user(session, company.id, "rival-boss", Role.SUPERVISOR, now)
+        token = await issue_token(session, boss.id, now)
+    return Rival(company.id, campaign.id, agent.id, token)
+
+
 async def _user_id(desk: Desk, username: str) -> int:
     async with desk.sessions() as session:
         user_id = await session.scalar(select(User.id).where(User.username == username))
@@ -456,7 +488,12 @@ async def test_a_resume_from_events_no_longer_kept_starts_with_a_reset(desk: Des
 
 
 async def test_the_live_feed_keeps_to_the_campaigns_and_kinds_asked_for(desk: Desk) -> None:
-    other = desk.center.campaign_id + 1000
+    now = desk.engine.now()
+    async with desk.sessions() as session, session.begin():
+        second = await create_campaign(
+            session, desk.center.company_id, "Second line", OperationType.TELESALES, now
+        )
+    other = second.id
     live = await desk.client.get(
         f"/api/live?campaign={other}&kind=call", headers=desk.as_supervisor()
     )
@@ -481,6 +518,138 @@ async def test_the_live_feed_is_for_supervisors_and_refuses_a_bad_id_naming_it(
     assert bad.status == 400 and (await bad.json())["field"] == "Last-Event-ID"
     campaign = await desk.client.get("/api/live?campaign=x", headers=desk.as_supervisor())
     assert campaign.status == 400 and (await campaign.json())["field"] == "campaign"
+
+
+async def open_live(desk: Desk, headers: dict[str, str], query: str = "") -> ClientResponse:
+    """A supervisor's live stream, up (its retry advice read): it gets what is published next."""
+    live = await desk.client.get(f"/api/live{query}", headers=headers)
+    assert live.status == 200
+    assert await next_frame(live) == {"retry": "2000"}
+    return live
+
+
+def pacing_event(campaign_id: int) -> LiveEvent:
+    return LiveEvent("pacing", 2.0, (campaign_id,), {"calls": 3, "dial_level": 1.5})
+
+
+async def test_a_supervisor_s_live_feed_brings_their_company_s_events_and_no_other_s(
+    desk: Desk,
+) -> None:
+    rival = await rival_company(desk)
+    live = await open_live(desk, rival.as_supervisor())
+    feed = desk.engine.live
+    assert feed is not None
+    ours = desk.center.campaign_id
+    await desk.client.post("/api/agent/login", headers=desk.as_agent())  # the desk's company
+    feed.publish(LiveEvent("call", 1.0, (ours,), {"attempt_id": 1}))
+    feed.publish(pacing_event(ours))
+    roster = desk.engine.roster
+    roster.add(rival.agent_id, "Rita", "PJSIP/9001", {rival.campaign_id})
+    roster.login(rival.agent_id)  # the rival company's, from here on
+    feed.publish(LiveEvent("call", 3.0, (rival.campaign_id,), {"attempt_id": 2}))
+    feed.publish(pacing_event(rival.campaign_id))
+    seen = [LiveEvent.decode((await next_event(live))["data"]) for _ in range(3)]
+    live.close()
+    assert [(e.kind, e.campaigns) for e in seen] == [
+        ("agent", (rival.campaign_id,)),
+        ("call", (rival.campaign_id,)),
+        ("pacing", (rival.campaign_id,)),
+    ]
+    assert seen[0].data["agent_id"] == rival.agent_id and seen[1].data["attempt_id"] == 2
+
+
+async def test_an_agent_who_works_no_campaign_is_seen_live_by_their_company_only(
+    desk: Desk,
+) -> None:
+    rival = await rival_company(desk)
+    theirs = await open_live(desk, rival.as_supervisor())
+    ours = await open_live(desk, desk.as_supervisor())
+    feed = desk.engine.live
+    assert feed is not None
+    idle = desk.center.agents[1]
+    roster = desk.engine.roster
+    roster.add(idle.user_id, idle.name, idle.interface, set())  # a member of no campaign
+    roster.login(idle.user_id)  # an agent event that names no campaign
+    feed.publish(LiveEvent("call", 1.0, (rival.campaign_id,), {"attempt_id": 7}))
+    moved = LiveEvent.decode((await next_event(ours))["data"])
+    first_of_theirs = LiveEvent.decode((await next_event(theirs))["data"])
+    theirs.close()
+    ours.close()
+    assert moved.kind == "agent" and moved.campaigns == ()
+    assert moved.data["agent_id"] == idle.user_id and moved.data["state"] == "available"
+    assert first_of_theirs.kind == "call" and first_of_theirs.data["attempt_id"] == 7
+
+
+async def test_an_event_of_no_company_is_seen_live_by_every_company(desk: Desk) -> None:
+    rival = await rival_company(desk)
+    theirs = await open_live(desk, rival.as_supervisor())
+    ours = await open_live(desk, desk.as_supervisor())
+    feed = desk.engine.live
+    assert feed is not None
+    feed.publish(LiveEvent("notice", 1.0, (), {"text": "maintenance at 22:00"}))
+    for live in (theirs, ours):
+        frame = await next_event(live)
+        live.close()
+        assert frame["event"] == "notice" and json_of(frame)["text"] == "maintenance at 22:00"
+
+
+async def test_an_event_of_a_campaign_created_after_the_stream_opened_reaches_its_company(
+    desk: Desk,
+) -> None:
+    rival = await rival_company(desk)
+    live = await open_live(desk, rival.as_supervisor())
+    now = desk.engine.now()
+    async with desk.sessions() as session, session.begin():
+        new_of_ours = await create_campaign(
+            session, desk.center.company_id, "Night sales", OperationType.TELESALES, now
+        )
+        new_of_theirs = await create_campaign(
+            session, rival.company_id, "Rival night line", OperationType.TELESALES, now
+        )
+    feed = desk.engine.live
+    assert feed is not None
+    feed.publish(LiveEvent("call", 1.0, (new_of_ours.id,), {"attempt_id": 1}))
+    feed.publish(LiveEvent("call", 2.0, (new_of_theirs.id,), {"attempt_id": 2}))
+    frame = await next_event(live)
+    live.close()
+    assert LiveEvent.decode(frame["data"]).campaigns == (new_of_theirs.id,)
+    assert json_of(frame)["attempt_id"] == 2
+
+
+async def test_a_live_stream_ends_when_the_store_cannot_say_whose_an_event_is(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def store_away(*_: object) -> dict[int, int]:
+        raise OperationalError("SELECT campaign.company_id", {}, ConnectionRefusedError())
+
+    monkeypatch.setattr(live_scope, "companies_of_campaigns", store_away)
+    live = await open_live(desk, desk.as_supervisor())
+    feed = desk.engine.live
+    assert feed is not None
+    feed.publish(LiveEvent("call", 1.0, (desk.center.campaign_id + 1000,), {"attempt_id": 1}))
+    assert await live.content.read() == b""  # ended, nothing shown: the reader comes back
+    [logged] = [r for r in caplog.records if r.name == "dialer.api"]  # a warning, no traceback
+    assert logged.levelname == "WARNING" and logged.exc_info is None
+    assert logged.getMessage().startswith("live events: the store failed")
+
+
+async def test_a_live_feed_of_another_company_s_campaign_is_403_naming_the_field(
+    desk: Desk,
+) -> None:
+    rival = await rival_company(desk)
+    refused = await desk.client.get(
+        f"/api/live?campaign={desk.center.campaign_id}", headers=rival.as_supervisor()
+    )
+    body = await refused.json()
+    assert refused.status == 403 and body["field"] == "campaign"
+    assert f"campaign {desk.center.campaign_id} is not of your company" in body["error"]
+
+
+async def test_a_live_feed_of_a_campaign_that_does_not_exist_is_404_naming_the_field(
+    desk: Desk,
+) -> None:
+    missing = await desk.client.get("/api/live?campaign=999999", headers=desk.as_supervisor())
+    assert missing.status == 404 and (await missing.json())["field"] == "campaign"
 
 
 async def test_an_agent_s_feed_shows_their_own_moves_and_no_one_else_s(desk: Desk) -> None:
@@ -686,6 +855,33 @@ async def test_the_queues_add_up_over_every_live_process(
     assert sales["processes"] == ["dialer-1", "dialer-2"]
     assert sales["calls_waiting"] == 2 and sales["longest_wait_s"] == 8.0
     assert sales["agents"]["available"] == 1 and sales["agents"]["paused"] == 0
+
+
+async def test_a_supervisor_sees_the_queues_of_their_company_and_no_other(desk: Desk) -> None:
+    async with desk.sessions() as session, session.begin():
+        campaign = await session.get(Campaign, desk.center.campaign_id)
+        assert campaign is not None
+        campaign.queue = "sales"
+    rival = await rival_company(desk, queue="support")
+    records = InboundRecords(StoreRecords(desk.sessions, desk.engine.clock))
+    inbound = InboundDesk(desk.engine, records)
+    await inbound.load()
+    assert sorted(inbound.campaign_of_queue) == ["sales", "support"]  # both on this floor
+    client = TestClient(
+        TestServer(Api(desk.engine, desk.sessions, Registry(), inbound=inbound).app())
+    )
+    await client.start_server()
+    try:
+        theirs = await (await client.get("/api/queues", headers=rival.as_supervisor())).json()
+        ours = await (await client.get("/api/queues", headers=desk.as_supervisor())).json()
+    finally:
+        await client.close()
+    assert [(q["queue"], q["campaign_id"]) for q in theirs["queues"]] == [
+        ("support", rival.campaign_id)
+    ]
+    assert [(q["queue"], q["campaign_id"]) for q in ours["queues"]] == [
+        ("sales", desk.center.campaign_id)
+    ]
 
 
 async def test_a_campaign_not_dialed_here_is_a_503_while_redis_is_away(desk: Desk) -> None:
