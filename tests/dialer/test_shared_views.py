@@ -13,7 +13,7 @@ import pytest
 from ami.client import AMIClient
 from dialer.clock import ScaledClock
 from dialer.engine.engine import Engine
-from dialer.engine.ports import CampaignPlan, DialMode
+from dialer.engine.ports import CampaignPlan
 from dialer.engine.roster import Roster
 from dialer.shared_views import (
     LocalViews,
@@ -24,24 +24,14 @@ from dialer.shared_views import (
     snapshot_of,
 )
 from tests.engine.memory_records import MemoryRecords
+from tests.engine.plans import campaign_plan
 
 CAMPAIGN = 7
 AGENT = 21
 
 
 def plan() -> CampaignPlan:
-    return CampaignPlan(
-        campaign_id=CAMPAIGN,
-        name="Sales",
-        dial_mode=DialMode.PROGRESSIVE,
-        trunk_context="dialer-trunk",
-        caller_id='"Sales" <5551000>',
-        amd=True,
-        ring_timeout_s=20.0,
-        hand_off_s=2.0,
-        acw_max_s=10.0,
-        dial_ratio=1.0,
-    )
+    return campaign_plan(campaign_id=CAMPAIGN, name="Sales")
 
 
 @pytest.fixture

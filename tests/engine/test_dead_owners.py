@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from ami.client import AMIClient
 from dialer.clock import ScaledClock
 from dialer.engine.engine import Engine
-from dialer.engine.ports import CampaignPlan, DialMode
 from dialer.engine.roster import Roster
 from tests.engine.memory_records import MemoryRecords
+from tests.engine.plans import campaign_plan
 
 
 @dataclass
@@ -47,18 +47,7 @@ async def engine_on(records: OwnersRecords) -> AsyncIterator[Engine]:
 
 
 def records(others: list[str], held: set[str]) -> OwnersRecords:
-    plan = CampaignPlan(
-        campaign_id=1,
-        name="Test",
-        dial_mode=DialMode.PROGRESSIVE,
-        trunk_context="dialer-trunk",
-        caller_id='"Sales" <5551000>',
-        amd=False,
-        ring_timeout_s=20.0,
-        hand_off_s=2.0,
-        acw_max_s=10.0,
-        dial_ratio=1.0,
-    )
+    plan = campaign_plan(amd=False)
     return OwnersRecords(plan, [], others=others, held=held)
 
 

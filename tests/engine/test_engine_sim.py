@@ -16,11 +16,12 @@ from ami.client import AMIClient
 from dialer.calls import CallState
 from dialer.clock import ScaledClock
 from dialer.engine.engine import LIVE_DECISION_EVERY_S, Engine
-from dialer.engine.ports import CampaignPlan, Dialable, DialMode, Outcome, Typification
+from dialer.engine.ports import CampaignPlan, Dialable, Outcome, Typification
 from dialer.engine.roster import AgentState, Roster
 from dialer.live import MemoryFeed
 from dialer.simasterisk import NumberModel, PartyKind, SimConfig, SimulatedAsterisk
 from tests.engine.memory_records import MemoryRecords
+from tests.engine.plans import campaign_plan
 from tests.waiting import until
 
 SPEED = 40.0
@@ -32,23 +33,6 @@ class Rig:
     records: MemoryRecords
     roster: Roster
     sim: SimulatedAsterisk
-
-
-def _plan(**kw: object) -> CampaignPlan:
-    base: dict[str, object] = dict(
-        campaign_id=1,
-        name="Test",
-        dial_mode=DialMode.PROGRESSIVE,
-        trunk_context="dialer-trunk",
-        caller_id='"Sales" <5551000>',
-        amd=True,
-        ring_timeout_s=20.0,
-        hand_off_s=2.0,
-        acw_max_s=10.0,
-        dial_ratio=1.0,
-    )
-    base.update(kw)
-    return CampaignPlan(**base)  # type: ignore[arg-type]
 
 
 @contextlib.asynccontextmanager
@@ -134,7 +118,7 @@ EXPECTED = {
 
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
-    async with _rig(_plan(), MIX, agents=3) as r:
+    async with _rig(campaign_plan(), MIX, agents=3) as r:
         yield r
 
 
@@ -188,7 +172,7 @@ async def test_the_live_feed_shows_each_call_end_once_with_its_outcome_and_each_
 async def test_answered_calls_come_back_to_the_fastagi_the_originate_names() -> None:
     # Several dialer processes on one Asterisk (dialer/engine/keeper.py): each names its own
     # FastAGI in its Originates, whatever the dialplan's [globals] say.
-    async with _rig(_plan(), MIX, agents=3, fastagi_in_originate=True) as rig:
+    async with _rig(campaign_plan(), MIX, agents=3, fastagi_in_originate=True) as rig:
         desk = asyncio.create_task(_typify_when_in_acw(rig))
         await rig.engine.start_campaign(1)
         await until(lambda: len(rig.records.results) == len(MIX), timeout=60)
@@ -261,7 +245,9 @@ async def test_progressive_never_has_more_calls_wanting_an_agent_than_agents(rig
 
 
 async def test_the_acw_timer_applies_the_default_when_the_agent_does_not_typify() -> None:
-    async with _rig(_plan(acw_max_s=5.0), {"15550000001": PartyKind.HUMAN}, agents=1) as rig:
+    async with _rig(
+        campaign_plan(acw_max_s=5.0), {"15550000001": PartyKind.HUMAN}, agents=1
+    ) as rig:
         await rig.engine.start_campaign(1)
         await until(lambda: 1 in rig.records.typified, timeout=60)
         default = rig.records.typified[1]
@@ -271,7 +257,7 @@ async def test_the_acw_timer_applies_the_default_when_the_agent_does_not_typify(
 
 async def test_a_live_answer_with_no_free_agent_is_dropped() -> None:
     numbers = {"15550000001": PartyKind.HUMAN, "15550000002": PartyKind.HUMAN}
-    async with _rig(_plan(), numbers, agents=1) as rig:
+    async with _rig(campaign_plan(), numbers, agents=1) as rig:
         await rig.engine.start_campaign(1)
         await asyncio.sleep(0)
         rig.roster.pause(1, "lunch")  # gone after the first call was placed for them
@@ -285,7 +271,7 @@ async def test_a_ratio_campaign_with_no_live_answers_yet_dials_one_call_per_free
     # The guard's abandon budget: calls beyond progressive 1:1 only while every one of them
     # could be dropped with the campaign still under the 3 % cap (docs/pacing.md, "The guard").
     numbers = {f"155500000{i:02d}": PartyKind.HUMAN for i in range(1, 7)}
-    async with _rig(_plan(dial_ratio=3.0), numbers, agents=2) as rig:
+    async with _rig(campaign_plan(dial_ratio=3.0), numbers, agents=2) as rig:
         await rig.engine.start_campaign(1)
         await until(lambda: rig.sim.originates >= 2, timeout=30)
         await rig.engine.stop_dialing()
@@ -297,7 +283,7 @@ async def test_a_ratio_campaign_with_no_live_answers_yet_dials_one_call_per_free
 
 async def test_a_blocked_number_is_not_dialed() -> None:
     numbers = {"15550000001": PartyKind.HUMAN, "15550000002": PartyKind.HUMAN}
-    async with _rig(_plan(), numbers, agents=2, blocked={"15550000002"}) as rig:
+    async with _rig(campaign_plan(), numbers, agents=2, blocked={"15550000002"}) as rig:
         desk = asyncio.create_task(_typify_when_in_acw(rig))
         await rig.engine.start_campaign(1)
         await until(lambda: len(rig.records.results) == 1, timeout=60)
@@ -313,7 +299,7 @@ async def test_an_originate_not_acknowledged_in_time_is_followed_to_its_outcome(
     be ringing: it keeps its contact and gets the outcome Asterisk's events give it, never a
     "failed" of our own, and it is not sent again."""
     numbers = {"15550000002": PartyKind.BUSY, "15550000003": PartyKind.NO_ANSWER}
-    async with _rig(_plan(), numbers, agents=2, action_timeout=0.0) as rig:
+    async with _rig(campaign_plan(), numbers, agents=2, action_timeout=0.0) as rig:
         await rig.engine.start_campaign(1)
         await until(lambda: len(rig.records.results) == 2, timeout=60)
         by_contact = {
@@ -331,7 +317,7 @@ async def test_drain_waits_for_a_fastagi_handler_still_running(
     # A survey goes on after its call's outcome is known: stopping must not cut it off.
     clock = ScaledClock(1000.0)
     engine = Engine(
-        MemoryRecords(_plan(), []),
+        MemoryRecords(campaign_plan(), []),
         AMIClient("127.0.0.1", 9, ping_interval=None),
         Roster(clock),
         clock,

@@ -329,6 +329,35 @@ async def leases_of(
         return [(owner or "", _utc(expires)) for owner, expires in rows]
 
 
+def assert_closed_as_gone_with_dialer_a(settled: list[Attempt]) -> None:
+    """Closed as the engine's unknown (stored as failed), with the note for a dead dialer-a's
+    calls no longer on Asterisk."""
+    assert {row.outcome for row in settled} == {CallOutcome.FAILED}
+    assert {row.comments for row in settled} == {DEAD_OWNER_GONE.format(owner="dialer-a")}
+    assert all(row.ended_at is not None for row in settled)
+
+
+async def customers_hang_up(sim: SimulatedAsterisk, taker: Process, up: set[int]) -> None:
+    """The customers of these calls still up hang up; the taker writes their outcomes."""
+    for attempt_id in up:
+        channel = sim.asterisk.find_channel(f"att-{attempt_id}-1")
+        assert channel is not None
+        sim.asterisk.request_hangup(channel, 16, event="SoftHangupRequest")
+    await until(lambda: not taker.engine._orphans and not taker.engine._writes, 30)
+
+
+async def assert_still_followed_and_leased_by(
+    taker: Process, sessions: SessionFactory, up: set[int]
+) -> None:
+    """The taker still follows exactly these calls, their contacts leased by it, unexpired."""
+    assert {call.attempt_id for call in taker.engine._orphans.values()} == up
+    leases = await leases_of(sessions, up)
+    assert len(leases) == len(up)
+    assert all(
+        owner == taker.engine.owner and expiry > taker.engine.now() for owner, expiry in leases
+    )
+
+
 @pytest.mark.redis
 async def test_taking_over_from_a_dead_process_closes_its_calls_no_longer_on_asterisk(
     shared_db: tuple[str, SessionFactory], leases_for: dict[str, Leases]
@@ -346,9 +375,7 @@ async def test_taking_over_from_a_dead_process_closes_its_calls_no_longer_on_ast
         rows = {row.id: row for row in await attempts(sessions)}
         await close(b)
     settled = [rows[i] for i in sorted(left)]
-    assert {row.outcome for row in settled} == {CallOutcome.FAILED}
-    assert {row.comments for row in settled} == {DEAD_OWNER_GONE.format(owner="dialer-a")}
-    assert all(row.ended_at is not None for row in settled)
+    assert_closed_as_gone_with_dialer_a(settled)
     assert await leases_of(sessions, left) == []  # their contacts free again
 
 
@@ -376,16 +403,8 @@ async def test_a_dead_process_s_call_still_up_keeps_its_contact_leased_by_the_ta
         taken = b.engine.campaigns[center.campaign_id].stats
         await until(lambda: taken.placed >= 4, 60)
         await clock.sleep(40)  # well past the 15-s leases, dialer-b dialing on
-        still = {call.attempt_id for call in b.engine._orphans.values()}
-        assert still == up
-        leases = await leases_of(sessions, still)
-        assert len(leases) == len(still)
-        assert all(owner == "dialer-b" and expiry > b.engine.now() for owner, expiry in leases)
-        for attempt_id in up:  # the customers hang up
-            channel = sim.asterisk.find_channel(f"att-{attempt_id}-1")
-            assert channel is not None
-            sim.asterisk.request_hangup(channel, 16, event="SoftHangupRequest")
-        await until(lambda: not b.engine._orphans and not b.engine._writes, 30)
+        await assert_still_followed_and_leased_by(b, sessions, up)
+        await customers_hang_up(sim, b, up)
         assert await leases_of(sessions, up) == []  # given up with the outcomes
         await close(b)
     rows = await attempts(sessions)
@@ -444,9 +463,7 @@ async def test_a_dead_process_s_calls_in_a_campaign_nobody_dials_get_their_outco
         rows = {row.id: row for row in await attempts(sessions)}
         await close(b)
     settled = [rows[i] for i in sorted(left)]
-    assert {row.outcome for row in settled} == {CallOutcome.FAILED}  # the engine's unknown
-    assert {row.comments for row in settled} == {DEAD_OWNER_GONE.format(owner="dialer-a")}
-    assert all(row.ended_at is not None for row in settled)
+    assert_closed_as_gone_with_dialer_a(settled)
     assert {row.lease_owner for row in settled} == {"dialer-b"}
     assert await leases_of(sessions, left) == []  # their contacts free again
 
@@ -471,15 +488,8 @@ async def test_a_dead_process_s_call_still_up_in_a_campaign_nobody_dials_is_foll
         up = {call.attempt_id for call in b.engine._orphans.values()}
         assert up, "no call of dialer-a outlived it: the test shows nothing"
         await clock.sleep(40)  # well past the 15-s leases
-        assert {call.attempt_id for call in b.engine._orphans.values()} == up
-        leases = await leases_of(sessions, up)
-        assert len(leases) == len(up)
-        assert all(owner == "dialer-b" and expiry > b.engine.now() for owner, expiry in leases)
-        for attempt_id in up:  # the customers hang up
-            channel = sim.asterisk.find_channel(f"att-{attempt_id}-1")
-            assert channel is not None
-            sim.asterisk.request_hangup(channel, 16, event="SoftHangupRequest")
-        await until(lambda: not b.engine._orphans and not b.engine._writes, 30)
+        await assert_still_followed_and_leased_by(b, sessions, up)
+        await customers_hang_up(sim, b, up)
         assert await leases_of(sessions, up) == []  # given up with the outcomes
         await close(b)
     ended = [row for row in await attempts(sessions) if row.id in up]
