@@ -61,6 +61,7 @@ class RedisFeed:
         self._redis = aioredis.from_url(url)
         self._append = self._redis.register_script(_APPEND)
         self._pending: deque[str] = deque()
+        self._sending: list[str] = []  # the batch the writer is sending now
         self._buffer = buffer
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -84,11 +85,13 @@ class RedisFeed:
             self._wake.clear()
             while self._pending:
                 batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
+                self._sending = batch
                 try:
                     await self._append(
                         keys=[self.key, self.counter_key], args=[self.maxlen, *batch]
                     )
                 except Exception as exc:  # Redis away, mostly; nothing may end this loop
+                    self._sending = []
                     if not failing:
                         log.warning(
                             "live events: Redis at %s unavailable (%s); retrying", self.url, exc
@@ -101,10 +104,15 @@ class RedisFeed:
                         self.dropped += 1
                     await asyncio.sleep(self.retry_s)
                     continue
+                self._sending = []
                 if failing:
                     log.info("live events: Redis at %s is back", self.url)
                     failing = False
             self._idle.set()
+
+    def unsent(self) -> list[LiveEvent]:
+        """The events published and not yet in Redis, oldest first (the batch being sent too)."""
+        return [LiveEvent.decode(e) for e in (*self._sending, *self._pending)]
 
     async def flush(self, timeout_s: float = 5.0) -> None:
         """Wait until every event published so far is in Redis (tests, a clean stop)."""
