@@ -50,7 +50,14 @@ async def _rig(
     roster = Roster(clock)
     agi = FastAGIServer(port=0)
     agi_port = await agi.start()
-    model = NumberModel(seed=3, ring_median_s=3.0, talk_median_s=20.0, overrides=numbers)
+    # The called party waits as long as it takes (patience 3600 s, the model's default is 8 s):
+    # at 40x, 8 s of patience is 0.2 s of wall time for the FastAGI round trips, AMD and the
+    # agent's leg, so one event-loop stall under load turned a connected call into a customer
+    # who hung up (reproduced by stalling 5 % of callbacks up to 80 ms). No test here is about
+    # patience; the engine is right either way.
+    model = NumberModel(
+        seed=3, ring_median_s=3.0, talk_median_s=20.0, patience_s=3600.0, overrides=numbers
+    )
     ours = f"agi://127.0.0.1:{agi_port}"
     # With fastagi_in_originate the dialplan's global FastAGI leads nowhere (nothing listens
     # on port 9): only the engine's Originate variable can bring the answers back.
