@@ -21,6 +21,9 @@ the Hangups, so a call closes when its evidence is complete, whatever the order:
   halves cannot be known (no ChannelId: Uniqueid ``<unknown>``);
 - answered: on the ``;1`` Hangup or the handler's :meth:`~CallTracker.ended`, whichever first;
   the outcome is what the progress says (connected, machine, dropped, else customer hung up).
+- unreached: the dialplan could not reach the dialer's FastAGI and played the drop message
+  (configs/asterisk/extensions_dialer.conf, [dialer-out]); its ``UserEvent: DialerUnreached``
+  on the ``;1`` half makes the answer ``dropped``, an abandon (FTC: not connected within 2 s).
 A failed call whose Hangups never come is closed by :meth:`CallTracker.expire`.
 
 Hot path: up to ~40k events/s (README "Measured throughput"); most are VarSet, Newexten and
@@ -93,8 +96,9 @@ _RANK: Final = {
 # The only events that can change a call; everything else is dropped by name alone.
 EVENTS: Final = frozenset(
     {"OriginateResponse", "Newchannel", "Newstate", "DialBegin", "DialState", "DialEnd"}
-    | {"Hangup", "BridgeEnter"}
+    | {"Hangup", "BridgeEnter", "UserEvent"}
 )
+UNREACHED: Final = "DialerUnreached"  # the [dialer-out] fallback's UserEvent
 
 _FROM_AMI: Final = {
     CallOutcome.BUSY: Outcome.BUSY,
@@ -152,6 +156,8 @@ class CallRecord:
     talk_s: float
     channel: str | None = None
     notes: tuple[str, ...] = ()
+    # Answered, and the dialplan could not reach the dialer's FastAGI: nobody ran the call.
+    unreached: bool = False
 
 
 Change = Transition | CallRecord
@@ -179,6 +185,7 @@ class _Call:
     amd: str | None = None
     agent_id: int | None = None
     dropped: bool = False
+    unreached: bool = False
     channel: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -275,6 +282,15 @@ class CallTracker:
         elif name == "BridgeEnter" and one and call.state is not CallState.FAILING:
             # The ;1 half is only ever bridged by the hand-off's Dial: the agent is on.
             return self._connected(call, None, now)
+        elif name == "UserEvent" and one and event.get("UserEvent") == UNREACHED:
+            if not call.unreached:
+                call.unreached = True
+                status = event.get("AGIStatus") or "?"
+                call.notes.append(
+                    f"the dialer's FastAGI was not reached (AGISTATUS {status}): "
+                    "the dialplan played the drop message"
+                )
+            return self._answered(call, now)
         return _NOTHING
 
     def _originate_response(self, call: _Call, event: Message, now: float) -> tuple[Change, ...]:
@@ -486,7 +502,7 @@ class CallTracker:
             outcome = Outcome.CONNECTED
         elif call.amd == "MACHINE":
             outcome = Outcome.MACHINE
-        elif call.dropped:
+        elif call.dropped or call.unreached:
             outcome = Outcome.DROPPED
         else:
             outcome = Outcome.CUSTOMER_HUNG_UP
@@ -518,6 +534,7 @@ class CallTracker:
             talk_s=max(0.0, talk),
             channel=call.channel,
             notes=tuple(call.notes),
+            unreached=call.unreached and outcome is Outcome.DROPPED,
         )
         transition = Transition(call.attempt_id, call.state, CallState.ENDED, now)
         call.state = CallState.ENDED

@@ -60,10 +60,11 @@ log = logging.getLogger(__name__)
 LIVE_DECISION_EVERY_S = 10.0  # a decision that places nothing and says nothing new, at most
 
 # The AMI event classes the engine follows (the Login's ``Events``): calls (Newchannel,
-# Newstate, Dial*, Hangup, Bridge*, OriginateResponse) and queues (Queue*, Agent*). The rest,
-# dialplan's VarSet and Newexten above all (some 40 % of what Asterisk sends about a call), is
-# not even sent to us.
-AMI_EVENTS = "call,agent"
+# Newstate, Dial*, Hangup, Bridge*, OriginateResponse), queues (Queue*, Agent*) and user (the
+# [dialer-out] fallback's UserEvent DialerUnreached, dialer/calls.py). The rest, dialplan's
+# VarSet and Newexten above all (some 40 % of what Asterisk sends about a call), is not even
+# sent to us.
+AMI_EVENTS = "call,agent,user"
 # Notes on the attempts a stopped dialer left open (Engine._settle): a previous run of this
 # one, or a process of another name that died (named: its attempts are this one's now).
 PREVIOUS_RUN_GONE = "the dialer restarted during the call: not on Asterisk any more"
@@ -680,9 +681,18 @@ class Engine:
         self._unhold(meta, record.attempt_id)
         outcome = Outcome(record.outcome.value)
         meta.talked = record.connected_at is not None
-        if record.answered_at is None:
-            # Never answered: no FastAGI handler will report on it.
+        if record.answered_at is None or record.unreached:
+            # Never answered, or answered where the FastAGI could not be reached: no handler
+            # will report on it.
             del self.calls[record.attempt_id]
+        if record.unreached:
+            log.error(
+                "campaign %s attempt %s: answered, but Asterisk could not reach the dialer's "
+                "FastAGI; the dialplan played the drop message (counted as dropped). "
+                "Check DIALER_FASTAGI and that this process's FastAGI server listens there",
+                meta.campaign_id,
+                record.attempt_id,
+            )
         running = self.campaigns.get(meta.campaign_id)
         if running is not None:
             stats = running.stats

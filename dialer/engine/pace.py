@@ -44,6 +44,11 @@ ABANDON_CAP = 0.03
 PREDICTIVE_AIM = 0.7
 # FTC TSR 310.4(b)(1)(iii)(A): ring at least 15 s or four rings; Ofcom: at least 15 s.
 MIN_RING_S = 15.0
+# Answers that Asterisk could not bring to the dialer's FastAGI are each an abandon (the
+# dialplan plays the drop message). After this many in a row the campaign places nothing
+# until UNREACHED_HOLD_S have passed since the last: dialing on would drop every answer.
+UNREACHED_HOLD_AFTER = 3
+UNREACHED_HOLD_S = 60.0
 
 # Outcomes of calls that were never answered: what the answer-rate estimator counts as misses.
 _UNANSWERED = frozenset(
@@ -104,6 +109,8 @@ class Pacer:
         self.plan = plan
         self.log = log or DecisionLog(maxlen=300)
         self.inbound = inbound
+        self.unreached_in_a_row = 0  # answers in a row that never reached the FastAGI
+        self.unreached_at = 0.0  # when the last of them ended
         self.guard = Guard(
             self._blend(policy_for(plan)),
             _guard_config(plan),
@@ -144,6 +151,17 @@ class Pacer:
         campaign shares (dialer/engine/inbound.py); while there are any, outbound places
         nothing for them (issue 6: "when inbound callers are waiting, outbound dialing for the
         shared agents pauses"). The decision is logged like the guard's, with that reason."""
+        if (
+            self.unreached_in_a_row >= UNREACHED_HOLD_AFTER
+            and snapshot.now - self.unreached_at < UNREACHED_HOLD_S
+        ):
+            return self.hold(
+                snapshot,
+                f"the last {self.unreached_in_a_row} answered calls never reached the dialer's "
+                "FastAGI (Asterisk played them the drop message): dialing held for "
+                f"{UNREACHED_HOLD_S:.0f} s after the last; check DIALER_FASTAGI",
+                {"unreached_in_a_row": float(self.unreached_in_a_row)},
+            )
         if inbound_waiting > 0:
             return self.hold(
                 snapshot,
@@ -196,8 +214,18 @@ class Pacer:
         if outcome in (Outcome.MESSAGE_DELIVERED, Outcome.OPTED_OUT):
             return  # agentless: nothing for an agent policy to learn
         since_dial = record.ended_at - record.dialed_at
+        if record.answered_at is not None:
+            if record.unreached:
+                self.unreached_in_a_row += 1
+                self.unreached_at = record.ended_at
+            else:
+                self.unreached_in_a_row = 0
         if outcome in _UNANSWERED:
             self._event(EventKind.CALL_UNANSWERED, record.ended_at, since_dial)
+        elif record.unreached:
+            # Nobody knows whether a person answered (no AMD ran) and the drop message
+            # played: counted as a live answer abandoned, the conservative reading.
+            self._event(EventKind.CALL_DROPPED, record.ended_at)
         elif not routed:
             # Answered and never sent to an agent (AMD hung up, or the person left during
             # AMD): an answer that asked for no agent, as the estimators count machines.

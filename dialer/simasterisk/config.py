@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 from dialer.simasterisk.dialplan import Dialplan, Extension, parse
 from dialer.simasterisk.model import NumberModel
 
-# The product's contexts (docs/architecture.md): a trunk context whose numbers are played by
-# the seeded model, the answered-call route that runs the dialer's FastAGI, and inbound DIDs.
+# The product's contexts: a trunk context whose numbers are played by the seeded model, and
+# configs/asterisk/extensions_dialer.conf's [dialer-out] and [dialer-inbound] step for step
+# (tests/voice/test_configs.py holds them equal), so the simulator runs the same fallback when
+# the dialer's FastAGI cannot be reached.
 PRODUCT_DIALPLAN = """
 [{trunk}]
 exten => _X.,1,NoOp(sim trunk ${{EXTEN}})
@@ -20,12 +22,17 @@ exten => _X.,1,NoOp(sim trunk ${{EXTEN}})
 [dialer-out]
 exten => s,1,NoOp(dialer-out campaign=${{CAMPAIGN_ID}} attempt=${{ATTEMPT_ID}})
  same => n,AGI(${{DIALER_FASTAGI}}/outbound,${{CAMPAIGN_ID}},${{ATTEMPT_ID}})
+ same => n,GotoIf($["${{AGISTATUS}}" = "FAILURE"]?drop)
+ same => n,Hangup()
+ same => n(drop),UserEvent(DialerUnreached,AttemptID: ${{ATTEMPT_ID}},AGIStatus: ${{AGISTATUS}})
+ same => n,Playback(dialer/drop)
  same => n,Hangup()
 
 [{inbound}]
 exten => _X.,1,NoOp(inbound ${{EXTEN}})
- same => n,AGI({agi}/inbound,${{EXTEN}})
+ same => n,AGI(${{DIALER_FASTAGI}}/inbound,${{EXTEN}})
  same => n,Hangup()
+exten => _+X.,1,Goto(${{EXTEN:1}},1)
 """
 
 
@@ -76,7 +83,6 @@ class SimConfig:
             PRODUCT_DIALPLAN.format(
                 trunk=self.trunk_context,
                 inbound=self.inbound_context,
-                agi=self.fastagi_url.rstrip("/"),
             )
         )
         for name, extensions in product.contexts.items():

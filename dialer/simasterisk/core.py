@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import logging
 import random
+import re
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JUMP = "jump"
+_SUBSTRING = re.compile(r"([^:()]+):(-?\d+)(?::(-?\d+))?")
 # Lengths of the sound files the dialplans play, in seconds (others play for 2 s).
 SOUND_SECONDS = {"hello-world": 1.42, "demo-congrats": 25.0, "beep": 0.44}
 
@@ -111,6 +113,7 @@ class Asterisk:
             "agi": self._app_agi,
             "amd": self._app_amd,
             "gotoif": self._app_gotoif,
+            "goto": self._app_goto,
             "userevent": self._app_userevent,
             "set": self._app_set,
             "return": self._app_noop,
@@ -194,6 +197,15 @@ class Asterisk:
         pbx_retrieve_variable), so an Originate's variable overrides a global."""
 
         def lookup(name: str) -> str:
+            cut = _SUBSTRING.fullmatch(name)
+            if cut:  # ${NAME:offset[:length]} (pbx_substitute_variables' substring)
+                value = lookup(cut[1])
+                offset = int(cut[2])
+                start = max(0, len(value) + offset if offset < 0 else offset)
+                if cut[3] is None:
+                    return value[start:]
+                length = int(cut[3])
+                return value[start : start + length] if length >= 0 else value[start:length]
             if name in ch.variables or name not in self.globals:
                 return ch.lookup(name)
             return self.globals[name]
@@ -419,8 +431,13 @@ class Asterisk:
         condition, _, targets = data.partition("?")
         true_target, _, false_target = targets.partition(":")
         target = true_target if condition.strip() not in ("", "0") else false_target
-        if not target:
-            return None
+        return self._jump(ch, target) if target else None
+
+    async def _app_goto(self, ch: Channel, data: str) -> str | None:
+        return self._jump(ch, data)
+
+    def _jump(self, ch: Channel, target: str) -> str:
+        """Goto's [[context,]exten,]priority|label."""
         ext = self.dialplan.find(ch.context, ch.exten)
         parts = target.split(",")
         if len(parts) == 1:

@@ -225,6 +225,51 @@ def test_a_failed_call_whose_hangups_never_come_is_closed_by_expire() -> None:
     assert (rec.outcome, rec.hangup_cause) == (Outcome.BUSY, None)
 
 
+# The dialer's FastAGI unreachable --------------------------------------------------------------
+
+
+def user_event(attempt: int, half: int, name: str, **fields: str) -> Message:
+    """A dialplan UserEvent on one half, shaped as 02a's (the channel's headers, then ours)."""
+    uid = f"att-{attempt}-{half}"
+    headers = [("Event", "UserEvent"), ("Privilege", "user,all")]
+    headers += [("Channel", f"Local/6001@sim-pstn-00000000;{half}"), ("ChannelState", "6")]
+    headers += [("Context", "dialer-out"), ("Exten", "s"), ("Uniqueid", uid)]
+    headers += [("Linkedid", f"att-{attempt}-1"), ("UserEvent", name), *fields.items()]
+    return Message(headers)
+
+
+def with_user_event_before_the_first_halfs_hangup(attempt: int, event: Message) -> Timed:
+    messages = with_channel_ids("02e_originate_6001_answer_hangup", attempt)
+    at = next(
+        i
+        for i, (_, m) in enumerate(messages)
+        if m.name == "Hangup" and m["Uniqueid"] == f"att-{attempt}-1"
+    )
+    return [*messages[:at], (messages[at][0], event), *messages[at:]]
+
+
+def test_an_answer_the_dialplan_could_not_bring_to_the_fastagi_is_dropped_and_says_so() -> None:
+    # configs/asterisk/extensions_dialer.conf [dialer-out]: AGISTATUS FAILURE -> UserEvent
+    # DialerUnreached, Playback(dialer/drop). Nobody ran the call: an abandon.
+    event = user_event(9, 1, "DialerUnreached", AttemptID="9", AGIStatus="FAILURE")
+    tracker = CallTracker()
+    tracker.dialed(9, 0.0)
+    rec = only_record(feed(tracker, with_user_event_before_the_first_halfs_hangup(9, event)))
+    assert (rec.outcome, rec.unreached, rec.connected_at) == (Outcome.DROPPED, True, None)
+    assert any("AGISTATUS FAILURE" in note for note in rec.notes)
+
+
+def test_other_user_events_or_the_called_halfs_change_nothing() -> None:
+    for event in (
+        user_event(9, 1, "DialerHuman", CampaignID="7"),
+        user_event(9, 2, "DialerUnreached", AttemptID="9", AGIStatus="FAILURE"),
+    ):
+        tracker = CallTracker()
+        tracker.dialed(9, 0.0)
+        rec = only_record(feed(tracker, with_user_event_before_the_first_halfs_hangup(9, event)))
+        assert (rec.outcome, rec.unreached) == (Outcome.CUSTOMER_HUNG_UP, False)
+
+
 # FastAGI progress --------------------------------------------------------------------------------
 
 

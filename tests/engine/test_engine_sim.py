@@ -15,7 +15,7 @@ from agi.server import FastAGIServer
 from ami.client import AMIClient
 from dialer.calls import CallState
 from dialer.clock import ScaledClock
-from dialer.engine.engine import LIVE_DECISION_EVERY_S, Engine
+from dialer.engine.engine import AMI_EVENTS, LIVE_DECISION_EVERY_S, Engine
 from dialer.engine.ports import CampaignPlan, Dialable, Outcome, Typification
 from dialer.engine.roster import AgentState, Roster
 from dialer.live import MemoryFeed
@@ -43,6 +43,7 @@ async def _rig(
     blocked: set[str] | None = None,
     action_timeout: float = 10.0,
     fastagi_in_originate: bool = False,
+    fastagi_unreachable: bool = False,
 ) -> AsyncIterator[Rig]:
     clock = ScaledClock(SPEED)
     contacts = [Dialable(i + 1, 100 + i, number) for i, number in enumerate(numbers)]
@@ -61,10 +62,13 @@ async def _rig(
     ours = f"agi://127.0.0.1:{agi_port}"
     # With fastagi_in_originate the dialplan's global FastAGI leads nowhere (nothing listens
     # on port 9): only the engine's Originate variable can bring the answers back.
-    dialplan_agi = "agi://127.0.0.1:9" if fastagi_in_originate else ours
+    # With fastagi_unreachable it leads nowhere and the Originates name nothing better.
+    dialplan_agi = "agi://127.0.0.1:9" if fastagi_in_originate or fastagi_unreachable else ours
     sim = SimulatedAsterisk(SimConfig(fastagi_url=dialplan_agi, model=model), clock=clock)
     _, port = await sim.start()
-    ami = AMIClient("127.0.0.1", port, ping_interval=None, action_timeout=action_timeout)
+    ami = AMIClient(  # the event classes the service asks for
+        "127.0.0.1", port, ping_interval=None, action_timeout=action_timeout, events=AMI_EVENTS
+    )
     engine = Engine(
         records,
         ami,
@@ -189,6 +193,37 @@ async def test_answered_calls_come_back_to_the_fastagi_the_originate_names() -> 
             for a, r in rig.records.results.items()
         }
     assert by_contact == EXPECTED  # connected to agents: the handler ran for every answer
+
+
+async def test_answers_asterisk_cannot_bring_to_the_dialer_are_dropped_and_dialing_holds() -> None:
+    # A wrong DIALER_FASTAGI: the dialplan's fallback plays the drop message to every answer
+    # (configs/asterisk/extensions_dialer.conf). Each is an abandon, and after three in a row
+    # the campaign stops placing calls that could only be dropped.
+    async with _rig(campaign_plan(), MIX, agents=3, fastagi_unreachable=True) as rig:
+        played: list[int] = []
+        rig.sim.asterisk.listeners.append(
+            lambda name, data: (
+                played.append(1)
+                if name == "Newexten" and b"AppData: dialer/drop\r\n" in data
+                else None
+            )
+        )
+        await rig.engine.start_campaign(1)
+        running = rig.engine.campaigns[1]
+        await until(lambda: running.stats.dropped >= 3, timeout=60)
+        await asyncio.sleep(0.2)  # 8 s at 40x: the hold stands (60 s)
+        held = running.pacer.history[-1]
+        assert held.calls == 0 and "FastAGI" in held.reason
+        placed = rig.sim.originates
+        await asyncio.sleep(0.2)
+        assert rig.sim.originates == placed
+        await until(lambda: len(rig.records.results) == placed, timeout=60)
+        answered = [r for r in rig.records.results.values() if r.answered_at is not None]
+    assert answered and all(r.outcome is Outcome.DROPPED for r in answered)
+    assert len(played) == len(answered)  # each heard the drop message
+    assert all(r.agent_id is None for r in answered)
+    assert running.stats.abandon_rate == 1.0
+    assert all(a.state is AgentState.AVAILABLE for a in rig.roster.agents.values())
 
 
 async def test_no_contact_is_leased_twice_at_once(rig: Rig) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 from dialer.calls import CallRecord, Outcome
-from dialer.engine.pace import ABANDON_CAP, MIN_RING_S, PREDICTIVE_AIM, Pacer
+from dialer.engine.pace import (
+    ABANDON_CAP,
+    MIN_RING_S,
+    PREDICTIVE_AIM,
+    UNREACHED_HOLD_AFTER,
+    UNREACHED_HOLD_S,
+    Pacer,
+)
 from dialer.engine.ports import CampaignPlan, DialMode
 from pacing.policies import Agentless, Predictive, Preview, Progressive
 from pacing.snapshot import AgentState, make_snapshot
@@ -108,6 +115,40 @@ def test_a_drop_already_reported_is_not_counted_again_at_the_record() -> None:
     pacer.dropped(114.0)
     pacer.ended(_record(Outcome.DROPPED, answered=True, connected=False), True, True)
     assert pacer.guard.day.lives == 1 and pacer.guard.day.drops == 1
+
+
+def _unreached(ended_at: float) -> CallRecord:
+    record = _record(Outcome.DROPPED, answered=True, connected=False)
+    return dataclasses.replace(record, ended_at=ended_at, unreached=True)
+
+
+def test_an_answer_that_never_reached_the_fastagi_counts_as_an_abandon() -> None:
+    pacer = Pacer(_plan())
+    pacer.ended(_unreached(130.0), False, False)  # never routed: no handler ran
+    assert pacer.guard.day.lives == 1 and pacer.guard.day.drops == 1
+
+
+def test_answers_in_a_row_that_never_reached_the_fastagi_hold_dialing_for_a_while() -> None:
+    pacer = Pacer(_plan(DialMode.PROGRESSIVE))
+    free = make_snapshot(200.0, [AVAILABLE] * 4, [0.0] * 4)
+    for n in range(UNREACHED_HOLD_AFTER):
+        assert pacer.decide(free).calls == 4, n  # under the streak: dialing goes on
+        pacer.ended(_unreached(200.0), False, False)
+    held = pacer.decide(free)
+    assert held.calls == 0 and "FastAGI" in held.reason
+    assert held.inputs["unreached_in_a_row"] == UNREACHED_HOLD_AFTER
+    later = make_snapshot(200.0 + UNREACHED_HOLD_S, [AVAILABLE] * 4, [0.0] * 4)
+    assert pacer.decide(later).calls == 4  # then one more try
+
+
+def test_an_answer_the_fastagi_ran_ends_the_streak() -> None:
+    pacer = Pacer(_plan(DialMode.PROGRESSIVE))
+    for _ in range(UNREACHED_HOLD_AFTER - 1):
+        pacer.ended(_unreached(200.0), False, False)
+    pacer.ended(_record(Outcome.MACHINE, answered=True, connected=False), False, False)
+    pacer.ended(_unreached(200.0), False, False)
+    free = make_snapshot(201.0, [AVAILABLE] * 2, [0.0] * 2)
+    assert pacer.unreached_in_a_row == 1 and pacer.decide(free).calls == 2
 
 
 def test_agent_wrap_ups_and_pauses_teach_the_release_times() -> None:

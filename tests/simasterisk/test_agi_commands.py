@@ -205,7 +205,8 @@ async def test_when_the_script_closes_the_dialplan_goes_on_to_its_hangup(rig: Ri
         for m in rig.named("Newexten")
         if m["Channel"].endswith(";1") and m["Context"] == "dialer-out"
     ]
-    assert steps == [("NoOp", "1"), ("AGI", "2"), ("Hangup", "3")]
+    # [dialer-out] of configs/asterisk/extensions_dialer.conf: the fallback is not taken.
+    assert steps == [("NoOp", "1"), ("AGI", "2"), ("GotoIf", "3"), ("Hangup", "4")]
     agi_status = [m["Value"] for m in rig.named("VarSet") if m["Variable"] == "AGISTATUS"]
     assert agi_status == ["SUCCESS"]
 
@@ -281,7 +282,16 @@ async def test_an_unreachable_fastagi_server_fails_the_agi_and_the_dialplan_goes
     steps = [
         m["Application"] for m in events if m.name == "Newexten" and m["Context"] == "dialer-out"
     ]
-    assert steps == ["NoOp", "AGI", "Hangup"]
+    # The fallback of configs/asterisk/extensions_dialer.conf: tell the dialer, play the drop.
+    assert steps == ["NoOp", "AGI", "GotoIf", "UserEvent", "Playback", "Hangup"]
+    unreached = [m for m in events if m.name == "UserEvent"]
+    assert [(m["UserEvent"], m["AGIStatus"], m["Channel"][-2:]) for m in unreached] == [
+        ("DialerUnreached", "FAILURE", ";1")
+    ]
+    played = [
+        m["AppData"] for m in events if m.name == "Newexten" and m["Application"] == "Playback"
+    ]
+    assert played == ["dialer/drop"]
 
 
 async def test_set_music_starts_and_stops_hold_music_and_a_played_file_stops_it(rig: Rig) -> None:
