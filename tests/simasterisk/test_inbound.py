@@ -9,6 +9,8 @@ from ami.client import AMIClient
 from ami.codec import Message
 from dialer.clock import ScaledClock
 from dialer.simasterisk import InboundCaller, InboundModel, SimConfig, SimulatedAsterisk
+from dialer.simasterisk.channels import Channel
+from dialer.simasterisk.dialplan import expand
 from tests.waiting import until
 
 
@@ -92,3 +94,39 @@ async def test_run_inbound_places_the_model_arrivals() -> None:
         assert placed > 30
     finally:
         await sim.stop()
+
+
+async def test_a_did_in_e164_with_its_plus_takes_the_same_route_without_it() -> None:
+    # [dialer-inbound] exten _+X.: Goto(${EXTEN:1},1), as configs/asterisk has it.
+    seen: list[list[str]] = []
+
+    async def inbound(call: AGICall) -> None:
+        seen.append(call.arguments)
+        await call.hangup()
+
+    agi = FastAGIServer({"inbound": inbound}, port=0)
+    agi_port = await agi.start()
+    sim = SimulatedAsterisk(
+        SimConfig(fastagi_url=f"agi://127.0.0.1:{agi_port}"), clock=ScaledClock(50)
+    )
+    await sim.start()
+    try:
+        ch = await sim.asterisk.inbound_call(
+            InboundCaller(did="+5550100", caller_num="15551230000", patience_s=30, talk_s=20)
+        )
+        await until(lambda: bool(seen), timeout=10)
+        assert seen == [["5550100"]]
+        assert ch.exten == "5550100"
+    finally:
+        await sim.stop()
+        await agi.close()
+
+
+def test_substrings_of_variables_cut_as_asterisk_cuts_them() -> None:
+    # ${NAME:offset[:length]} (pbx_substitute_variables): negative offsets count from the end,
+    # a negative length leaves that many off the end.
+    sim = SimulatedAsterisk(SimConfig())
+    ch = Channel("PJSIP/t-1", "1.0", "1.0", "dialer-inbound", "+15550100", state=4)
+    lookup = sim.asterisk.lookup_for(ch)
+    cuts = ["${EXTEN:1}", "${EXTEN:-4}", "${EXTEN:1:4}", "${EXTEN:0:-2}", "${EXTEN:20}"]
+    assert [expand(text, lookup) for text in cuts] == ["15550100", "0100", "1555", "+155501", ""]
