@@ -54,8 +54,9 @@ async def _rig(
     # The called party waits as long as it takes (patience 3600 s, the model's default is 8 s):
     # at 40x, 8 s of patience is 0.2 s of wall time for the FastAGI round trips, AMD and the
     # agent's leg, so one event-loop stall under load turned a connected call into a customer
-    # who hung up (reproduced by stalling 5 % of callbacks up to 80 ms). No test here is about
-    # patience; the engine is right either way.
+    # who hung up (reproduced by stalling 5 % of callbacks up to 80 ms). No engine test with
+    # this model is about patience; the engine is right either way. The other engine rigs at
+    # 20-40x take the same patience for the same reason.
     model = NumberModel(
         seed=3, ring_median_s=3.0, talk_median_s=20.0, patience_s=3600.0, overrides=numbers
     )

@@ -50,7 +50,9 @@ async def shift(
     center = await seed_center(sessions, agents=agents, contacts=contacts, now=start, acw_max_s=20)
     agi = FastAGIServer(port=0)
     port = await agi.start()
-    model = model or NumberModel(seed=5, ring_median_s=4.0, talk_median_s=20.0)
+    model = model or NumberModel(
+        seed=5, ring_median_s=4.0, talk_median_s=20.0, patience_s=3600.0
+    )  # patience: see tests/engine/test_engine_sim.py
     sim = SimulatedAsterisk(SimConfig(fastagi_url=f"agi://127.0.0.1:{port}", model=model), clock)
     _, ami_port = await sim.start()
     ami = AMIClient("127.0.0.1", ami_port, ping_interval=None, events=AMI_EVENTS)  # as served

@@ -214,7 +214,9 @@ async def floor(
     probe = FastAGIServer(port=0)  # a free port, the same for a restarted dialer
     port = await probe.start()
     await probe.close()
-    model = NumberModel(seed=3, ring_median_s=3.0, talk_median_s=15.0, p_machine=0.0)
+    model = NumberModel(
+        seed=3, ring_median_s=3.0, talk_median_s=15.0, p_machine=0.0, patience_s=3600.0
+    )  # patience: see tests/engine/test_engine_sim.py
     sim = SimulatedAsterisk(
         SimConfig(
             fastagi_url=f"agi://127.0.0.1:{port}",

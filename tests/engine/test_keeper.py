@@ -160,7 +160,9 @@ async def floor(
     start = shift_start()
     clock = ScaledClock(20, start=start.timestamp())
     center = await seed_center(sessions, agents=2, contacts=60, now=start, acw_max_s=5)
-    model = NumberModel(seed=5, ring_median_s=3.0, talk_median_s=talk_median_s)
+    model = NumberModel(
+        seed=5, ring_median_s=3.0, talk_median_s=talk_median_s, patience_s=3600.0
+    )  # patience: see tests/engine/test_engine_sim.py
     # The dialplan's own FastAGI leads nowhere: each process's Originates name their own.
     sim = SimulatedAsterisk(SimConfig(fastagi_url="agi://127.0.0.1:9", model=model), clock)
     await sim.start()

@@ -27,6 +27,7 @@ EVERYONE_ANSWERS = NumberModel(
     p_invalid=0.0,
     ring_median_s=3.0,
     talk_median_s=15.0,
+    patience_s=3600.0,  # patience: see tests/engine/test_engine_sim.py
 )
 
 

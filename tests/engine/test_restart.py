@@ -91,7 +91,9 @@ async def center_on_sim(
     agi_port = await probe.start()
     await probe.close()
     # Long talks, so calls are still up when the dialer dies.
-    model = NumberModel(seed=11, ring_median_s=4.0, talk_median_s=90.0)
+    model = NumberModel(
+        seed=11, ring_median_s=4.0, talk_median_s=90.0, patience_s=3600.0
+    )  # patience: see tests/engine/test_engine_sim.py
     sim = SimulatedAsterisk(
         SimConfig(fastagi_url=f"agi://127.0.0.1:{agi_port}", model=model), clock
     )

@@ -56,6 +56,7 @@ async def test_serve_dials_its_leased_campaign_and_stops_cleanly(
         p_invalid=0.0,
         ring_median_s=2.0,
         talk_median_s=10.0,
+        patience_s=3600.0,  # patience: see tests/engine/test_engine_sim.py
     )
     sim = SimulatedAsterisk(SimConfig(fastagi_url="agi://127.0.0.1:9", model=model), clock)
     _, ami_port = await sim.start()
