@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dialer.asterisk_conf import Config, Context, dialplan, expand, globals_of, load, split_args
+from dialer.engine.engine import AMI_EVENTS
 from dialer.engine.outbound import AGENT_DIAL_OPTIONS
 from dialer.settings import Settings
 from dialer.simasterisk.config import PRODUCT_DIALPLAN, SimConfig
@@ -89,6 +90,14 @@ def test_manager_user_has_only_the_classes_the_dialer_uses() -> None:
     # Originate; Hangup/Redirect/Getvar/Setvar/Status; Queue*; CoreShowChannels; UserEvent;
     # Command. Not "system" (Restart, Reload) and never "all".
     assert write == {"call", "originate", "agent", "user", "reporting", "command"}
+
+
+def test_manager_lets_the_dialer_read_every_event_class_it_asks_for() -> None:
+    # The Login's Events (dialer/engine/engine.py); a class the user may not read is silently
+    # never sent, e.g. "user" and the fallback's DialerUnreached (dialer/calls.py).
+    user = _load("manager.conf").section(DEFAULTS.ami.username)
+    read = set((user.get("read") or "").split(","))
+    assert set(AMI_EVENTS.split(",")) <= read
 
 
 def test_manager_writetimeout_survives_bursts() -> None:
