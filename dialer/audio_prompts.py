@@ -22,4 +22,7 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "survey-invalid": "Sorry, that is not a valid answer. Please press a number from 1 to 5.",
     "out-of-hours": "Thank you for calling. Our office is closed at the moment. "
     "Please call again during our opening hours. Goodbye.",
+    # Played by [dialer-inbound] itself when Asterisk cannot reach the dialer's FastAGI.
+    "unavailable": "Thank you for calling. We cannot take your call at the moment. "
+    "Please call again in a few minutes. Goodbye.",
 }

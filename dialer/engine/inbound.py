@@ -78,6 +78,8 @@ from pacing.events import Event, EventKind
 from pacing.inbound import Inbound, QueueTarget
 
 log = logging.getLogger(__name__)
+# The UserEvent of [dialer-inbound]'s fallback when the FastAGI cannot be reached.
+UNREACHED_INBOUND = "DialerUnreachedInbound"
 
 NO_ANSWER_PAUSE = "no answer on the phone"
 NO_ATTEMPT = 0  # an inbound call whose attempt could not be written
@@ -125,7 +127,7 @@ class InboundDesk:
         if reserve and engine.pacer_factory is Pacer:
             engine.pacer_factory = self._pacer
         self.roster.listeners.append(self._agent_moved)
-        for name in (*QUEUE_EVENTS, "DialEnd", "QueueMemberStatus"):
+        for name in (*QUEUE_EVENTS, "DialEnd", "QueueMemberStatus", "UserEvent"):
             self.ami.on(name, self._on_event)
         self._previous_resync = self.ami.on_resync
         self.ami.on_resync = self.resync
@@ -362,6 +364,17 @@ class InboundDesk:
     def _on_event(self, event: Message) -> None:
         if event.name == "QueueMemberStatus":
             self._member_status(event)
+            return
+        if event.name == "UserEvent":
+            if event.get("UserEvent") == UNREACHED_INBOUND:
+                # [dialer-inbound]'s fallback (configs/asterisk/extensions_dialer.conf): the
+                # caller heard dialer/unavailable; no handler ran, so nothing else tells of it.
+                log.error(
+                    "inbound call on DID %s from %s: Asterisk could not reach the dialer's "
+                    "FastAGI; the caller heard the unavailable message. Check DIALER_FASTAGI",
+                    event.get("DID") or "?",
+                    event.get("CallerIDNum") or "?",
+                )
             return
         if event.name == "DialEnd":
             # The assigned user's phone answered the handler's Dial (from the caller's channel).

@@ -31,6 +31,11 @@ exten => s,1,NoOp(dialer-out campaign=${{CAMPAIGN_ID}} attempt=${{ATTEMPT_ID}})
 [{inbound}]
 exten => _X.,1,NoOp(inbound ${{EXTEN}})
  same => n,AGI(${{DIALER_FASTAGI}}/inbound,${{EXTEN}})
+ same => n,GotoIf($["${{AGISTATUS}}" = "FAILURE"]?unavailable)
+ same => n,Hangup()
+ same => n(unavailable),UserEvent(DialerUnreachedInbound,DID: ${{EXTEN}})
+ same => n,Answer()
+ same => n,Playback(dialer/unavailable)
  same => n,Hangup()
 exten => _+X.,1,Goto(${{EXTEN:1}},1)
 """

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -456,6 +458,31 @@ async def test_out_of_hours_close_plays_the_message_and_no_agent_is_rung(
     assert attempt.campaign_id == f.center.night
     assert attempt.outcome is CallOutcome.CLOSED
     assert attempt.agent_id is None and attempt.queue_wait_seconds is None
+
+
+async def test_a_caller_asterisk_cannot_bring_to_the_dialer_hears_why_and_is_logged(
+    session_factory: SessionFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # [dialer-inbound]'s fallback (configs/asterisk/extensions_dialer.conf): the FastAGI
+    # listener is down while the AMI link stays up.
+    async with floor(session_factory) as f:
+        await login_all(f)
+        await f.agi.close()
+        heard: list[bytes] = []
+        f.sim.asterisk.listeners.append(
+            lambda name, data: (
+                heard.append(data)
+                if name == "Newexten" and b"AppData: dialer/unavailable\r\n" in data
+                else None
+            )
+        )
+        with caplog.at_level(logging.ERROR, logger="dialer.engine.inbound"):
+            await f.call(SERVICE_DID, KNOWN_CALLER)
+            await until(lambda: bool(heard), 10)
+            await until(lambda: any("FastAGI" in r.getMessage() for r in caplog.records), 10)
+        assert not any(m.name == "QueueCallerJoin" for m in f.events)
+    [logged] = [r.getMessage() for r in caplog.records if "FastAGI" in r.getMessage()]
+    assert SERVICE_DID in logged and KNOWN_CALLER in logged
 
 
 async def test_out_of_hours_queue_plays_the_message_then_queues_the_call(
