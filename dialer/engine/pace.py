@@ -16,6 +16,8 @@ pacing/ is pure numpy (docs/pacing.md); this module only translates:
 
 from __future__ import annotations
 
+import numpy as np
+
 from dialer.calls import CallRecord, Outcome
 from dialer.engine.ports import CampaignPlan, DialMode
 from pacing.blend import Blended
@@ -24,7 +26,7 @@ from pacing.events import Event, EventKind
 from pacing.guard import Guard, GuardConfig
 from pacing.inbound import Inbound
 from pacing.policies import Agentless, Policy, Predictive, Preview, Progressive
-from pacing.snapshot import Snapshot
+from pacing.snapshot import AgentState, Snapshot
 
 __all__ = [
     "ABANDON_CAP",
@@ -46,7 +48,9 @@ PREDICTIVE_AIM = 0.7
 MIN_RING_S = 15.0
 # Answers that Asterisk could not bring to the dialer's FastAGI are each an abandon (the
 # dialplan plays the drop message). After this many in a row the campaign places nothing
-# until UNREACHED_HOLD_S have passed since the last: dialing on would drop every answer.
+# until UNREACHED_HOLD_S have passed since the last: dialing on would drop every answer. Then
+# it places one call at a time, until an answer reaches the FastAGI (dialing resumes) or does
+# not (the hold again): at most about one abandon a minute while the FastAGI is unreachable.
 UNREACHED_HOLD_AFTER = 3
 UNREACHED_HOLD_S = 60.0
 
@@ -151,17 +155,8 @@ class Pacer:
         campaign shares (dialer/engine/inbound.py); while there are any, outbound places
         nothing for them (issue 6: "when inbound callers are waiting, outbound dialing for the
         shared agents pauses"). The decision is logged like the guard's, with that reason."""
-        if (
-            self.unreached_in_a_row >= UNREACHED_HOLD_AFTER
-            and snapshot.now - self.unreached_at < UNREACHED_HOLD_S
-        ):
-            return self.hold(
-                snapshot,
-                f"the last {self.unreached_in_a_row} answered calls never reached the dialer's "
-                "FastAGI (Asterisk played them the drop message): dialing held for "
-                f"{UNREACHED_HOLD_S:.0f} s after the last; check DIALER_FASTAGI",
-                {"unreached_in_a_row": float(self.unreached_in_a_row)},
-            )
+        if self.unreached_in_a_row >= UNREACHED_HOLD_AFTER:
+            return self._unreached_hold(snapshot)
         if inbound_waiting > 0:
             return self.hold(
                 snapshot,
@@ -169,6 +164,31 @@ class Pacer:
                 {"inbound_waiting": float(inbound_waiting)},
             )
         return self.guard.decide(snapshot)
+
+    def _unreached_hold(self, snapshot: Snapshot) -> Decision:
+        streak = f"the last {self.unreached_in_a_row} answered calls never reached the dialer's "
+        streak += "FastAGI (Asterisk played them the drop message; check DIALER_FASTAGI)"
+        inputs = {"unreached_in_a_row": float(self.unreached_in_a_row)}
+        if snapshot.now - self.unreached_at < UNREACHED_HOLD_S:
+            why = f"{streak}: dialing held for {UNREACHED_HOLD_S:.0f} s after the last"
+            return self.hold(snapshot, why, inputs)
+        mode = self.plan.dial_mode
+        if mode is DialMode.PREVIEW:
+            return self.hold(snapshot, streak, inputs)  # its calls are the agents' to ask for
+        free = int(np.count_nonzero(snapshot.agent_state == int(AgentState.AVAILABLE)))
+        needs_agent = mode is not DialMode.AGENTLESS
+        if snapshot.call_dial_times.size or (needs_agent and not free):
+            return self.hold(snapshot, f"{streak}: one test call at a time", inputs)
+        decision = Decision(
+            self.guard.name,
+            snapshot.now,
+            1,
+            f"{streak}: a test call, until an answer reaches the FastAGI",
+            inputs=inputs,
+            ring_timeout_s=self.ring_timeout_s,
+        )
+        self.log.record(str(self.plan.campaign_id), decision)
+        return decision
 
     def hold(
         self, snapshot: Snapshot, reason: str, inputs: dict[str, float] | None = None

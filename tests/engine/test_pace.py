@@ -138,7 +138,22 @@ def test_answers_in_a_row_that_never_reached_the_fastagi_hold_dialing_for_a_whil
     assert held.calls == 0 and "FastAGI" in held.reason
     assert held.inputs["unreached_in_a_row"] == UNREACHED_HOLD_AFTER
     later = make_snapshot(200.0 + UNREACHED_HOLD_S, [AVAILABLE] * 4, [0.0] * 4)
-    assert pacer.decide(later).calls == 4  # then one more try
+    probe = pacer.decide(later)
+    assert probe.calls == 1 and "test call" in probe.reason  # then one call at a time
+    ringing = make_snapshot(201.0 + UNREACHED_HOLD_S, [AVAILABLE] * 4, [0.0] * 4, [200.5 + 60])
+    assert pacer.decide(ringing).calls == 0  # while the test call is up
+
+
+def test_an_answer_that_reaches_the_fastagi_again_resumes_dialing() -> None:
+    pacer = Pacer(_plan(DialMode.PROGRESSIVE))
+    for _ in range(UNREACHED_HOLD_AFTER):
+        pacer.ended(_unreached(200.0), False, False)
+    pacer.routed(290.0, 10.0)
+    pacer.connected(291.0)
+    reached = _record(Outcome.CONNECTED, answered=True, connected=True, talk_s=5.0)
+    pacer.ended(dataclasses.replace(reached, ended_at=296.0), True, True)
+    free = make_snapshot(297.0, [AVAILABLE] * 4, [0.0] * 4)
+    assert pacer.decide(free).calls == 4
 
 
 def test_an_answer_the_fastagi_ran_ends_the_streak() -> None:
