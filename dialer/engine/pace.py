@@ -16,6 +16,8 @@ pacing/ is pure numpy (docs/pacing.md); this module only translates:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from dialer.calls import CallRecord, Outcome
@@ -53,6 +55,14 @@ MIN_RING_S = 15.0
 # not (the hold again): at most about one abandon a minute while the FastAGI is unreachable.
 UNREACHED_HOLD_AFTER = 3
 UNREACHED_HOLD_S = 60.0
+# Calls that fail in the network (congestion: the trunk unregistered or unreachable gives
+# CHANUNAVAIL, which [dialer-trunk] turns into Congestion; failed: Reason 0) say nothing of
+# the called party. This many in a row, with nothing in between that got through (answered,
+# busy, no answer, invalid number), is the trunk or the carrier: each further call would only
+# spend a contact's attempt, so the campaign holds and then tests one call at a time, as above.
+NETWORK_HOLD_AFTER = 10
+NETWORK_HOLD_S = 30.0
+_NETWORK_FAILURES = frozenset({Outcome.CONGESTION, Outcome.FAILED})
 
 # Outcomes of calls that were never answered: what the answer-rate estimator counts as misses.
 _UNANSWERED = frozenset(
@@ -65,6 +75,29 @@ _UNANSWERED = frozenset(
         Outcome.UNKNOWN,
     }
 )
+
+
+@dataclass
+class FailureStreak:
+    """Calls in a row that failed for one cause outside the called party (see above)."""
+
+    after: int  # this many in a row hold the campaign
+    hold_s: float  # for this long after the last
+    what: str  # the decision's reason while it holds
+    input_name: str  # the decision input that counts them
+    count: int = 0
+    last_at: float = 0.0
+
+    def failed(self, at: float) -> None:
+        self.count += 1
+        self.last_at = at
+
+    def passed(self) -> None:
+        self.count = 0
+
+    @property
+    def holding(self) -> bool:
+        return self.count >= self.after
 
 
 def policy_for(plan: CampaignPlan) -> Policy:
@@ -113,8 +146,19 @@ class Pacer:
         self.plan = plan
         self.log = log or DecisionLog(maxlen=300)
         self.inbound = inbound
-        self.unreached_in_a_row = 0  # answers in a row that never reached the FastAGI
-        self.unreached_at = 0.0  # when the last of them ended
+        self.unreached = FailureStreak(
+            UNREACHED_HOLD_AFTER,
+            UNREACHED_HOLD_S,
+            "answered calls never reached the dialer's FastAGI (Asterisk played them the drop "
+            "message; check DIALER_FASTAGI)",
+            "unreached_in_a_row",
+        )
+        self.network = FailureStreak(
+            NETWORK_HOLD_AFTER,
+            NETWORK_HOLD_S,
+            "calls failed in the network (congestion or failed: check the trunk and the carrier)",
+            "network_failures_in_a_row",
+        )
         self.guard = Guard(
             self._blend(policy_for(plan)),
             _guard_config(plan),
@@ -155,8 +199,9 @@ class Pacer:
         campaign shares (dialer/engine/inbound.py); while there are any, outbound places
         nothing for them (issue 6: "when inbound callers are waiting, outbound dialing for the
         shared agents pauses"). The decision is logged like the guard's, with that reason."""
-        if self.unreached_in_a_row >= UNREACHED_HOLD_AFTER:
-            return self._unreached_hold(snapshot)
+        for streak in (self.unreached, self.network):
+            if streak.holding:
+                return self._streak_hold(snapshot, streak)
         if inbound_waiting > 0:
             return self.hold(
                 snapshot,
@@ -165,12 +210,11 @@ class Pacer:
             )
         return self.guard.decide(snapshot)
 
-    def _unreached_hold(self, snapshot: Snapshot) -> Decision:
-        streak = f"the last {self.unreached_in_a_row} answered calls never reached the dialer's "
-        streak += "FastAGI (Asterisk played them the drop message; check DIALER_FASTAGI)"
-        inputs = {"unreached_in_a_row": float(self.unreached_in_a_row)}
-        if snapshot.now - self.unreached_at < UNREACHED_HOLD_S:
-            why = f"{streak}: dialing held for {UNREACHED_HOLD_S:.0f} s after the last"
+    def _streak_hold(self, snapshot: Snapshot, failures: FailureStreak) -> Decision:
+        streak = f"the last {failures.count} {failures.what}"
+        inputs = {failures.input_name: float(failures.count)}
+        if snapshot.now - failures.last_at < failures.hold_s:
+            why = f"{streak}: dialing held for {failures.hold_s:.0f} s after the last"
             return self.hold(snapshot, why, inputs)
         mode = self.plan.dial_mode
         if mode is DialMode.PREVIEW:
@@ -183,7 +227,7 @@ class Pacer:
             self.guard.name,
             snapshot.now,
             1,
-            f"{streak}: a test call, until an answer reaches the FastAGI",
+            f"{streak}: a test call, until one gets through",
             inputs=inputs,
             ring_timeout_s=self.ring_timeout_s,
         )
@@ -231,15 +275,17 @@ class Pacer:
         """A call's one record. ``routed``: :meth:`routed` was reported for it; ``counted``:
         its live answer was already reported as connected or dropped."""
         outcome = record.outcome
+        if record.unreached:
+            self.unreached.failed(record.ended_at)
+        elif record.answered_at is not None:
+            self.unreached.passed()  # the FastAGI ran for it
+        if outcome in _NETWORK_FAILURES:
+            self.network.failed(record.ended_at)
+        elif outcome is not Outcome.UNKNOWN:
+            self.network.passed()  # it reached the called party's side
         if outcome in (Outcome.MESSAGE_DELIVERED, Outcome.OPTED_OUT):
             return  # agentless: nothing for an agent policy to learn
         since_dial = record.ended_at - record.dialed_at
-        if record.answered_at is not None:
-            if record.unreached:
-                self.unreached_in_a_row += 1
-                self.unreached_at = record.ended_at
-            else:
-                self.unreached_in_a_row = 0
         if outcome in _UNANSWERED:
             self._event(EventKind.CALL_UNANSWERED, record.ended_at, since_dial)
         elif record.unreached:

@@ -16,6 +16,7 @@ from ami.client import AMIClient
 from dialer.calls import CallState
 from dialer.clock import ScaledClock
 from dialer.engine.engine import AMI_EVENTS, LIVE_DECISION_EVERY_S, Engine
+from dialer.engine.pace import NETWORK_HOLD_AFTER
 from dialer.engine.ports import CampaignPlan, Dialable, Outcome, Typification
 from dialer.engine.roster import AgentState, Roster
 from dialer.live import MemoryFeed
@@ -226,6 +227,26 @@ async def test_answers_asterisk_cannot_bring_to_the_dialer_are_dropped_and_diali
     assert all(r.agent_id is None for r in answered)
     assert running.stats.abandon_rate == 1.0
     assert all(a.state is AgentState.AVAILABLE for a in rig.roster.agents.values())
+
+
+async def test_a_trunk_that_fails_every_call_stops_the_campaign_spending_contacts() -> None:
+    # Every call congested (a trunk unregistered gives CHANUNAVAIL, which [dialer-trunk] turns
+    # into Congestion): after NETWORK_HOLD_AFTER in a row the campaign holds, and the rest of
+    # the list is not dialed (each call would have spent a contact's attempt).
+    numbers = {f"155500001{i:02d}": PartyKind.CONGESTION for i in range(30)}
+    async with _rig(campaign_plan(), numbers, agents=3) as rig:
+        await rig.engine.start_campaign(1)
+        running = rig.engine.campaigns[1]
+        await until(lambda: running.pacer.network.holding, timeout=60)
+        await asyncio.sleep(0.2)  # 8 s at 40x: the hold stands (30 s)
+        held = running.pacer.history[-1]
+        assert held.calls == 0 and "trunk" in held.reason
+        placed = rig.sim.originates
+        await asyncio.sleep(0.2)
+        assert rig.sim.originates == placed
+        await rig.engine.stop_dialing()
+    assert NETWORK_HOLD_AFTER <= placed <= NETWORK_HOLD_AFTER + 3  # + the calls in flight
+    assert placed < len(numbers)
 
 
 async def test_no_contact_is_leased_twice_at_once(rig: Rig) -> None:

@@ -8,6 +8,8 @@ from dialer.calls import CallRecord, Outcome
 from dialer.engine.pace import (
     ABANDON_CAP,
     MIN_RING_S,
+    NETWORK_HOLD_AFTER,
+    NETWORK_HOLD_S,
     PREDICTIVE_AIM,
     UNREACHED_HOLD_AFTER,
     UNREACHED_HOLD_S,
@@ -163,7 +165,34 @@ def test_an_answer_the_fastagi_ran_ends_the_streak() -> None:
     pacer.ended(_record(Outcome.MACHINE, answered=True, connected=False), False, False)
     pacer.ended(_unreached(200.0), False, False)
     free = make_snapshot(201.0, [AVAILABLE] * 2, [0.0] * 2)
-    assert pacer.unreached_in_a_row == 1 and pacer.decide(free).calls == 2
+    assert pacer.unreached.count == 1 and pacer.decide(free).calls == 2
+
+
+def _failed_in_the_network(ended_at: float) -> CallRecord:
+    record = _record(Outcome.CONGESTION, answered=False, connected=False)
+    return dataclasses.replace(record, ended_at=ended_at)
+
+
+def test_calls_failing_in_the_network_in_a_row_hold_dialing_then_test_one_at_a_time() -> None:
+    pacer = Pacer(_plan(DialMode.PREDICTIVE))
+    for _ in range(NETWORK_HOLD_AFTER):
+        pacer.ended(_failed_in_the_network(300.0), False, False)
+    free = make_snapshot(301.0, [AVAILABLE] * 5, [0.0] * 5)
+    held = pacer.decide(free)
+    assert held.calls == 0 and "trunk" in held.reason
+    assert held.inputs["network_failures_in_a_row"] == NETWORK_HOLD_AFTER
+    later = make_snapshot(300.0 + NETWORK_HOLD_S, [AVAILABLE] * 5, [0.0] * 5)
+    assert pacer.decide(later).calls == 1
+
+
+def test_a_call_that_reaches_the_called_party_ends_the_network_streak() -> None:
+    pacer = Pacer(_plan(DialMode.PROGRESSIVE))
+    for _ in range(NETWORK_HOLD_AFTER - 1):
+        pacer.ended(_failed_in_the_network(300.0), False, False)
+    pacer.ended(_record(Outcome.BUSY, answered=False, connected=False), False, False)
+    pacer.ended(_failed_in_the_network(300.0), False, False)
+    free = make_snapshot(301.0, [AVAILABLE] * 2, [0.0] * 2)
+    assert pacer.network.count == 1 and pacer.decide(free).calls == 2
 
 
 def test_agent_wrap_ups_and_pauses_teach_the_release_times() -> None:
