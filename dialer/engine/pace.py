@@ -223,25 +223,22 @@ class Pacer:
         needs_agent = mode is not DialMode.AGENTLESS
         if snapshot.call_dial_times.size or (needs_agent and not free):
             return self.hold(snapshot, f"{streak}: one test call at a time", inputs)
-        decision = Decision(
-            self.guard.name,
-            snapshot.now,
-            1,
-            f"{streak}: a test call, until one gets through",
-            inputs=inputs,
-            ring_timeout_s=self.ring_timeout_s,
-        )
-        self.log.record(str(self.plan.campaign_id), decision)
-        return decision
+        return self._decided(snapshot, 1, f"{streak}: a test call, until one gets through", inputs)
 
     def hold(
         self, snapshot: Snapshot, reason: str, inputs: dict[str, float] | None = None
     ) -> Decision:
         """No calls now, for ``reason``: logged and explained like any decision."""
+        return self._decided(snapshot, 0, reason, inputs)
+
+    def _decided(
+        self, snapshot: Snapshot, calls: int, reason: str, inputs: dict[str, float] | None
+    ) -> Decision:
+        """A decision made here, not by the policy: logged with the guard's."""
         decision = Decision(
             self.guard.name,
             snapshot.now,
-            0,
+            calls,
             reason,
             inputs=inputs or {},
             ring_timeout_s=self.ring_timeout_s,

@@ -26,3 +26,11 @@ TEST_PLAN = CampaignPlan(
 def campaign_plan(**changes: Any) -> CampaignPlan:
     """``TEST_PLAN`` with ``changes`` (CampaignPlan's field names)."""
     return dataclasses.replace(TEST_PLAN, **changes)
+
+
+# How long the engine tests' called parties wait for someone to speak (the model's default is
+# 8 s). At 20-40x, 8 s of patience is 0.2-0.4 s of wall time for the FastAGI round trips, AMD
+# and the agent's leg, so one event-loop stall under load turned a connected call into a
+# customer who hung up (reproduced by stalling 5 % of callbacks up to 80 ms). No engine test
+# is about patience; the engine is right either way.
+PATIENT_S = 3600.0

@@ -22,7 +22,7 @@ from dialer.engine.roster import AgentState, Roster
 from dialer.live import MemoryFeed
 from dialer.simasterisk import NumberModel, PartyKind, SimConfig, SimulatedAsterisk
 from tests.engine.memory_records import MemoryRecords
-from tests.engine.plans import campaign_plan
+from tests.engine.plans import PATIENT_S, campaign_plan
 from tests.waiting import until
 
 SPEED = 40.0
@@ -52,14 +52,8 @@ async def _rig(
     roster = Roster(clock)
     agi = FastAGIServer(port=0)
     agi_port = await agi.start()
-    # The called party waits as long as it takes (patience 3600 s, the model's default is 8 s):
-    # at 40x, 8 s of patience is 0.2 s of wall time for the FastAGI round trips, AMD and the
-    # agent's leg, so one event-loop stall under load turned a connected call into a customer
-    # who hung up (reproduced by stalling 5 % of callbacks up to 80 ms). No engine test with
-    # this model is about patience; the engine is right either way. The other engine rigs at
-    # 20-40x take the same patience for the same reason.
     model = NumberModel(
-        seed=3, ring_median_s=3.0, talk_median_s=20.0, patience_s=3600.0, overrides=numbers
+        seed=3, ring_median_s=3.0, talk_median_s=20.0, patience_s=PATIENT_S, overrides=numbers
     )
     ours = f"agi://127.0.0.1:{agi_port}"
     # With fastagi_in_originate the dialplan's global FastAGI leads nowhere (nothing listens

@@ -30,6 +30,7 @@ from store.blocklist import block_number
 from store.db import SessionFactory
 from store.enums import AssignmentState, GroupKind
 from store.models import Assignment, Attempt, TypificationGroup, TypificationResult
+from tests.engine.plans import PATIENT_S
 from tests.waiting import until
 
 
@@ -51,8 +52,8 @@ async def shift(
     agi = FastAGIServer(port=0)
     port = await agi.start()
     model = model or NumberModel(
-        seed=5, ring_median_s=4.0, talk_median_s=20.0, patience_s=3600.0
-    )  # patience: see tests/engine/test_engine_sim.py
+        seed=5, ring_median_s=4.0, talk_median_s=20.0, patience_s=PATIENT_S
+    )
     sim = SimulatedAsterisk(SimConfig(fastagi_url=f"agi://127.0.0.1:{port}", model=model), clock)
     _, ami_port = await sim.start()
     ami = AMIClient("127.0.0.1", ami_port, ping_interval=None, events=AMI_EVENTS)  # as served

@@ -48,6 +48,7 @@ from store.inbound import set_dids
 from store.models import Attempt, Contact, Ticket
 from store.typifications import add_group, add_result
 from store.users import add_member, create_user, issue_token
+from tests.engine.plans import PATIENT_S
 from tests.waiting import until
 
 SERVICE_DID = "5716000100"  # always open, queue "service"
@@ -217,8 +218,8 @@ async def floor(
     port = await probe.start()
     await probe.close()
     model = NumberModel(
-        seed=3, ring_median_s=3.0, talk_median_s=15.0, p_machine=0.0, patience_s=3600.0
-    )  # patience: see tests/engine/test_engine_sim.py
+        seed=3, ring_median_s=3.0, talk_median_s=15.0, p_machine=0.0, patience_s=PATIENT_S
+    )
     sim = SimulatedAsterisk(
         SimConfig(
             fastagi_url=f"agi://127.0.0.1:{port}",

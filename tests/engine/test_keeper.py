@@ -35,6 +35,7 @@ from dialer.simasterisk import NumberModel, SimConfig, SimulatedAsterisk
 from store.db import Database, SessionFactory, make_engine, make_session_factory
 from store.enums import AssignmentState, CallOutcome
 from store.models import Assignment, Attempt, Campaign
+from tests.engine.plans import PATIENT_S
 from tests.waiting import until
 
 TTL_S = 2.0  # real seconds: Redis keeps time itself (renewed many times within it)
@@ -161,8 +162,8 @@ async def floor(
     clock = ScaledClock(20, start=start.timestamp())
     center = await seed_center(sessions, agents=2, contacts=60, now=start, acw_max_s=5)
     model = NumberModel(
-        seed=5, ring_median_s=3.0, talk_median_s=talk_median_s, patience_s=3600.0
-    )  # patience: see tests/engine/test_engine_sim.py
+        seed=5, ring_median_s=3.0, talk_median_s=talk_median_s, patience_s=PATIENT_S
+    )
     # The dialplan's own FastAGI leads nowhere: each process's Originates name their own.
     sim = SimulatedAsterisk(SimConfig(fastagi_url="agi://127.0.0.1:9", model=model), clock)
     await sim.start()

@@ -14,6 +14,7 @@ from store.db import SessionFactory
 from store.enums import AutoDropTarget
 from store.models import Assignment, Attempt, Campaign
 from store.work import schedule_callback
+from tests.engine.plans import PATIENT_S
 from tests.engine.test_engine_store import Shift, shift, typify_all
 from tests.waiting import until
 
@@ -27,7 +28,7 @@ EVERYONE_ANSWERS = NumberModel(
     p_invalid=0.0,
     ring_median_s=3.0,
     talk_median_s=15.0,
-    patience_s=3600.0,  # patience: see tests/engine/test_engine_sim.py
+    patience_s=PATIENT_S,
 )
 
 

@@ -31,6 +31,7 @@ from store.campaigns import set_dialing_paused
 from store.db import SessionFactory
 from store.enums import AssignmentState, CallOutcome
 from store.models import Assignment, Attempt
+from tests.engine.plans import PATIENT_S
 from tests.waiting import until
 
 OWNER = "dialer-1"
@@ -92,8 +93,8 @@ async def center_on_sim(
     await probe.close()
     # Long talks, so calls are still up when the dialer dies.
     model = NumberModel(
-        seed=11, ring_median_s=4.0, talk_median_s=talk_median_s, patience_s=3600.0
-    )  # patience: see tests/engine/test_engine_sim.py
+        seed=11, ring_median_s=4.0, talk_median_s=talk_median_s, patience_s=PATIENT_S
+    )
     sim = SimulatedAsterisk(
         SimConfig(fastagi_url=f"agi://127.0.0.1:{agi_port}", model=model), clock
     )

@@ -23,6 +23,7 @@ from dialer.simasterisk import NumberModel, SimConfig, SimulatedAsterisk
 from store.db import make_engine, make_session_factory
 from store.models import Attempt
 from store.users import issue_token
+from tests.engine.plans import PATIENT_S
 from tests.waiting import until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -56,7 +57,7 @@ async def test_serve_dials_its_leased_campaign_and_stops_cleanly(
         p_invalid=0.0,
         ring_median_s=2.0,
         talk_median_s=10.0,
-        patience_s=3600.0,  # patience: see tests/engine/test_engine_sim.py
+        patience_s=PATIENT_S,
     )
     sim = SimulatedAsterisk(SimConfig(fastagi_url="agi://127.0.0.1:9", model=model), clock)
     _, ami_port = await sim.start()

@@ -28,6 +28,7 @@ from store.db import SessionFactory
 from store.enums import GroupKind
 from store.models import Attempt, Contact
 from store.typifications import add_group, add_result
+from tests.engine.plans import PATIENT_S
 from tests.waiting import until
 
 FIRST = "573101000000"  # the seed's first contact, dialed first
@@ -100,7 +101,7 @@ def human(keys: str = "", talk_s: float = 30.0) -> Behaviour:
     its 10 s left about a third of a second of wall time, beyond those, for every FastAGI round
     trip; a test process stalled that long (a loaded machine, a long garbage collection) saw
     the customer hang up before the agent came."""
-    return Behaviour(PartyKind.HUMAN, ring_s=2.0, talk_s=talk_s, patience_s=3600.0, keys=keys)
+    return Behaviour(PartyKind.HUMAN, ring_s=2.0, talk_s=talk_s, patience_s=PATIENT_S, keys=keys)
 
 
 async def test_a_broadcast_heard_to_the_end_is_recorded_under_its_result(
