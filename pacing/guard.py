@@ -24,6 +24,7 @@ from pacing.policies import Policy, progressive_calls
 from pacing.snapshot import Snapshot
 
 DAY_S = 86400.0
+MONTH_S = 30 * DAY_S  # FTC TSR 310.4(b)(4): per campaign per 30 days
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ class Guard:
         self.log = log
         self.name = policy.name
         self.day = RollingAbandon(DAY_S, 1440)
-        self.month = RollingAbandon(30 * DAY_S, 720)
+        self.month = RollingAbandon(MONTH_S, 720)
         self._placed: deque[tuple[float, int]] = deque()
 
     def observe(self, event: Event) -> None:
@@ -81,6 +82,13 @@ class Guard:
             fp = self.config.amd_false_positive
             self._count(event.at, fp, fp)
         self.policy.observe(event)
+
+    def remember(self, at: float, lives: float, drops: float, machines: float = 0.0) -> None:
+        """Answers from before this guard existed (a process that starts dialing a campaign
+        reads them back from the store), counted as :meth:`observe` would have counted them.
+        Oldest first, and before any event observed: the windows only move forward."""
+        fp = self.config.amd_false_positive
+        self._count(at, lives + fp * machines, drops + fp * machines)
 
     def _count(self, at: float, lives: float, drops: float) -> None:
         self.day.add(at, lives, drops)

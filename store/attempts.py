@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.audit import audit
@@ -181,6 +181,55 @@ async def open_attempts(
     if direction is not None:
         query = query.where(Attempt.direction == direction)
     return [OpenAttempt(*row) for row in await session.execute(query.order_by(Attempt.id))]
+
+
+@dataclass(frozen=True)
+class AnswerMinute:
+    """One minute of a campaign's outbound answers, as the compliance guard counts them."""
+
+    minute: datetime  # the minute's start, UTC
+    lives: int  # live answers: connected to an agent, or dropped
+    drops: int
+    machines: int  # answers AMD took for machines (the guard may count some as drops)
+
+
+async def answers_by_minute(
+    session: AsyncSession, campaign_id: int, since: datetime
+) -> list[AnswerMinute]:
+    """The campaign's outbound answers that ended since ``since``, per minute, oldest first:
+    what the guard's rolling 24-hour and 30-day windows held before this process started
+    (dialer.engine.pace.Pacer.remember). A drop is any stored ``dropped`` (an answered person
+    who hung up before an agent came is one too: the safe side of the cap); a life is a drop
+    or an answer connected to an agent (an agentless message is no life: nobody was dropped
+    from it, and counting it would only lower the rate)."""
+    ended = Attempt.ended_at
+    if session.get_bind().dialect.name == "postgresql":
+        minute = func.date_trunc("minute", ended, type_=UTCDateTime())
+    else:  # SQLite keeps naive UTC text (store.db.UTCDateTime)
+        minute = func.strftime("%Y-%m-%d %H:%M:00", ended, type_=UTCDateTime())
+    dropped = Attempt.outcome == CallOutcome.DROPPED
+    connected = (Attempt.outcome == CallOutcome.ANSWERED) & Attempt.connected_at.is_not(None)
+    query = (
+        select(
+            minute.label("minute"),
+            func.sum(case((dropped | connected, 1), else_=0)),
+            func.sum(case((dropped, 1), else_=0)),
+            func.sum(case((Attempt.outcome == CallOutcome.MACHINE, 1), else_=0)),
+        )
+        .where(
+            Attempt.campaign_id == campaign_id,
+            Attempt.direction == Direction.OUTBOUND,
+            ended >= since,
+            Attempt.outcome.in_((CallOutcome.ANSWERED, CallOutcome.DROPPED, CallOutcome.MACHINE)),
+        )
+        .group_by(minute)
+        .order_by(minute)
+    )
+    return [
+        AnswerMinute(at, int(lives), int(drops), int(machines))
+        for at, lives, drops, machines in await session.execute(query)
+        if lives or machines
+    ]
 
 
 async def open_attempt_owners(

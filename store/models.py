@@ -625,6 +625,9 @@ class Attempt(Base):
     channel_uniqueid: Mapped[str | None] = mapped_column(String(64))
 
 
+# A campaign's answers by when they ended: the guard's rolling windows are read back from them
+# when a process starts dialing it (store.attempts.answers_by_minute, 30 days at most).
+Index("ix_attempt_campaign_ended", Attempt.campaign_id, Attempt.ended_at)
 # Attempts still open, by the process that owns them: what a restarted dialer must settle
 # (store.attempts.open_attempts). Few rows: they are the calls in flight.
 Index(

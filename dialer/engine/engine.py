@@ -203,9 +203,11 @@ class Engine:
     async def start_campaign(self, campaign_id: int) -> RunningCampaign:
         plan = await self.records.campaign(campaign_id)
         self.pause_changes += 1  # the plan was read now: newer than any earlier read
-        running = RunningCampaign(
-            plan, self.pacer_factory(plan), paused=plan.paused, pause_change=self.pause_changes
-        )
+        pacer = self.pacer_factory(plan)
+        # The abandon windows as they were, whoever dialed: no dialing until they are known.
+        since = self.now() - dt.timedelta(seconds=Pacer.REMEMBERS_S)
+        pacer.remember(await self.records.answers_since(campaign_id, since))
+        running = RunningCampaign(plan, pacer, paused=plan.paused, pause_change=self.pause_changes)
         self.roster.set_acw_max(campaign_id, plan.acw_max_s)
         self.campaigns[campaign_id] = running
         running.task = asyncio.create_task(self._run(running), name=f"campaign-{campaign_id}")

@@ -16,16 +16,17 @@ pacing/ is pure numpy (docs/pacing.md); this module only translates:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from dialer.calls import CallRecord, Outcome
-from dialer.engine.ports import CampaignPlan, DialMode
+from dialer.engine.ports import Answers, CampaignPlan, DialMode
 from pacing.blend import Blended
 from pacing.decision import Decision, DecisionLog
 from pacing.events import Event, EventKind
-from pacing.guard import Guard, GuardConfig
+from pacing.guard import MONTH_S, Guard, GuardConfig
 from pacing.inbound import Inbound
 from pacing.policies import Agentless, Policy, Predictive, Preview, Progressive
 from pacing.snapshot import AgentState, Snapshot
@@ -254,6 +255,17 @@ class Pacer:
     @property
     def history(self) -> list[Decision]:
         return self.log.recent(str(self.plan.campaign_id))
+
+    REMEMBERS_S = MONTH_S  # how far back :meth:`remember` needs the answers: the longest window
+
+    def remember(self, answers: Sequence[Answers]) -> None:
+        """The campaign's answers from before this process dialed it (a restart, a takeover):
+        the 24-hour and 30-day windows start where the store says they were, not empty, so a
+        campaign at the cap stays at it across a restart."""
+        for minute in sorted(answers, key=lambda a: a.minute):
+            self.guard.remember(
+                minute.minute.timestamp(), minute.lives, minute.drops, minute.machines
+            )
 
     # What happens to calls ---------------------------------------------------------------
     def routed(self, at: float, dial_to_route_s: float) -> None:

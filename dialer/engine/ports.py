@@ -17,6 +17,7 @@ from typing import Protocol
 from dialer.calls import Outcome  # one outcome vocabulary for tracker, engine and records
 
 __all__ = [
+    "Answers",
     "AttemptResult",
     "CampaignCannotStart",
     "CampaignPlan",
@@ -128,6 +129,17 @@ class OpenCall:
 
 
 @dataclass(frozen=True)
+class Answers:
+    """A minute of a campaign's answers from before this process dialed it, as the store
+    kept them: what the compliance guard's rolling windows are filled with again."""
+
+    minute: dt.datetime
+    lives: int  # live answers (connected or dropped)
+    drops: int
+    machines: int
+
+
+@dataclass(frozen=True)
 class Typification:
     attempt_id: int
     agent_id: int
@@ -180,6 +192,11 @@ class Records(Protocol):
         ...
 
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None: ...
+
+    async def answers_since(self, campaign_id: int, since: dt.datetime) -> list[Answers]:
+        """The campaign's outbound answers that ended since ``since``, per minute, oldest
+        first, whoever dialed them."""
+        ...
 
     async def open_calls(self, owner: str, before: dt.datetime | None = None) -> list[OpenCall]:
         """The attempts the dialer named ``owner`` started (before ``before``, if given) and

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialer.calls import channel_ids
 from dialer.clock import Clock
 from dialer.engine.ports import (
+    Answers,
     AttemptResult,
     CampaignCannotStart,
     CampaignPlan,
@@ -284,6 +285,11 @@ class StoreRecords:
                 uniqueids = channel_ids(a.attempt_id)
             calls.append(OpenCall(a.attempt_id, a.campaign_id, a.dialed_at, uniqueids, owner))
         return calls
+
+    async def answers_since(self, campaign_id: int, since: dt.datetime) -> list[Answers]:
+        async with self.sessions() as session:
+            minutes = await store_attempts.answers_by_minute(session, campaign_id, since)
+        return [Answers(m.minute, m.lives, m.drops, m.machines) for m in minutes]
 
     async def open_call_owners(self, campaign_ids: Collection[int] | None = None) -> list[str]:
         async with self.sessions() as session:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from dialer.calls import channel_ids
 from dialer.engine.ports import (
+    Answers,
     AttemptResult,
     CampaignPlan,
     Dialable,
@@ -35,6 +36,7 @@ class MemoryRecords:
     leased: set[int] = field(default_factory=set)
     lease_log: list[tuple[str, int]] = field(default_factory=list)
     surveys: dict[int, tuple[dict[str, str], bool]] = field(default_factory=dict)
+    answers: list[Answers] = field(default_factory=list)  # the store's, from before the test
     _next: int = 1
 
     async def campaign(self, campaign_id: int) -> CampaignPlan:
@@ -92,6 +94,9 @@ class MemoryRecords:
         dialable = self.attempts[result.attempt_id][0]
         self.leased.discard(dialable.assignment_id)
         self.lease_log.append(("release", dialable.assignment_id))
+
+    async def answers_since(self, campaign_id: int, since: dt.datetime) -> list[Answers]:
+        return [a for a in self.answers if a.minute >= since]
 
     async def open_calls(self, owner: str, before: dt.datetime | None = None) -> list[OpenCall]:
         """Attempts started before ``before`` without a result (a previous run's calls): one

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from dialer.engine.roster import AgentState, Roster
 from dialer.simasterisk import NumberModel, SimConfig, SimulatedAsterisk
 from store.blocklist import block_number
 from store.db import SessionFactory
-from store.enums import AssignmentState, GroupKind
+from store.enums import AssignmentState, CallOutcome, GroupKind
 from store.models import Assignment, Attempt, TypificationGroup, TypificationResult
 from tests.engine.plans import PATIENT_S
 from tests.waiting import until
@@ -125,6 +126,36 @@ async def test_a_shift_writes_one_outcome_per_attempt(session_factory: SessionFa
     for a in rows:
         if a.outcome.value in ("no_answer", "busy", "machine", "congestion", "invalid"):  # type: ignore[union-attr]
             assert kinds[a.result_id] == GroupKind.NO_CONTACT
+
+
+async def test_a_restart_starts_the_abandon_windows_where_the_store_left_them(
+    session_factory: SessionFactory,
+) -> None:
+    """A campaign at the cap stays at it across a restart or a takeover: the 24-hour and
+    30-day windows are read back from the stored outcomes, not started empty."""
+    async with shift(session_factory, agents=3, contacts=25) as s:
+        start = s.engine.now()
+        async with session_factory() as session, session.begin():
+            for i in range(40):  # an hour before: 38 connected, 2 dropped (5 %)
+                ended = start - dt.timedelta(hours=1, seconds=i)
+                session.add(
+                    Attempt(
+                        campaign_id=s.center.campaign_id,
+                        e164="+15550000001",
+                        created_at=ended,
+                        ended_at=ended,
+                        outcome=CallOutcome.DROPPED if i < 2 else CallOutcome.ANSWERED,
+                        connected_at=None if i < 2 else ended,
+                    )
+                )
+        running = await s.engine.start_campaign(s.center.campaign_id)
+        await until(lambda: bool(running.pacer.history), 30)
+        await s.engine.stop_dialing()
+    first = running.pacer.history[0].guard
+    assert first["live_answers_24h"] == 40
+    assert first["abandon_rate_24h"] == pytest.approx(0.05)
+    assert first["abandon_rate_30d"] == pytest.approx(0.05)
+    assert first["mode"] == "at_cap"
 
 
 async def test_no_contact_is_in_two_calls_at_once(session_factory: SessionFactory) -> None:

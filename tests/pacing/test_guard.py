@@ -98,6 +98,17 @@ def test_the_24_hour_window_forgets_old_drops_but_30_days_do_not() -> None:
     assert guard.month.rate() == pytest.approx(10 / 200)
 
 
+def test_answers_from_before_a_restart_fill_both_windows_as_observed_ones_would() -> None:
+    guard = Guard(Fixed(20), GuardConfig(amd_false_positive=0.1))
+    guard.remember(0.0, lives=100, drops=1)  # 25 hours before the decision: 30 days only
+    guard.remember(86_400.0, lives=100, drops=3, machines=10)
+    decision = guard.decide(make_snapshot(90_000.0, [A, A, ON, ON], [1.0] * 4))
+    assert guard.day.lives == pytest.approx(101) and guard.day.drops == pytest.approx(4)
+    assert guard.month.rate() == pytest.approx(5 / 201)
+    assert decision.guard["mode"] == "at_cap"  # 3.96 % in the last 24 hours
+    assert decision.calls == 2
+
+
 def test_ring_time_never_under_the_minimum() -> None:
     assert Guard(Fixed(1)).decide(SNAP).ring_timeout_s == 15.0
 

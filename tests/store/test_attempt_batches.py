@@ -9,7 +9,9 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from store.attempts import (
+    AnswerMinute,
     AttemptOutcome,
+    answers_by_minute,
     open_attempt_owners,
     open_attempts,
     record_outcomes,
@@ -24,6 +26,7 @@ from store.enums import (
     AssignmentState,
     CallbackState,
     CallOutcome,
+    Direction,
     GroupKind,
     OperationType,
     ReminderType,
@@ -428,3 +431,54 @@ async def test_a_typification_written_before_its_outcome_stands(
     assert attempt is not None and settled is not None
     assert (attempt.outcome, attempt.result_id) == (CallOutcome.ANSWERED, sale.id)
     assert settled.state is AssignmentState.DONE  # the final result's rule, not a retry
+
+
+async def test_a_campaigns_answers_are_read_back_per_minute_as_the_guard_counts_them(
+    session_factory: SessionFactory,
+) -> None:
+    def attempt(campaign_id: int, ended: timedelta, outcome: CallOutcome, **kw: object) -> Attempt:
+        return Attempt(
+            campaign_id=campaign_id,
+            e164="+573101000001",
+            created_at=NOW - timedelta(days=40),
+            ended_at=NOW + ended,
+            outcome=outcome,
+            **kw,
+        )
+
+    connected = {"connected_at": NOW}
+    async with session_factory() as session, session.begin():
+        company, campaign = await company_and_campaign(session)
+        other = await create_campaign(
+            session, company.id, "Other", OperationType.COLLECTIONS, NOW, trunk="t"
+        )
+        session.add_all(
+            [
+                # 10:00: two connected, one dropped, one machine, one no answer.
+                attempt(campaign.id, timedelta(seconds=5), CallOutcome.ANSWERED, **connected),
+                attempt(campaign.id, timedelta(seconds=59), CallOutcome.ANSWERED, **connected),
+                attempt(campaign.id, timedelta(seconds=30), CallOutcome.DROPPED),
+                attempt(campaign.id, timedelta(seconds=31), CallOutcome.MACHINE),
+                attempt(campaign.id, timedelta(seconds=32), CallOutcome.NO_ANSWER),
+                # 10:01: an agentless message (answered, nobody connected) is no live answer.
+                attempt(campaign.id, timedelta(seconds=61), CallOutcome.ANSWERED),
+                attempt(campaign.id, timedelta(seconds=62), CallOutcome.DROPPED),
+                # Before the window, another campaign's, an inbound caller's: not counted.
+                attempt(campaign.id, timedelta(days=-31), CallOutcome.DROPPED),
+                attempt(other.id, timedelta(seconds=5), CallOutcome.DROPPED),
+                attempt(
+                    campaign.id,
+                    timedelta(seconds=5),
+                    CallOutcome.ANSWERED,
+                    direction=Direction.INBOUND,
+                    **connected,
+                ),
+            ]
+        )
+    async with session_factory() as session:
+        minutes = await answers_by_minute(session, campaign.id, NOW - timedelta(days=30))
+    assert minutes == [
+        AnswerMinute(NOW, lives=3, drops=1, machines=1),
+        AnswerMinute(NOW + timedelta(minutes=1), lives=1, drops=1, machines=0),
+    ]
+    assert minutes[0].minute.tzinfo is not None
