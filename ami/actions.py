@@ -234,6 +234,11 @@ def core_show_channels() -> Message:
     return Message.action("CoreShowChannels")
 
 
+def db_get(family: str, key: str) -> Message:
+    """AstDB read (main/db.c): a list of one DBGetResponse, or "Database entry not found"."""
+    return Message.action("DBGet", Family=family, Key=key)
+
+
 def status(channel: str | None = None, variables: Iterable[str] = ()) -> Message:
     names = ",".join(variables) or None
     return Message.action("Status", Channel=channel, Variables=names)

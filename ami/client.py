@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 EventCallback = Callable[[Message], object]
 ResyncHook = Callable[["AMIClient"], Awaitable[None]]
 
+DB_ENTRY_NOT_FOUND = "Database entry not found"  # main/db.c, DBGet of a missing key
+
 
 @dataclass
 class ListResult:
@@ -668,6 +670,16 @@ class AMIClient:
 
     async def status(self, channel: str | None = None, variables: Iterable[str] = ()) -> ListResult:
         return await self.send_list_action(actions.status(channel, variables))
+
+    async def db_get(self, family: str, key: str) -> str | None:
+        """An AstDB value; ``None`` when there is none (db.c: "Database entry not found")."""
+        try:
+            result = await self.send_list_action(actions.db_get(family, key))
+        except ActionError as exc:
+            if exc.message == DB_ENTRY_NOT_FOUND:
+                return None
+            raise
+        return next((e.get("Val") or "" for e in result.events), None)
 
     async def command(self, command: str) -> list[str]:
         """Run a CLI command; its output lines (one ``Output:`` header each in Asterisk 22).

@@ -33,7 +33,7 @@ DeviceStateChange, dropped by name before any field is read.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -99,6 +99,15 @@ EVENTS: Final = frozenset(
     | {"Hangup", "BridgeEnter", "UserEvent"}
 )
 UNREACHED: Final = "DialerUnreached"  # the [dialer-out] fallback's UserEvent
+# ... and its AstDB mark, Set(DB(dialer_unreached/<attempt id>)=${EPOCH}), read after an AMI
+# outage (the UserEvent was sent to nobody) or a restart: the same network fault often cuts
+# both the AMI link and the FastAGI.
+UNREACHED_DB_FAMILY: Final = "dialer_unreached"
+UNREACHED_DB_NOTE: Final = (
+    "the dialer's FastAGI was not reached: the dialplan played the drop message "
+    "(its AstDB mark, read after the AMI link came back)"
+)
+CLOCK_SKEW_S: Final = 60.0  # how far Asterisk's clock may be behind the dialer's
 
 _FROM_AMI: Final = {
     CallOutcome.BUSY: Outcome.BUSY,
@@ -417,7 +426,20 @@ class CallTracker:
                 call.state = CallState.UNKNOWN
         return tuple(changes)
 
-    def reconcile(self, channel_ids_seen: Iterable[str], now: float) -> tuple[Change, ...]:
+    def without_verdict(self, channel_ids_seen: Iterable[str]) -> list[tuple[int, float]]:
+        """The calls :meth:`reconcile` would close not knowing how they ended (answered, or
+        their fate unseen), with when each was dialed: the [dialer-out] fallback may have
+        played them the drop message while nobody listened (ask AstDB, :func:`unreached_mark`)."""
+        seen = set(channel_ids_seen)
+        return [
+            (call.attempt_id, call.dialed_at)
+            for call in self._calls.values()
+            if call.state is CallState.UNKNOWN and not _listed(call, seen) and _no_verdict(call)
+        ]
+
+    def reconcile(
+        self, channel_ids_seen: Iterable[str], now: float, unreached: Collection[int] = ()
+    ) -> tuple[Change, ...]:
         """After the reconnect, with the Uniqueids CoreShowChannels lists.
 
         A call whose ``;1`` or ``;2`` Uniqueid is listed is re-attached in its state before the
@@ -425,20 +447,25 @@ class CallTracker:
         listening and is closed with what was known (never re-dialed):
         connected -> ``connected``; AMD machine -> ``machine``; dropped -> ``dropped``;
         OriginateResponse Failure -> its outcome; answered -> ``customer_hung_up``;
-        anything else (the Originate's fate unseen) -> ``unknown``.
+        anything else (the Originate's fate unseen) -> ``unknown``; but ``unreached`` (attempt
+        ids whose AstDB mark says the FastAGI was not reached) -> ``dropped``.
         """
         seen = set(channel_ids_seen)
         changes: list[Change] = []
         for call in list(self._calls.values()):
             if call.state is not CallState.UNKNOWN:
                 continue
-            if (call.uid1 and call.uid1 in seen) or (call.uid2 and call.uid2 in seen):
+            if _listed(call, seen):
                 back = call.before_loss or CallState.DIALING
                 changes.append(Transition(call.attempt_id, call.state, back, now))
                 call.state = back
                 continue
             call.notes.append("not found after the AMI link came back")
-            if call.response == "Failure":
+            if call.attempt_id in unreached and _no_verdict(call):
+                call.unreached = True
+                call.notes.append(UNREACHED_DB_NOTE)
+                changes.extend(self._close_answered(call, now))
+            elif call.response == "Failure":
                 changes.extend(self._close(call, self._failure_outcome(call), now))
             elif call.response == "Success" or call.answered_at is not None:
                 changes.extend(self._close_answered(call, now))
@@ -539,3 +566,28 @@ class CallTracker:
         transition = Transition(call.attempt_id, call.state, CallState.ENDED, now)
         call.state = CallState.ENDED
         return (transition, record)
+
+
+def _listed(call: _Call, seen: set[str]) -> bool:
+    return bool((call.uid1 and call.uid1 in seen) or (call.uid2 and call.uid2 in seen))
+
+
+def _no_verdict(call: _Call) -> bool:
+    """Closed now, the call's outcome would be a guess: customer_hung_up or unknown."""
+    return (
+        call.response != "Failure"
+        and call.connected_at is None
+        and call.amd != "MACHINE"
+        and not (call.dropped or call.unreached)
+    )
+
+
+def unreached_mark(value: str | None, dialed_at: float) -> bool:
+    """Whether an AstDB ``dialer_unreached`` value (the fallback's ``${EPOCH}``) is this
+    attempt's: written after it was dialed, give or take the clocks' skew, not left there by
+    an attempt of the same id in another database."""
+    try:
+        written = float(value or "")
+    except ValueError:
+        return False
+    return written >= dialed_at - CLOCK_SKEW_S

@@ -29,12 +29,15 @@ from ami.errors import ActionError, ActionTimeout, AMIError, LinkLost
 from dialer.agents import STATE_CODES
 from dialer.calls import (
     EVENTS,
+    UNREACHED_DB_FAMILY,
+    UNREACHED_DB_NOTE,
     CallRecord,
     CallState,
     CallTracker,
     Transition,
     action_id,
     channel_ids,
+    unreached_mark,
 )
 from dialer.clock import Clock
 from dialer.engine import live_events
@@ -307,7 +310,8 @@ class Engine:
             log.error("resync: CoreShowChannels failed: %s", exc)
             return
         live = [m.get("Uniqueid") or "" for m in channels.events]
-        self._apply(self.tracker.reconcile(live, self.clock.now()))
+        unreached = await self._marked_unreached(client, self.tracker.without_verdict(live))
+        self._apply(self.tracker.reconcile(live, self.clock.now(), unreached))
         # A previous run's call whose Hangup fell in the outage is over too.
         up = set(live)
         for orphan in {id(c): c for c in self._orphans.values()}.values():
@@ -391,7 +395,7 @@ class Engine:
         if up:
             self._keep_orphans_leased()
         # Written before we return: another dialer's before its owner lock is let go.
-        await asyncio.gather(*(self._close_orphan(call, ended=False) for call in gone))
+        await asyncio.gather(*(self._close_orphan(call, ended=False, ami=client) for call in gone))
         log.warning(
             "%s left %d calls open: %d no longer on Asterisk (closed), %d still up",
             whose,
@@ -436,21 +440,54 @@ class Engine:
                 self._orphans.pop(u, None)
         return call
 
-    def _close_orphan(self, call: OpenCall, *, ended: bool) -> asyncio.Future[None]:
-        """Write the outcome of a stopped dialer's call (``ended``: its Hangup seen here)."""
+    def _close_orphan(
+        self, call: OpenCall, *, ended: bool, ami: AMIClient | None = None
+    ) -> asyncio.Future[None]:
+        """Write the outcome of a stopped dialer's call (``ended``: its Hangup seen here):
+        ``unknown``, or ``dropped`` when the [dialer-out] fallback marked it in AstDB (answered
+        while no dialer's FastAGI listened, as during the restart itself)."""
         for uniqueid in call.uniqueids:
             self._orphans.pop(uniqueid, None)
-        result = AttemptResult(
-            call.attempt_id,
-            Outcome.UNKNOWN,
-            dialed_at=call.dialed_at,
-            ended_at=self.now(),
-            note=orphan_note(call, self.owner, ended=ended),
-        )
-        task = asyncio.ensure_future(self._write(call.campaign_id, result))
+        task = asyncio.ensure_future(self._finish_orphan(call, ended, ami or self.ami))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
         return task
+
+    async def _finish_orphan(self, call: OpenCall, ended: bool, ami: AMIClient) -> None:
+        ended_at = self.now()
+        note = orphan_note(call, self.owner, ended=ended)
+        outcome = Outcome.UNKNOWN
+        if call.dialed_at is not None:
+            marked = await self._marked_unreached(
+                ami, [(call.attempt_id, call.dialed_at.timestamp())]
+            )
+            if marked:
+                outcome, note = Outcome.DROPPED, f"{note}; {UNREACHED_DB_NOTE}"
+                running = self.campaigns.get(call.campaign_id)
+                if running is not None:  # an abandon the guard must count (no AMD ran)
+                    running.pacer.dropped(self.clock.now())
+        result = AttemptResult(
+            call.attempt_id, outcome, dialed_at=call.dialed_at, ended_at=ended_at, note=note
+        )
+        await self._write(call.campaign_id, result)
+
+    async def _marked_unreached(
+        self, ami: AMIClient, calls: Sequence[tuple[int, float]]
+    ) -> set[int]:
+        """Of these (attempt id, dialed at), the attempts the [dialer-out] fallback marked in
+        AstDB (dialer/calls.py, UNREACHED_DB_FAMILY). A failed read marks nothing: the call
+        keeps the outcome it would have had, and the error is logged."""
+
+        async def marked(attempt_id: int, dialed_at: float) -> int | None:
+            try:
+                value = await ami.db_get(UNREACHED_DB_FAMILY, str(attempt_id))
+            except AMIError as exc:
+                log.error("attempt %s: reading its AstDB mark failed: %s", attempt_id, exc)
+                return None
+            return attempt_id if unreached_mark(value, dialed_at) else None
+
+        found = await asyncio.gather(*(marked(a, d) for a, d in calls))
+        return {a for a in found if a is not None}
 
     # The tick --------------------------------------------------------------------------------
     async def _run(self, running: RunningCampaign) -> None:
@@ -730,6 +767,9 @@ class Engine:
             answered_at=_utc(record.answered_at),
             connected_at=_utc(record.connected_at),
             ended_at=_utc(record.ended_at),
+            # How the outcome was known, when the events alone did not say (an outage, the
+            # FastAGI unreached): kept on the attempt for whoever reads it later.
+            note="; ".join(record.notes) or None,
         )
         task = asyncio.ensure_future(self._write(meta.campaign_id, result))
         self._writes.add(task)

@@ -203,6 +203,7 @@ class AMIServer:
             "coresettings": self.core_settings,
             "extensionstate": self.extension_state,
             "devicestatelist": self.device_state_list,
+            "dbget": self.db_get,
         }
 
     async def start(self) -> int:
@@ -540,6 +541,41 @@ class AMIServer:
                     ("EventList", "Complete"),
                     ("ListItems", str(len(channels))),
                 ]
+            )
+        )
+
+    # AstDB (main/db.c, manager_dbget) -------------------------------------------------------
+    def _db_key(self, session: Session, action: Message) -> tuple[str, str] | None:
+        family, key = action.get("Family") or "", action.get("Key") or ""
+        if not family:
+            session.error(action, "No family specified.")
+            return None
+        if not key:
+            session.error(action, "No key specified.")
+            return None
+        return family, key
+
+    def db_get(self, session: Session, action: Message) -> None:
+        """A list of one: the ack, DBGetResponse (ActionID last, as db.c appends it), then
+        DBGetComplete; a missing key is an error, not an empty list."""
+        where = self._db_key(session, action)
+        if where is None:
+            return
+        value = self.ast.astdb.get(where)
+        if value is None:
+            session.error(action, "Database entry not found")
+            return
+        session.reply(action, fields=[("EventList", "start"), ("Message", "Result will follow")])
+        aid: Fields = [("ActionID", action.action_id)] if action.action_id else []
+        family, key = where
+        session.write(
+            encode(
+                [("Event", "DBGetResponse"), ("Family", family), ("Key", key), ("Val", value), *aid]
+            )
+        )
+        session.write(
+            encode(
+                [("Event", "DBGetComplete"), *aid, ("EventList", "Complete"), ("ListItems", "1")]
             )
         )
 

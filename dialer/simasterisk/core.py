@@ -79,6 +79,9 @@ class Asterisk:
         self.listeners: list[Callable[[str, bytes], None]] = []
         self.channels: dict[str, Channel] = {}
         self.device_states: dict[str, str] = {}
+        # AstDB (main/db.c): (family, key) -> value. It is on disk in Asterisk, so a restarted
+        # core keeps the old one's.
+        self.astdb: dict[tuple[str, str], str] = after.astdb if after is not None else {}
         # [globals] of the product's extensions.conf: where answered calls reach the dialer's
         # FastAGI (an Originate's own DIALER_FASTAGI variable wins, as in Asterisk).
         self.globals: dict[str, str] = {"DIALER_FASTAGI": config.fastagi_url.rstrip("/")}
@@ -206,6 +209,8 @@ class Asterisk:
                     return value[start:]
                 length = int(cut[3])
                 return value[start : start + length] if length >= 0 else value[start:length]
+            if name == "EPOCH" and name not in ch.variables:  # pbx_variables.c: now, in s
+                return str(int(self.clock.now()))
             if name in ch.variables or name not in self.globals:
                 return ch.lookup(name)
             return self.globals[name]
@@ -470,6 +475,10 @@ class Asterisk:
         name, _, value = data.partition("=")
         if name.startswith("DEVICE_STATE(") and name.endswith(")"):
             self.device_state_change(name[len("DEVICE_STATE(") : -1], value)
+        elif name.startswith("DB(") and name.endswith(")"):
+            # func_db.c: DB(family/key), split at the first '/'; a function write, so no VarSet.
+            family, _, key = name[3:-1].partition("/")
+            self.astdb[(family, key)] = value
         elif name == "CHANNEL(hangup_handler_push)":
             ch.hangup_handlers.append(value)
             # A dialplan-class event (03b: "Privilege: dialplan,all"), so a session reading
@@ -525,9 +534,15 @@ class Asterisk:
             await self.wait(ch, behaviour.message_s)
             return "hangup"
         # A human waits a little for someone to speak; once an agent is on the line they talk.
-        try:
-            await asyncio.wait_for(ch.connected_to_agent.wait(), behaviour.patience_s / self.speed)
-        except TimeoutError:
+        # The caller's side hanging up (the drop message played to them) ends the wait too.
+        spoken = asyncio.ensure_future(ch.connected_to_agent.wait())
+        gone = asyncio.ensure_future(ch.hangup_requested.wait())
+        await asyncio.wait(
+            (spoken, gone), timeout=behaviour.patience_s / self.speed, return_when="FIRST_COMPLETED"
+        )
+        for waiting in (spoken, gone):
+            waiting.cancel()
+        if not ch.connected_to_agent.is_set() or ch.hangup_requested.is_set():
             return "hangup"
         await self.wait(ch, behaviour.talk_s)
         return "hangup"

@@ -8,7 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ami.codec import Banner, Message, Parser
-from dialer.calls import CallRecord, CallState, CallTracker, Change, Outcome, Transition
+from dialer.calls import (
+    UNREACHED_DB_NOTE,
+    CallRecord,
+    CallState,
+    CallTracker,
+    Change,
+    Outcome,
+    Transition,
+    unreached_mark,
+)
 from tests.transcripts import blocks
 
 Timed = list[tuple[float, Message]]
@@ -360,6 +369,36 @@ def test_reconcile_closes_the_rest_with_what_was_known_never_redialing() -> None
     found = {r.attempt_id: r.outcome for r in records(list(tracker.reconcile([], 210.0)))}
     assert found == {63: Outcome.UNKNOWN, 64: Outcome.CONNECTED}
     assert len(tracker) == 0
+
+
+def test_calls_closed_without_a_verdict_are_dropped_when_astdb_marks_them_unreached() -> None:
+    """The AMI link and the FastAGI cut by one fault: the fallback's UserEvent reached nobody,
+    but its AstDB mark says the drop message played; only calls whose end is unknown ask."""
+    tracker = CallTracker()
+    tracker.dialed(65, 100.0)  # its fate never seen
+    answered_call(tracker, 66)  # answered, no FastAGI seen: would be customer_hung_up
+    answered_call(tracker, 67)
+    tracker.agent_connected(67, 3, 105.0)  # connected: known, never asked
+    tracker.dialed(68, 100.0)
+    tracker.link_lost(200.0)
+    assert sorted(a for a, _ in tracker.without_verdict(["att-68-1"])) == [65, 66]
+    closed = records(list(tracker.reconcile(["att-68-1"], 210.0, unreached={65, 66, 67})))
+    found = {r.attempt_id: (r.outcome, r.unreached) for r in closed}
+    assert found == {
+        65: (Outcome.DROPPED, True),
+        66: (Outcome.DROPPED, True),
+        67: (Outcome.CONNECTED, False),
+    }
+    notes = {r.attempt_id: r.notes for r in closed}
+    assert UNREACHED_DB_NOTE in notes[66] and UNREACHED_DB_NOTE not in notes[67]
+
+
+def test_an_astdb_mark_counts_only_if_written_after_the_attempt_was_dialed() -> None:
+    assert unreached_mark("1000", dialed_at=990.0)
+    assert unreached_mark("950", dialed_at=990.0)  # Asterisk's clock a little behind
+    assert not unreached_mark("100", dialed_at=990.0)  # another database's attempt 17
+    assert not unreached_mark(None, dialed_at=990.0)
+    assert not unreached_mark("soon", dialed_at=990.0)
 
 
 def test_bursts_give_every_originate_exactly_one_outcome() -> None:

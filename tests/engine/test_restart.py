@@ -83,7 +83,7 @@ async def kill(run: Run) -> None:
 
 @contextlib.asynccontextmanager
 async def center_on_sim(
-    sessions: SessionFactory, talk_median_s: float = 90.0
+    sessions: SessionFactory, talk_median_s: float = 90.0, model: NumberModel | None = None
 ) -> AsyncIterator[tuple[DemoCenter, ScaledClock, SimulatedAsterisk, int]]:
     start = shift_start()
     clock = ScaledClock(40, start=start.timestamp())
@@ -92,7 +92,7 @@ async def center_on_sim(
     agi_port = await probe.start()
     await probe.close()
     # Long talks, so calls are still up when the dialer dies.
-    model = NumberModel(
+    model = model or NumberModel(
         seed=11, ring_median_s=4.0, talk_median_s=talk_median_s, patience_s=PATIENT_S
     )
     sim = SimulatedAsterisk(

@@ -282,8 +282,9 @@ async def test_an_unreachable_fastagi_server_fails_the_agi_and_the_dialplan_goes
     steps = [
         m["Application"] for m in events if m.name == "Newexten" and m["Context"] == "dialer-out"
     ]
-    # The fallback of configs/asterisk/extensions_dialer.conf: tell the dialer, play the drop.
-    assert steps == ["NoOp", "AGI", "GotoIf", "UserEvent", "Playback", "Hangup"]
+    # The fallback of configs/asterisk/extensions_dialer.conf: mark the attempt in AstDB, tell
+    # the dialer, play the drop.
+    assert steps == ["NoOp", "AGI", "GotoIf", "Set", "UserEvent", "Playback", "Hangup"]
     unreached = [m for m in events if m.name == "UserEvent"]
     assert [(m["UserEvent"], m["AGIStatus"], m["Channel"][-2:]) for m in unreached] == [
         ("DialerUnreached", "FAILURE", ";1")

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from ami.client import AMIClient
 from ami.codec import Banner, Message, Parser, encode
 from dialer.clock import ScaledClock
 from dialer.simasterisk import SimConfig, SimulatedAsterisk
@@ -263,3 +264,45 @@ async def test_core_show_version_has_the_recorded_shape(sim: SimulatedAsterisk) 
         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC",
         output,
     ), output
+
+
+async def test_dbget_answers_as_main_db_c_does(sim: SimulatedAsterisk) -> None:
+    """manager_dbget (Asterisk 22 main/db.c): a list of one, ActionID last in the response
+    event; a missing key or family is an error, not an empty list."""
+    sim.asterisk.astdb[("dialer_unreached", "7")] = "1796392828"
+    wire = await connect(sim, events="off")
+    wire.send(("Action", "DBGet"), ("ActionID", "d"), ("Family", "dialer_unreached"), ("Key", "7"))
+    assert list((await wire.next()).headers) == [
+        ("Response", "Success"),
+        ("ActionID", "d"),
+        ("EventList", "start"),
+        ("Message", "Result will follow"),
+    ]
+    assert list((await wire.next()).headers) == [
+        ("Event", "DBGetResponse"),
+        ("Family", "dialer_unreached"),
+        ("Key", "7"),
+        ("Val", "1796392828"),
+        ("ActionID", "d"),
+    ]
+    assert list((await wire.next()).headers) == [
+        ("Event", "DBGetComplete"),
+        ("ActionID", "d"),
+        ("EventList", "Complete"),
+        ("ListItems", "1"),
+    ]
+    for asked, message in (
+        ([("Family", "dialer_unreached"), ("Key", "8")], "Database entry not found"),
+        ([("Key", "7")], "No family specified."),
+        ([("Family", "dialer_unreached")], "No key specified."),
+    ):
+        wire.send(("Action", "DBGet"), ("ActionID", "e"), *asked)
+        got = await wire.next()
+        assert (got["Response"], got["Message"]) == ("Error", message)
+
+
+async def test_the_client_reads_an_astdb_value_or_none(sim: SimulatedAsterisk) -> None:
+    sim.asterisk.astdb[("dialer_unreached", "7")] = "1796392828"
+    async with AMIClient("127.0.0.1", sim.port, ping_interval=None) as ami:
+        assert await ami.db_get("dialer_unreached", "7") == "1796392828"
+        assert await ami.db_get("dialer_unreached", "8") is None

@@ -247,3 +247,29 @@ async def test_an_originate_s_dialer_fastagi_variable_takes_its_answer_to_that_s
     finally:
         await second.close()
     assert rig.handled == []  # the configured server never saw it
+
+
+async def test_an_answer_the_fastagi_never_takes_hears_the_drop_is_marked_and_ends() -> None:
+    # A dead FastAGI port: [dialer-out] marks the attempt in AstDB with the time, sends its
+    # UserEvent, plays the drop message and hangs up; the called person, however patient, is
+    # hung up with it (the ;1 half's hangup ends the Local pair).
+    probe = FastAGIServer(port=0)
+    dead = await probe.start()
+    await probe.close()
+    model = NumberModel(seed=1, ring_median_s=2.0, patience_s=3600.0, overrides=OVERRIDES)
+    clock = ScaledClock(20)
+    sim = SimulatedAsterisk(SimConfig(fastagi_url=f"agi://127.0.0.1:{dead}", model=model), clock)
+    _, ami_port = await sim.start()
+    try:
+        async with AMIClient("127.0.0.1", ami_port, ping_interval=None) as client:
+            rig = Rig(client)
+            client.on("*", rig.events.append)
+            dialed_at = clock.now()
+            assert (await rig.call(HUMAN, 12))["Response"] == "Success"
+            await _until_hung_up(rig, 12)
+        mark = sim.asterisk.astdb[("dialer_unreached", "12")]
+        assert dialed_at <= int(mark) + 1 <= clock.now() + 1
+        assert [m["AttemptID"] for m in rig.events if m.name == "UserEvent"] == ["12"]
+        assert sim.active_channels == 0
+    finally:
+        await sim.stop()
