@@ -11,13 +11,15 @@ Both backends, against the simulated Asterisk.
 from __future__ import annotations
 
 from dialer.calls import UNREACHED_DB_FAMILY, UNREACHED_DB_NOTE, CallState
-from dialer.engine.engine import Engine
+from dialer.clock import ScaledClock
+from dialer.demo_seed import DemoCenter
+from dialer.engine.engine import RunningCampaign
 from dialer.simasterisk import NumberModel, SimulatedAsterisk
 from store.db import SessionFactory
 from store.enums import CallOutcome
 from store.models import Attempt
 from tests.engine.plans import PATIENT_S
-from tests.engine.test_restart import attempts, center_on_sim, kill, start_run, stop
+from tests.engine.test_restart import Run, attempts, center_on_sim, kill, start_run, stop
 from tests.waiting import until
 
 # Everybody answers, after 15 s or so of ringing: the calls ringing when the fault comes are
@@ -36,8 +38,31 @@ PEOPLE = NumberModel(
 )
 
 
-def ringing(engine: Engine, campaign_id: int) -> int:
-    return sum(state is CallState.RINGING for _, _, state in engine.in_flight(campaign_id))
+async def three_ringing(
+    sessions: SessionFactory,
+    center: DemoCenter,
+    clock: ScaledClock,
+    sim: SimulatedAsterisk,
+    agi_port: int,
+) -> tuple[Run, RunningCampaign]:
+    """A run of the dialer whose campaign has three calls ringing (answered in ~15 s)."""
+    run = await start_run(sessions, center, clock, sim.port, agi_port)
+    running = await run.engine.start_campaign(center.campaign_id)
+
+    def ringing() -> int:
+        calls = run.engine.in_flight(center.campaign_id)
+        return sum(state is CallState.RINGING for _, _, state in calls)
+
+    await until(lambda: ringing() >= 3, 30)
+    return run, running
+
+
+async def answered_meanwhile(clock: ScaledClock, sim: SimulatedAsterisk) -> set[int]:
+    """The attempts marked unreached while the calls rang out or were answered and dropped."""
+    await clock.sleep(3 * RING_S + 30)
+    found = marked(sim)
+    assert found, "no call was answered during the fault: the test shows nothing"
+    return found
 
 
 def marked(sim: SimulatedAsterisk) -> set[int]:
@@ -62,17 +87,13 @@ async def test_answers_dropped_during_an_ami_and_fastagi_outage_are_counted_as_d
         sim,
         agi_port,
     ):
-        run = await start_run(session_factory, center, clock, sim.port, agi_port)
-        running = await run.engine.start_campaign(center.campaign_id)
-        await until(lambda: ringing(run.engine, center.campaign_id) >= 3, 30)
+        run, running = await three_ringing(session_factory, center, clock, sim, agi_port)
         run.engine.pause_campaign(center.campaign_id)  # only the calls in flight from here
         # The cut: no FastAGI, no AMI, until the calls in flight have rung out or been dropped.
         await run.agi.close()
         sim.drop_sessions()
         await sim.ami.stop()
-        await clock.sleep(3 * RING_S + 30)
-        during = marked(sim)
-        assert during, "no call was answered during the outage: the test shows nothing"
+        during = await answered_meanwhile(clock, sim)
         await sim.ami.start()
         await until(
             lambda: run.ami.connections >= 2 and not run.engine.in_flight(center.campaign_id), 30
@@ -92,13 +113,9 @@ async def test_answers_dropped_while_the_dialer_was_down_are_drops_after_its_res
         sim,
         agi_port,
     ):
-        first = await start_run(session_factory, center, clock, sim.port, agi_port)
-        await first.engine.start_campaign(center.campaign_id)
-        await until(lambda: ringing(first.engine, center.campaign_id) >= 3, 30)
+        first, _ = await three_ringing(session_factory, center, clock, sim, agi_port)
         await kill(first)
-        await clock.sleep(3 * RING_S + 30)  # answered with no dialer: the drop message
-        during = marked(sim)
-        assert during, "no call was answered while the dialer was down: the test shows nothing"
+        during = await answered_meanwhile(clock, sim)  # with no dialer: the drop message
         second = await start_run(session_factory, center, clock, sim.port, agi_port)
         await until(lambda: not second.engine._writes, 30)
         await stop(second)
