@@ -8,7 +8,8 @@ Pure (``now`` passed in), fed with the inbound tracker's records (dialer/inbound
   also counts abandons; ServicelevelPerf leaves them out, which flatters a queue whose
   callers give up);
 - **abandon rate in queue**: abandoned / offered;
-- calls closed out of hours never entered the queue and are counted apart.
+- calls closed out of hours never entered the queue and are counted apart; so are the calls
+  Asterisk could not bring to the dialer (``unreached``: a fault to fix, not a queue figure).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class QueueStats:
     answered_within: int = 0
     abandoned: int = 0
     closed: int = 0
+    unreached: int = 0
     wait_total_s: float = 0.0  # of answered calls
     talk_total_s: float = 0.0
     day: dt.date | None = None  # the campaign's local day the figures are of
@@ -44,7 +46,13 @@ class QueueStats:
         )
 
     def count(
-        self, *, closed: bool, connected: bool, wait_s: float | None, talk_s: float | None
+        self,
+        *,
+        closed: bool,
+        connected: bool,
+        wait_s: float | None,
+        talk_s: float | None,
+        unreached: bool = False,
     ) -> None:
         """One finished call: closed out of hours, or offered (``wait_s`` set: it waited
         for an agent) and then connected or abandoned; ``wait_s`` None: it hung up before
@@ -52,6 +60,9 @@ class QueueStats:
         restart, by the day's stored attempts."""
         if closed:
             self.closed += 1
+            return
+        if unreached:
+            self.unreached += 1
             return
         if wait_s is None:
             return
@@ -88,6 +99,7 @@ class QueueStats:
             "answered_within_threshold": self.answered_within,
             "abandoned": self.abandoned,
             "closed_out_of_hours": self.closed,
+            "unreached": self.unreached,
             "average_wait_s": self.average_wait_s,
             "day": self.day.isoformat() if self.day is not None else None,
         }

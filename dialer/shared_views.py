@@ -148,6 +148,8 @@ def merge_queue_views(views: Sequence[View]) -> View:
         answered_within=sum(v["answered_within_threshold"] for v in today),
         abandoned=sum(v["abandoned"] for v in today),
         closed=sum(v["closed_out_of_hours"] for v in today),
+        # A process of the version before it counted none (a rolling upgrade).
+        unreached=sum(v.get("unreached", 0) for v in today),
         wait_total_s=sum((v["average_wait_s"] or 0.0) * v["answered"] for v in today),
     )
     agents: dict[str, int] = {}

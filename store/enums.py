@@ -115,6 +115,9 @@ class CallOutcome(StrEnum):
     # called outside the campaign's schedule with out-of-hours action "close" (seed 002).
     ABANDONED = "abandoned"
     CLOSED = "closed"
+    # Inbound: Asterisk could not bring the call to the dialer's FastAGI; the caller heard
+    # dialer/unavailable ([dialer-inbound]'s fallback, configs/asterisk/extensions_dialer.conf).
+    UNREACHED = "unreached"
 
 
 # Outcomes that never reach an agent: recorded in the campaign's no-contact group (seed 004).

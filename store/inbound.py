@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.attempts import record_outcome
@@ -32,6 +34,10 @@ from store.models import (
 )
 from store.phones import normalise_phone
 from store.work import create_ticket
+
+UNREACHED_INBOUND_NOTE = (
+    "Asterisk could not reach the dialer's FastAGI: the caller heard the unavailable message"
+)
 
 
 async def set_dids(session: AsyncSession, campaign_id: int, dids: list[str]) -> None:
@@ -199,29 +205,7 @@ async def start_inbound_attempt(
     ``owner`` (the dialer process) and the caller's channel Uniqueid let a restarted dialer
     find the attempt again (store.attempts.open_attempts)."""
     campaign = await get_campaign(session, campaign_id)
-    ticket_id = None
-    if caller.contact_id is not None:
-        ticket = await session.scalar(
-            select(Ticket)
-            .where(
-                Ticket.contact_id == caller.contact_id,
-                Ticket.campaign_id == campaign_id,
-                Ticket.state == TicketState.OPEN,
-            )
-            .order_by(Ticket.id.desc())
-            .limit(1)
-        )
-        if ticket is None:
-            ticket = await create_ticket(
-                session,
-                campaign.company_id,
-                caller.contact_id,
-                now,
-                campaign_id=campaign_id,
-                subject="Inbound call",
-                assigned_user_id=caller.assigned_user_id,
-            )
-        ticket_id = ticket.id
+    ticket_id = await _ticket_of(session, campaign, caller, now)
     attempt = Attempt(
         campaign_id=campaign_id,
         contact_id=caller.contact_id,
@@ -238,6 +222,87 @@ async def start_inbound_attempt(
     session.add(attempt)
     await session.flush()
     return attempt
+
+
+async def _ticket_of(
+    session: AsyncSession, campaign: Campaign, caller: Caller, now: datetime
+) -> int | None:
+    """The known caller's open ticket in the campaign, else a new one; none for a stranger."""
+    if caller.contact_id is None:
+        return None
+    ticket = await session.scalar(
+        select(Ticket)
+        .where(
+            Ticket.contact_id == caller.contact_id,
+            Ticket.campaign_id == campaign.id,
+            Ticket.state == TicketState.OPEN,
+        )
+        .order_by(Ticket.id.desc())
+        .limit(1)
+    )
+    if ticket is None:
+        ticket = await create_ticket(
+            session,
+            campaign.company_id,
+            caller.contact_id,
+            now,
+            campaign_id=campaign.id,
+            subject="Inbound call",
+            assigned_user_id=caller.assigned_user_id,
+        )
+    return ticket.id
+
+
+async def record_unreached_inbound(
+    session: AsyncSession,
+    campaign_id: int,
+    caller_number: str,
+    caller: Caller,
+    now: datetime,
+    *,
+    channel_uniqueid: str,
+    owner: str | None = None,
+) -> int | None:
+    """An inbound call Asterisk could not bring to any dialer's FastAGI: the caller heard
+    dialer/unavailable and hung up, and no handler ran. Its attempt (outcome ``unreached``,
+    under the caller's ticket) is written once, by whichever dialer heard of it first: every
+    dialer on the Asterisk gets the fallback's UserEvent, and the caller's channel Uniqueid is
+    unique among attempts (ux_attempt_inbound_channel). The attempt id, or None when another
+    dialer has written it."""
+    dialect = session.get_bind().dialect.name
+    insert_into = pg_insert if dialect == "postgresql" else sqlite_insert
+    values: dict[str, object] = {
+        "campaign_id": campaign_id,
+        "contact_id": caller.contact_id,
+        "phone_id": caller.phone_id,
+        "e164": _e164(caller_number) or caller_number[:20],
+        "direction": Direction.INBOUND,
+        "created_at": now,
+        "dialed_at": now,
+        "ended_at": now,
+        "outcome": CallOutcome.UNREACHED,
+        "lease_owner": owner,
+        "channel_uniqueid": channel_uniqueid or None,
+        "comments": UNREACHED_INBOUND_NOTE,
+    }
+    statement = (
+        insert_into(Attempt)
+        .values(values)
+        .on_conflict_do_nothing(
+            index_elements=[Attempt.channel_uniqueid],
+            index_where=Attempt.channel_uniqueid.is_not(None),
+        )
+        .returning(Attempt.id)
+    )
+    attempt_id = await session.scalar(statement)
+    if attempt_id is None:
+        return None
+    campaign = await get_campaign(session, campaign_id)
+    attempt = await session.get(Attempt, attempt_id)
+    assert attempt is not None
+    attempt.ticket_id = await _ticket_of(session, campaign, caller, now)
+    await session.flush()
+    return attempt_id
 
 
 async def finish_inbound_attempt(

@@ -628,6 +628,15 @@ class Attempt(Base):
 # A campaign's answers by when they ended: the guard's rolling windows are read back from them
 # when a process starts dialing it (store.attempts.answers_by_minute, 30 days at most).
 Index("ix_attempt_campaign_ended", Attempt.campaign_id, Attempt.ended_at)
+# One attempt per inbound call, whichever of several dialers writes it: the caller's channel
+# (store.inbound.record_unreached_inbound inserts on conflict do nothing; migration 0010).
+Index(
+    "ux_attempt_inbound_channel",
+    Attempt.channel_uniqueid,
+    unique=True,
+    postgresql_where=Attempt.channel_uniqueid.is_not(None),
+    sqlite_where=Attempt.channel_uniqueid.is_not(None),
+)
 # Attempts still open, by the process that owns them: what a restarted dialer must settle
 # (store.attempts.open_attempts). Few rows: they are the calls in flight.
 Index(

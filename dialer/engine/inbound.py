@@ -367,14 +367,7 @@ class InboundDesk:
             return
         if event.name == "UserEvent":
             if event.get("UserEvent") == UNREACHED_INBOUND:
-                # [dialer-inbound]'s fallback (configs/asterisk/extensions_dialer.conf): the
-                # caller heard dialer/unavailable; no handler ran, so nothing else tells of it.
-                log.error(
-                    "inbound call on DID %s from %s: Asterisk could not reach the dialer's "
-                    "FastAGI; the caller heard the unavailable message. Check DIALER_FASTAGI",
-                    event.get("DID") or "?",
-                    event.get("CallerIDNum") or "?",
-                )
+                self._spawn(self._unreached(event))
             return
         if event.name == "DialEnd":
             # The assigned user's phone answered the handler's Dial (from the caller's channel).
@@ -390,6 +383,41 @@ class InboundDesk:
                 self._apply(self.tracker.user_connected(uid, interface, self.clock.now()))
             return
         self._apply(self.tracker.handle(event, self.clock.now()))
+
+    async def _unreached(self, event: Message) -> None:
+        """[dialer-inbound]'s fallback (configs/asterisk/extensions_dialer.conf): the caller
+        heard dialer/unavailable; no handler ran, so nothing else tells of the call. Every
+        dialer on this Asterisk hears it; the one whose record is written first logs it."""
+        did = event.get("DID") or "?"
+        number = event.get("CallerIDNum") or "?"
+        now = self.clock.now()
+        campaign = self.directory.by_did.get(did)
+        where = f"inbound call on DID {did} from {number}"
+        if campaign is None:
+            log.error(
+                "%s: Asterisk could not reach the dialer's FastAGI (no campaign has that DID)",
+                where,
+            )
+            return
+        try:
+            attempt_id = await self.records.unreached(
+                campaign.campaign_id, number, _utc(now), event.get("Uniqueid") or ""
+            )
+        except Exception:
+            log.exception("%s: recording the call the FastAGI never took failed", where)
+            return
+        if attempt_id is None:
+            return  # another dialer recorded (and logged) it
+        self._stats_for(campaign.queue, now).count(
+            unreached=True, closed=False, connected=False, wait_s=None, talk_s=None
+        )
+        log.error(
+            "%s (campaign %s, attempt %s): Asterisk could not reach the dialer's FastAGI; the "
+            "caller heard the unavailable message. Check DIALER_FASTAGI",
+            where,
+            campaign.campaign_id,
+            attempt_id,
+        )
 
     def _member_status(self, event: Message) -> None:
         """An available agent whose phone goes unavailable (unregistered) is paused, for

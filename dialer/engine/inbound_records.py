@@ -127,6 +127,23 @@ class InboundRecords:
             )
             return attempt.id, caller
 
+    async def unreached(
+        self, campaign_id: int, caller_number: str, now: dt.datetime, uniqueid: str
+    ) -> int | None:
+        """A call the dialplan could not bring to the FastAGI, recorded once among all the
+        dialers told of it: its attempt id, or None when another dialer recorded it."""
+        async with self._writing(), self.sessions() as session, session.begin():
+            caller = await store_inbound.identify_caller(session, campaign_id, caller_number)
+            return await store_inbound.record_unreached_inbound(
+                session,
+                campaign_id,
+                caller_number,
+                caller,
+                now,
+                channel_uniqueid=uniqueid,
+                owner=self.records.owner,
+            )
+
     async def day_of_queue(self, campaign_id: int, since: dt.datetime, stats: QueueStats) -> None:
         """Count into ``stats`` the campaign's inbound calls finished since ``since`` (the
         supervisor's figures of the day survive a restart)."""
@@ -139,6 +156,7 @@ class InboundRecords:
                 else None
             )
             stats.count(
+                unreached=outcome is CallOutcome.UNREACHED,
                 closed=outcome is CallOutcome.CLOSED,
                 connected=outcome is CallOutcome.ANSWERED,
                 wait_s=wait,

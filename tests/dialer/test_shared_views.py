@@ -63,6 +63,7 @@ def queue_view(**figures: object) -> dict[str, object]:
         "answered_within_threshold": 0,
         "abandoned": 0,
         "closed_out_of_hours": 0,
+        "unreached": 0,
         "average_wait_s": None,
         "day": "2025-03-03",
         "agents": {"available": 0, "paused": 0},
@@ -110,8 +111,9 @@ def test_a_queue_seen_from_two_processes_adds_up_and_its_rates_are_worked_out_ag
         average_wait_s=10.0,
         agents={"available": 0, "paused": 1},
     )
-    agents_side = queue_view(agents={"available": 2, "paused": 0})
+    agents_side = queue_view(agents={"available": 2, "paused": 0}, unreached=1)
     merged = merge_queue_views([agents_side, inbound_side])
+    assert merged["offered"] == 4 and merged["unreached"] == 1
     assert merged["calls_waiting"] == 2 and merged["longest_wait_s"] == 12.5
     assert merged["agents"] == {"available": 2, "paused": 1}
     assert merged["service_level"] == 0.5 and merged["abandon_rate"] == 0.25

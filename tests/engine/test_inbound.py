@@ -250,13 +250,14 @@ async def dialer_run(
     sim: SimulatedAsterisk,
     agi_port: int,
     reserve: bool,
+    owner: str = "test",
 ) -> Floor:
     """One run of the dialer process (engine, inbound desk, API) on the floor's Asterisk."""
     agi = FastAGIServer(port=agi_port)
     await agi.start()
     ami = AMIClient("127.0.0.1", sim.ami.port, ping_interval=None)
-    records = StoreRecords(sessions, clock, owner="test")
-    engine = Engine(records, ami, Roster(clock), clock, owner="test")
+    records = StoreRecords(sessions, clock, owner=owner)
+    engine = Engine(records, ami, Roster(clock), clock, owner=owner)
     desk = InboundDesk(engine, InboundRecords(records), reserve=reserve)
     agi.route("outbound", engine.handle_outbound)
     agi.route("inbound", desk.handle_inbound)
@@ -478,12 +479,46 @@ async def test_a_caller_asterisk_cannot_bring_to_the_dialer_hears_why_and_is_log
             )
         )
         with caplog.at_level(logging.ERROR, logger="dialer.engine.inbound"):
-            await f.call(SERVICE_DID, KNOWN_CALLER)
+            uniqueid = await f.call(SERVICE_DID, KNOWN_CALLER)
             await until(lambda: bool(heard), 10)
             await until(lambda: any("FastAGI" in r.getMessage() for r in caplog.records), 10)
         assert not any(m.name == "QueueCallerJoin" for m in f.events)
+        figures = f.desk.stats["service"].figures()
+        [attempt] = await inbound_attempts(f)
     [logged] = [r.getMessage() for r in caplog.records if "FastAGI" in r.getMessage()]
-    assert SERVICE_DID in logged and KNOWN_CALLER in logged
+    assert SERVICE_DID in logged and KNOWN_CALLER in logged and f"attempt {attempt.id}" in logged
+    # Recorded, not only logged: the campaign's lost call, under the caller's ticket.
+    assert attempt.outcome is CallOutcome.UNREACHED
+    assert (attempt.campaign_id, attempt.e164) == (f.center.service, "+" + KNOWN_CALLER)
+    assert attempt.contact_id == f.center.contact_id and attempt.ticket_id is not None
+    assert attempt.channel_uniqueid == uniqueid and attempt.ended_at is not None
+    assert (figures["unreached"], figures["offered"]) == (1, 0)
+
+
+def unreached(*desks: InboundDesk) -> int:
+    return sum(stats.unreached for desk in desks for stats in desk.stats.values())
+
+
+async def test_a_call_no_dialer_could_take_is_recorded_once_by_all_the_dialers_told_of_it(
+    session_factory: SessionFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two dialer processes on one Asterisk, each hearing the fallback's UserEvent.
+    async with floor(session_factory) as f:
+        other = await dialer_run(f.sessions, f.center, f.clock, f.sim, 0, f.reserve, owner="test-2")
+        try:
+            await f.agi.close()  # where [globals] DIALER_FASTAGI points
+            with caplog.at_level(logging.ERROR, logger="dialer.engine.inbound"):
+                await f.call(SERVICE_DID, KNOWN_CALLER)
+                await until(lambda: unreached(f.desk, other.desk) == 1, 10)
+                await f.desk.drain()
+                await other.desk.drain()
+            attempts = await inbound_attempts(f)
+            assert unreached(f.desk, other.desk) == 1  # counted by the one that wrote it
+        finally:
+            await kill(other)
+    assert [a.outcome for a in attempts] == [CallOutcome.UNREACHED]
+    logged = [r for r in caplog.records if "could not reach the dialer's FastAGI" in r.getMessage()]
+    assert len(logged) == 1
 
 
 async def test_out_of_hours_queue_plays_the_message_then_queues_the_call(
@@ -873,13 +908,16 @@ async def test_the_days_queue_figures_are_read_back_from_the_store_after_a_resta
             f.roster.pause(agent_id, "training")
         await f.call(SERVICE_DID, "573004440000", patience_s=4)
         await until_written(f, 2)
+        await f.agi.close()  # and one Asterisk could not bring to the dialer
+        await f.call(SERVICE_DID, "573004440001")
+        await until(lambda: unreached(f.desk) == 1, 10)
         before = f.desk.queue_view("service")
         f.desk.stats.clear()  # what a new process starts with
         await f.desk.load()
         after = f.desk.queue_view("service")
         today = dt.datetime.fromtimestamp(f.clock.now(), dt.UTC).astimezone(BOGOTA).date()
-    figures = ("offered", "answered", "answered_within_threshold", "abandoned")
-    assert [after[k] for k in figures] == [before[k] for k in figures] == [2, 1, 1, 1]
+    figures = ("offered", "answered", "answered_within_threshold", "abandoned", "unreached")
+    assert [after[k] for k in figures] == [before[k] for k in figures] == [2, 1, 1, 1, 1]
     assert after["service_level"] == 0.5 and after["abandon_rate"] == 0.5
     assert after["day"] == today.isoformat()
 

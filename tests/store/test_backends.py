@@ -60,8 +60,8 @@ def test_unsupported_and_in_memory_urls_are_refused() -> None:
 def test_db_upgrade_creates_the_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'new.db'}"
     assert main(["db", "upgrade", "--database", url]) == 0
-    assert "is at migration 0009" in capsys.readouterr().out
-    assert asyncio.run(current_revision(url)) == "0009"
+    assert "is at migration 0010" in capsys.readouterr().out
+    assert asyncio.run(current_revision(url)) == "0010"
 
 
 def test_db_upgrade_reports_a_bad_url_without_a_traceback(

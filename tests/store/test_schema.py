@@ -40,7 +40,7 @@ async def test_migrations_create_the_models_schema(database_url: str) -> None:
 
 
 async def test_the_database_is_at_the_newest_migration(database_url: str) -> None:
-    assert await current_revision(database_url) == "0009"
+    assert await current_revision(database_url) == "0010"
 
 
 def _campaign_columns(connection: Connection) -> set[str]:
