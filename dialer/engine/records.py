@@ -146,9 +146,7 @@ class StoreRecords:
         async with self._writing(), self.sessions() as session, session.begin():
             # First our calls in progress keep their leases (even past expiry, after a stall):
             # the claim below takes expired leases back and must never get one of them.
-            # Renewed a third of a lease ago or less, none of them can have expired yet.
-            renewed = self._renewed_at
-            if renewed is None or (now - renewed).total_seconds() >= self.lease_seconds / 3:
+            if self._live_renewal_due(now):
                 await self._renew_live(session, now)
             claims = await hopper.claim_in(
                 session, campaign_id, n, now, self.owner, self.lease_seconds
@@ -172,7 +170,16 @@ class StoreRecords:
             await hopper.renew_in(
                 session, list(assignment_ids), self.owner, now, self.lease_seconds
             )
-            await self._renew_live(session, now)
+            # Every campaign renews its own calls, and each renewal would renew all of this
+            # process's calls too: once in a third of a lease is enough.
+            if self._live_renewal_due(now):
+                await self._renew_live(session, now)
+
+    def _live_renewal_due(self, now: dt.datetime) -> bool:
+        """Renewed a third of a lease ago or less, none of our calls' leases can have expired
+        yet, nor will before the next renewal is due."""
+        renewed = self._renewed_at
+        return renewed is None or (now - renewed).total_seconds() >= self.lease_seconds / 3
 
     async def _renew_live(self, session: AsyncSession, now: dt.datetime) -> None:
         """The leases of every call this process has an attempt for and no outcome yet

@@ -41,6 +41,10 @@ from store.typifications import add_form, add_form_field
 from store.users import add_member, create_user, issue_token
 
 
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 @dataclass
 class Desk:
     client: TestClient  # type: ignore[type-arg]
@@ -51,10 +55,10 @@ class Desk:
     supervisor_token: str
 
     def as_agent(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.agent_token}"}
+        return bearer(self.agent_token)
 
     def as_supervisor(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.supervisor_token}"}
+        return bearer(self.supervisor_token)
 
 
 @pytest.fixture
@@ -282,7 +286,7 @@ async def test_only_a_supervisor_of_the_campaigns_company_pauses_it(desk: Desk) 
         other = await create_company(session, "Other Co", now)
         stranger = await create_user(session, other.id, "stranger", Role.SUPERVISOR, now)
         token = await issue_token(session, stranger.id, now)
-    refused = await desk.client.post(path, headers={"Authorization": f"Bearer {token}"})
+    refused = await desk.client.post(path, headers=bearer(token))
     assert refused.status == 403 and (await refused.json())["field"] == "id"
     assert await _stored_pause(desk) is False and await _pause_audits(desk) == []
 
@@ -295,7 +299,7 @@ async def test_another_companys_supervisor_neither_sees_nor_steers_the_campaign(
         other = await create_company(session, "Elsewhere Co", now)
         stranger = await create_user(session, other.id, "outsider", Role.SUPERVISOR, now)
         token = await issue_token(session, stranger.id, now)
-    as_stranger = {"Authorization": f"Bearer {token}"}
+    as_stranger = bearer(token)
     base = f"/api/campaigns/{desk.center.campaign_id}"
     for method, path, body in (
         ("GET", base, None),
@@ -326,7 +330,7 @@ class Rival:
     supervisor_token: str
 
     def as_supervisor(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.supervisor_token}"}
+        return bearer(self.supervisor_token)
 
 
 async def rival_company(desk: Desk, *, queue: str | None = None) -> Rival:
