@@ -393,6 +393,45 @@ def test_calls_closed_without_a_verdict_are_dropped_when_astdb_marks_them_unreac
     assert UNREACHED_DB_NOTE in notes[66] and UNREACHED_DB_NOTE not in notes[67]
 
 
+# What was known of a call before the link dropped, and the outcome reconcile owes it.
+_KNOWN = {
+    "nothing": Outcome.UNKNOWN,
+    "answered": Outcome.CUSTOMER_HUNG_UP,
+    "connected": Outcome.CONNECTED,
+    "machine": Outcome.MACHINE,
+    "dropped": Outcome.DROPPED,
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    known=st.lists(st.sampled_from(sorted(_KNOWN)), min_size=1, max_size=8),
+    marked=st.sets(st.integers(0, 7)),
+)
+def test_an_astdb_mark_turns_only_a_guess_into_a_drop(known: list[str], marked: set[int]) -> None:
+    tracker = CallTracker()
+    for attempt, what in enumerate(known):
+        if what == "nothing":
+            tracker.dialed(attempt, 100.0)
+            continue
+        answered_call(tracker, attempt)
+        if what == "connected":
+            tracker.agent_connected(attempt, 3, 105.0)
+        elif what == "machine":
+            tracker.amd_result(attempt, "MACHINE", 106.0)
+        elif what == "dropped":
+            tracker.dropped(attempt, 106.0)
+    tracker.link_lost(200.0)
+    asked = {attempt for attempt, _ in tracker.without_verdict([])}
+    assert asked == {a for a, what in enumerate(known) if what in ("nothing", "answered")}
+    closed = {r.attempt_id: r for r in records(list(tracker.reconcile([], 210.0, marked)))}
+    assert sorted(closed) == list(range(len(known)))  # one outcome each
+    for attempt, what in enumerate(known):
+        guessed = attempt in asked and attempt in marked
+        assert closed[attempt].outcome is (Outcome.DROPPED if guessed else _KNOWN[what])
+        assert closed[attempt].unreached is guessed
+
+
 def test_an_astdb_mark_counts_only_if_written_after_the_attempt_was_dialed() -> None:
     assert unreached_mark("1000", dialed_at=990.0)
     assert unreached_mark("950", dialed_at=990.0)  # Asterisk's clock a little behind
