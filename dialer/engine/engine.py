@@ -21,6 +21,7 @@ import logging
 import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from agi.server import AGICall
 from ami.client import AMIClient
@@ -285,13 +286,26 @@ class Engine:
 
     async def drain(self, timeout_s: float) -> None:
         """Wait (in clock time) for the calls in flight, their FastAGI handlers (a survey goes
-        on after its call's outcome is known) and their writes to finish."""
+        on after its call's outcome is known) and their writes to finish. Writes still
+        waiting for an unavailable database after that (dialer/engine/records.py) are given
+        ``timeout_s`` more seconds of wall time, then left: their attempts stay open, and the
+        next start settles them."""
         waited = 0.0
         while self._busy() and waited < timeout_s:
             await self.clock.sleep(0.5)
             waited += 0.5
         if self._sending or self._writes:
-            await asyncio.gather(*self._sending, *self._writes, return_exceptions=True)
+            pending: set[asyncio.Future[Any]] = {*self._sending, *self._writes}
+            done, late = await asyncio.wait(pending, timeout=timeout_s)
+            for future in done:  # their errors were logged where they happened
+                if not future.cancelled():
+                    future.exception()
+            if late:
+                log.error(
+                    "%d writes still waiting for the database at the end of the drain: their "
+                    "attempts stay open until the next start settles them",
+                    len(late),
+                )
 
     def _busy(self) -> bool:
         return bool(len(self.tracker) or self._writes or self._sending or self._handlers)

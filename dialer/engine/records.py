@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from collections.abc import Collection, Sequence
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.calls import channel_ids
@@ -44,6 +45,10 @@ from store.work import auto_drop_agents
 
 log = logging.getLogger(__name__)
 
+# While the database is unavailable, outcomes are tried again after 0.5 s, then twice as long
+# each time, up to 30 s.
+OUTCOME_RETRY_MIN_S = 0.5
+OUTCOME_RETRY_MAX_S = 30.0
 # Written on the attempt when the ACW timer, not the agent, closed the after-call work.
 ACW_TIMEOUT_NOTE = "acw timeout: default applied"
 
@@ -236,6 +241,7 @@ class StoreRecords:
         await future
 
     async def _flush(self) -> None:
+        pause = 0.0  # before the next try while the database is unavailable
         while self._outcomes:
             batch, self._outcomes = (
                 self._outcomes[: self.outcome_batch],
@@ -249,6 +255,7 @@ class StoreRecords:
             except Exception:
                 # The batch could not be written (a database error): write them one by one,
                 # so one bad outcome does not lose the others.
+                waiting: list[tuple[AttemptResult, asyncio.Future[None]]] = []
                 for result, future in batch:
                     try:
                         async with self._writing(), self.sessions() as session, session.begin():
@@ -256,11 +263,27 @@ class StoreRecords:
                                 session, [self._outcome(result)]
                             )
                     except Exception as exc:
-                        future.set_exception(exc)  # its contact stays leased while we run
+                        if _unavailable(exc):
+                            waiting.append((result, future))  # kept, and tried again
+                        else:
+                            future.set_exception(exc)  # its contact stays leased while we run
                     else:
                         self._live.pop(result.attempt_id, None)
                         _answer(future, answer)
+                if waiting:
+                    # The database is away (restarting, the network): the outcomes wait in
+                    # order, ahead of the newer ones, rather than being lost.
+                    self._outcomes[:0] = waiting
+                    pause = min(max(2 * pause, OUTCOME_RETRY_MIN_S), OUTCOME_RETRY_MAX_S)
+                    log.error(
+                        "the database is unavailable: %d outcomes wait to be written, the "
+                        "next try in %.1f s",
+                        len(self._outcomes),
+                        pause,
+                    )
+                    await self.clock.sleep(pause)
                 continue
+            pause = 0.0
             # Committed, conflicts included (their audit entries with the rest).
             for (result, future), answer in zip(batch, written, strict=True):
                 self._live.pop(result.attempt_id, None)
@@ -372,6 +395,14 @@ class StoreRecords:
                 field_values=typification.fields,
                 comments=ACW_TIMEOUT_NOTE if timed_out else None,
             )
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection, as opposed to refusing
+    this outcome: worth trying again."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
 def _answer(future: asyncio.Future[None], answer: object) -> None:

@@ -1,17 +1,30 @@
 """The engine's records on the store: a call's contact stays leased from its attempt row to
-its outcome's commit, however late the engine comes back to renew it (both backends)."""
+its outcome's commit, however late the engine comes back to renew it, and an outcome waits for
+a database that is away instead of being lost (both backends)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ami.client import AMIClient
+from dialer.clock import ScaledClock
+from dialer.engine.engine import Engine
 from dialer.engine.ports import AttemptResult, Outcome
 from dialer.engine.records import StoreRecords
+from dialer.engine.roster import Roster
+from store import attempts as store_attempts
 from store.db import SessionFactory
+from store.enums import CallOutcome
 from store.hopper import Hopper
-from store.models import Assignment, Campaign
+from store.models import Assignment, Attempt, Campaign
+from tests.engine.memory_records import MemoryRecords
+from tests.engine.plans import TEST_PLAN
 from tests.store.builders import NOW, add_assignment, company_and_campaign
 
 
@@ -110,3 +123,60 @@ async def test_the_calls_leases_are_renewed_once_in_a_third_of_a_lease_however_o
     assert await lease_ends() == NOW + timedelta(seconds=15)
     await records.renew([], NOW + timedelta(seconds=6))
     assert await lease_ends() == NOW + timedelta(seconds=21)
+
+
+async def test_an_outcome_waits_for_a_database_that_is_away_instead_of_being_lost(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records, campaign, _, attempt = await a_call_at_now(session_factory)
+    real = store_attempts.record_outcomes
+    tries: list[int] = []
+
+    async def away_three_times(session: Any, outcomes: Any) -> Any:
+        tries.append(len(outcomes))
+        if len(tries) <= 3:  # the batch, then that outcome alone twice: the database restarts
+            raise OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+        return await real(session, outcomes)
+
+    monkeypatch.setattr(store_attempts, "record_outcomes", away_three_times)
+    ended = NOW + timedelta(seconds=20)
+    result = AttemptResult(attempt, Outcome.NO_ANSWER, dialed_at=NOW, ended_at=ended)
+    await asyncio.wait_for(records.finish_attempt(campaign.id, result), 10)
+    async with session_factory() as session:
+        row = await session.get(Attempt, attempt)
+        assert row is not None and row.outcome is CallOutcome.NO_ANSWER
+    assert len(tries) == 4
+
+
+async def test_an_outcome_the_database_refuses_is_not_tried_again(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records, campaign, _, attempt = await a_call_at_now(session_factory)
+    tries: list[int] = []
+
+    async def refused(session: Any, outcomes: Any) -> Any:
+        tries.append(len(outcomes))
+        raise IntegrityError("UPDATE", {}, ValueError("a constraint"))
+
+    monkeypatch.setattr(store_attempts, "record_outcomes", refused)
+    result = AttemptResult(attempt, Outcome.NO_ANSWER, dialed_at=NOW, ended_at=NOW)
+    with pytest.raises(IntegrityError):
+        await asyncio.wait_for(records.finish_attempt(campaign.id, result), 10)
+    assert tries == [1, 1]  # the batch of one, then that outcome alone
+
+
+async def test_the_drain_ends_though_a_write_waits_for_a_database_that_stays_away(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A stop while the database is down: the waiting outcomes are left (their attempts stay
+    # open, and the next start settles them) instead of holding the process up for ever.
+    clock = ScaledClock(100)
+    never = AMIClient("127.0.0.1", 9, ping_interval=None)  # not connected: no calls
+    engine = Engine(MemoryRecords(TEST_PLAN, []), never, Roster(clock), clock)
+    waiting = asyncio.ensure_future(asyncio.Event().wait())  # a write that never commits
+    engine._writes.add(waiting)
+    try:
+        await asyncio.wait_for(engine.drain(0.2), 5)
+    finally:
+        waiting.cancel()
+    assert "1 writes still waiting for the database" in caplog.text
