@@ -545,29 +545,22 @@ class AMIServer:
         )
 
     # AstDB (main/db.c, manager_dbget) -------------------------------------------------------
-    def _db_key(self, session: Session, action: Message) -> tuple[str, str] | None:
-        family, key = action.get("Family") or "", action.get("Key") or ""
-        if not family:
-            session.error(action, "No family specified.")
-            return None
-        if not key:
-            session.error(action, "No key specified.")
-            return None
-        return family, key
-
     def db_get(self, session: Session, action: Message) -> None:
         """A list of one: the ack, DBGetResponse (ActionID last, as db.c appends it), then
         DBGetComplete; a missing key is an error, not an empty list."""
-        where = self._db_key(session, action)
-        if where is None:
+        family, key = action.get("Family") or "", action.get("Key") or ""
+        if not family:
+            session.error(action, "No family specified.")
             return
-        value = self.ast.astdb.get(where)
+        if not key:
+            session.error(action, "No key specified.")
+            return
+        value = self.ast.astdb.get((family, key))
         if value is None:
             session.error(action, "Database entry not found")
             return
         session.reply(action, fields=[("EventList", "start"), ("Message", "Result will follow")])
         aid: Fields = [("ActionID", action.action_id)] if action.action_id else []
-        family, key = where
         session.write(
             encode(
                 [("Event", "DBGetResponse"), ("Family", family), ("Key", key), ("Val", value), *aid]
