@@ -178,6 +178,12 @@ async def identify_caller(session: AsyncSession, campaign_id: int, number: str) 
     return Caller(contact.id, phone_id, user)
 
 
+def _attempt_number(caller_number: str) -> str:
+    """The caller's number as an inbound attempt keeps it: E.164 when it reads as a number,
+    else as written (cut to the column's 20 characters)."""
+    return _e164(caller_number) or caller_number[:20]
+
+
 def _e164(number: str) -> str | None:
     digits = "".join(ch for ch in number if ch.isdigit())
     if not digits:
@@ -210,7 +216,7 @@ async def start_inbound_attempt(
         campaign_id=campaign_id,
         contact_id=caller.contact_id,
         phone_id=caller.phone_id,
-        e164=_e164(caller_number) or caller_number[:20],
+        e164=_attempt_number(caller_number),
         direction=Direction.INBOUND,
         created_at=now,
         dialed_at=now,
@@ -275,7 +281,7 @@ async def record_unreached_inbound(
         "campaign_id": campaign_id,
         "contact_id": caller.contact_id,
         "phone_id": caller.phone_id,
-        "e164": _e164(caller_number) or caller_number[:20],
+        "e164": _attempt_number(caller_number),
         "direction": Direction.INBOUND,
         "created_at": now,
         "dialed_at": now,

@@ -137,6 +137,8 @@ def _guard_config(plan: CampaignPlan) -> GuardConfig:
 class Pacer:
     """One campaign's policy inside the guard, the events it learns from, its decision log."""
 
+    REMEMBERS_S = MONTH_S  # how far back :meth:`remember` needs the answers: the longest window
+
     def __init__(
         self, plan: CampaignPlan, log: DecisionLog | None = None, inbound: Inbound | None = None
     ) -> None:
@@ -255,8 +257,6 @@ class Pacer:
     @property
     def history(self) -> list[Decision]:
         return self.log.recent(str(self.plan.campaign_id))
-
-    REMEMBERS_S = MONTH_S  # how far back :meth:`remember` needs the answers: the longest window
 
     def remember(self, answers: Sequence[Answers]) -> None:
         """The campaign's answers from before this process dialed it (a restart, a takeover):

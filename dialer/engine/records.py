@@ -402,7 +402,7 @@ def _unavailable(exc: BaseException) -> bool:
     this outcome: worth trying again."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
+    return isinstance(exc, OperationalError | InterfaceError | OSError)  # TimeoutError too
 
 
 def _answer(future: asyncio.Future[None], answer: object) -> None:

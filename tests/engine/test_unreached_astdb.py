@@ -81,12 +81,7 @@ async def dropped_as_marked(sessions: SessionFactory, marked: set[int]) -> dict[
 async def test_answers_dropped_during_an_ami_and_fastagi_outage_are_counted_as_drops(
     session_factory: SessionFactory,
 ) -> None:
-    async with center_on_sim(session_factory, model=PEOPLE) as (
-        center,
-        clock,
-        sim,
-        agi_port,
-    ):
+    async with center_on_sim(session_factory, model=PEOPLE) as (center, clock, sim, agi_port):
         run, running = await three_ringing(session_factory, center, clock, sim, agi_port)
         run.engine.pause_campaign(center.campaign_id)  # only the calls in flight from here
         # The cut: no FastAGI, no AMI, until the calls in flight have rung out or been dropped.
@@ -107,12 +102,7 @@ async def test_answers_dropped_during_an_ami_and_fastagi_outage_are_counted_as_d
 async def test_answers_dropped_while_the_dialer_was_down_are_drops_after_its_restart(
     session_factory: SessionFactory,
 ) -> None:
-    async with center_on_sim(session_factory, model=PEOPLE) as (
-        center,
-        clock,
-        sim,
-        agi_port,
-    ):
+    async with center_on_sim(session_factory, model=PEOPLE) as (center, clock, sim, agi_port):
         first, _ = await three_ringing(session_factory, center, clock, sim, agi_port)
         await kill(first)
         during = await answered_meanwhile(clock, sim)  # with no dialer: the drop message
