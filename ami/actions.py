@@ -239,6 +239,12 @@ def db_get(family: str, key: str) -> Message:
     return Message.action("DBGet", Family=family, Key=key)
 
 
+def db_get_tree(family: str, key: str | None = None) -> Message:
+    """AstDB read of a family, or of one key's subtree (main/db.c manager_db_tree_get, since
+    Asterisk 19.6/18.14): a list of DBGetTreeResponse, one per entry, possibly none."""
+    return Message.action("DBGetTree", Family=family, Key=key)
+
+
 def status(channel: str | None = None, variables: Iterable[str] = ()) -> Message:
     names = ",".join(variables) or None
     return Message.action("Status", Channel=channel, Variables=names)

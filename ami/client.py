@@ -681,6 +681,12 @@ class AMIClient:
             raise
         return next((e.get("Val") or "" for e in result.events), None)
 
+    async def db_get_tree(self, family: str, key: str | None = None) -> dict[str, str]:
+        """The AstDB entries under ``family`` (or ``family/key``), by their full key
+        (``/family/key/...``, as db.c names them), in key order; empty when there are none."""
+        result = await self.send_list_action(actions.db_get_tree(family, key))
+        return {e.get("Key") or "": e.get("Val") or "" for e in result.events}
+
     async def command(self, command: str) -> list[str]:
         """Run a CLI command; its output lines (one ``Output:`` header each in Asterisk 22).
 

@@ -42,6 +42,7 @@ from agi.server import AGICall, ChannelHungUp
 from ami.client import AMIClient
 from ami.codec import Message
 from ami.errors import AMIError
+from dialer.calls import CLOCK_SKEW_S
 from dialer.engine.engine import Engine
 from dialer.engine.inbound_records import (
     Caller,
@@ -63,6 +64,13 @@ from dialer.inbound_calls import (
     InboundTransition,
     MemberEvent,
     MemberEventKind,
+)
+from dialer.inbound_marks import (
+    LOOKBACK_S,
+    UNREACHED_INBOUND_DB_FAMILY,
+    InboundMark,
+    mark_days,
+    parse_mark,
 )
 from dialer.inbound_routing import (
     AssignedUser,
@@ -120,6 +128,7 @@ class InboundDesk:
         self.stats: dict[str, QueueStats] = {}
         self.refused_rings = 0  # queue rings of an agent the roster had given elsewhere
         self._writes: set[asyncio.Task[None]] = set()
+        self._marks_read_at: float | None = None  # AstDB marks of unreached calls read until
         # The pacing core's inbound model, one per set of queues a campaign's agents serve
         # (one pool of agents), each fed every inbound event of its queues once.
         self.reserve = reserve
@@ -190,6 +199,7 @@ class InboundDesk:
         if self._previous_resync is not None:
             await self._previous_resync(client)
         waiting = await self.membership.reconcile(client, self.campaign_of_queue)
+        await self._read_unreached_marks(client)
         now = self.clock.now()
         if client.connections <= 1:
             self._adopt_previous_run(waiting)
@@ -386,11 +396,42 @@ class InboundDesk:
 
     async def _unreached(self, event: Message) -> None:
         """[dialer-inbound]'s fallback (configs/asterisk/extensions_dialer.conf): the caller
-        heard dialer/unavailable; no handler ran, so nothing else tells of the call. Every
-        dialer on this Asterisk hears it; the one whose record is written first logs it."""
-        did = event.get("DID") or "?"
+        heard dialer/unavailable; no handler ran, so nothing else tells of the call."""
         number = event.get("CallerIDNum") or "?"
+        uniqueid = event.get("Uniqueid") or ""
+        await self._record_unreached(event.get("DID") or "?", number, self.clock.now(), uniqueid)
+
+    async def _read_unreached_marks(self, client: AMIClient) -> None:
+        """The fallback's AstDB marks of the calls no dialer heard of (the AMI link was down
+        too, or every dialer was): each recorded as its UserEvent would have been. At the
+        first connect the last LOOKBACK_S are read; after, the days since the last read."""
         now = self.clock.now()
+        if self._marks_read_at is None:
+            since = now - LOOKBACK_S
+        else:
+            since = self._marks_read_at - CLOCK_SKEW_S
+        marks: list[InboundMark] = []
+        for day in mark_days(since, now):
+            try:
+                entries = await client.db_get_tree(UNREACHED_INBOUND_DB_FAMILY, day)
+            except AMIError as exc:
+                log.warning("reading the marks of unreached inbound calls (%s): %s", day, exc)
+                return  # read again, from the same moment, at the next connect
+            for key, value in entries.items():
+                mark = parse_mark(key, value)
+                if mark is not None and mark.at >= since:
+                    marks.append(mark)
+        self._marks_read_at = now
+        for mark in marks:
+            number = mark.caller_num or "?"
+            if not await self._record_unreached(mark.did, number, mark.at, mark.uniqueid):
+                # Not lost: the next connect, or the next start, reads it again.
+                self._marks_read_at = min(self._marks_read_at, mark.at)
+
+    async def _record_unreached(self, did: str, number: str, at: float, uniqueid: str) -> bool:
+        """A call the dialplan could not bring to the FastAGI, recorded once: every dialer on
+        this Asterisk hears of it (UserEvent or mark); the one whose record is written first
+        logs it. False when the record could not be written."""
         campaign = self.directory.by_did.get(did)
         where = f"inbound call on DID {did} from {number}"
         if campaign is None:
@@ -398,19 +439,20 @@ class InboundDesk:
                 "%s: Asterisk could not reach the dialer's FastAGI (no campaign has that DID)",
                 where,
             )
-            return
+            return True
         try:
             attempt_id = await self.records.unreached(
-                campaign.campaign_id, number, _utc(now), event.get("Uniqueid") or ""
+                campaign.campaign_id, number, _utc(at), uniqueid
             )
         except Exception:
             log.exception("%s: recording the call the FastAGI never took failed", where)
-            return
+            return False
         if attempt_id is None:
-            return  # another dialer recorded (and logged) it
-        self._stats_for(campaign.queue, now).count(
-            unreached=True, closed=False, connected=False, wait_s=None, talk_s=None
-        )
+            return True  # another dialer recorded (and logged) it, or an earlier read did
+        stats = self._stats_for(campaign.queue, self.clock.now())
+        day = self._local_day(campaign.queue, at)
+        if stats.day is None or (day is not None and day[0] == stats.day):  # not an earlier day's
+            stats.count(unreached=True, closed=False, connected=False, wait_s=None, talk_s=None)
         log.error(
             "%s (campaign %s, attempt %s): Asterisk could not reach the dialer's FastAGI; the "
             "caller heard the unavailable message. Check DIALER_FASTAGI",
@@ -418,6 +460,7 @@ class InboundDesk:
             campaign.campaign_id,
             attempt_id,
         )
+        return True
 
     def _member_status(self, event: Message) -> None:
         """An available agent whose phone goes unavailable (unregistered) is paused, for

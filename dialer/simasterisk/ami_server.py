@@ -204,6 +204,7 @@ class AMIServer:
             "extensionstate": self.extension_state,
             "devicestatelist": self.device_state_list,
             "dbget": self.db_get,
+            "dbgettree": self.db_get_tree,
         }
 
     async def start(self) -> int:
@@ -544,7 +545,7 @@ class AMIServer:
             )
         )
 
-    # AstDB (main/db.c, manager_dbget) -------------------------------------------------------
+    # AstDB (main/db.c: manager_dbget, manager_db_tree_get) ---------------------------------
     def db_get(self, session: Session, action: Message) -> None:
         """A list of one: the ack, DBGetResponse (ActionID last, as db.c appends it), then
         DBGetComplete; a missing key is an error, not an empty list."""
@@ -569,6 +570,33 @@ class AMIServer:
         session.write(
             encode(
                 [("Event", "DBGetComplete"), *aid, ("EventList", "Complete"), ("ListItems", "1")]
+            )
+        )
+
+    def db_get_tree(self, session: Session, action: Message) -> None:
+        """main/db.c manager_db_tree_get: the entries whose full key is ``/family[/key]`` or
+        under it, in key order (Key is the full key; no Family header, ActionID last), then
+        DBGetTreeComplete; no family lists the whole database, and none found is an empty
+        list, not an error."""
+        family, key = action.get("Family") or "", action.get("Key") or ""
+        prefix = f"/{family}/{key}" if family and key else f"/{family}" if family else ""
+        # db.c's query: key || '/' LIKE prefix || '/' || '%', a whole-component prefix.
+        everything = sorted((f"/{fam}/{k}", value) for (fam, k), value in self.ast.astdb.items())
+        entries = [(full, v) for full, v in everything if f"{full}/".startswith(f"{prefix}/")]
+        session.reply(action, fields=[("EventList", "start"), ("Message", "Result will follow")])
+        aid: Fields = [("ActionID", action.action_id)] if action.action_id else []
+        for full, value in entries:
+            session.write(
+                encode([("Event", "DBGetTreeResponse"), ("Key", full), ("Val", value), *aid])
+            )
+        session.write(
+            encode(
+                [
+                    ("Event", "DBGetTreeComplete"),
+                    *aid,
+                    ("EventList", "Complete"),
+                    ("ListItems", str(len(entries))),
+                ]
             )
         )
 

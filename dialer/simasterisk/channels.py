@@ -120,6 +120,8 @@ class Channel:
             return self.name
         if name == "UNIQUEID":
             return self.uniqueid
+        if name == "CALLERID(num)":  # events show "<unknown>" for none; the function, ""
+            return "" if self.caller_num == UNKNOWN else self.caller_num
         if name == "CHANNEL(state)":
             return STATE_DESC.get(self.state, "Unknown")
         if name.startswith("ARG") and name[3:].isdigit():

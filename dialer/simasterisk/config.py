@@ -34,12 +34,13 @@ exten => _X.,1,NoOp(inbound ${{EXTEN}})
  same => n,AGI(${{DIALER_FASTAGI}}/inbound,${{EXTEN}})
  same => n,GotoIf($["${{AGISTATUS}}" = "FAILURE"]?unavailable)
  same => n,Hangup()
- same => n(unavailable),UserEvent(DialerUnreachedInbound,DID: ${{EXTEN}})
+ same => n(unavailable),Set(DB(dialer_unreached_inbound/${{STRFTIME(${{EPOCH}},UTC,%Y%m%d)}}/${{UNIQUEID}})=${{EPOCH}} ${{EXTEN}} ${{CALLERID(num)}})
+ same => n,UserEvent(DialerUnreachedInbound,DID: ${{EXTEN}})
  same => n,Answer()
  same => n,Playback(dialer/unavailable)
  same => n,Hangup()
 exten => _+X.,1,Goto(${{EXTEN:1}},1)
-"""
+"""  # noqa: E501 (configs/asterisk has a step longer than our code lines)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import itertools
 import logging
 import random
@@ -18,6 +19,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
 from ami.codec import encode
 from dialer.clock import Clock
@@ -211,11 +213,21 @@ class Asterisk:
                 return value[start : start + length] if length >= 0 else value[start:length]
             if name == "EPOCH" and name not in ch.variables:  # pbx_variables.c: now, in s
                 return str(int(self.clock.now()))
+            if name.startswith("STRFTIME(") and name.endswith(")"):
+                return self._strftime(name[len("STRFTIME(") : -1])
             if name in ch.variables or name not in self.globals:
                 return ch.lookup(name)
             return self.globals[name]
 
         return lookup
+
+    def _strftime(self, data: str) -> str:
+        """func_strings.c STRFTIME([epoch][,timezone[,format]]): the epoch (default now) in
+        the zone (default this system's, UTC here) by the strftime format (default %c)."""
+        epoch, zone, fmt = (*split_args(data), "", "")[:3]
+        when = float(epoch) if epoch.strip() else self.clock.now()
+        tz = ZoneInfo(zone) if zone.strip() else dt.UTC
+        return dt.datetime.fromtimestamp(when, tz).strftime(fmt or "%c")
 
     def set_variable(self, ch: Channel, name: str, value: str) -> None:
         ch.variables[name] = value

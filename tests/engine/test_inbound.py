@@ -882,6 +882,9 @@ async def test_an_abandon_in_queue_is_recorded_with_its_wait_and_shown_per_queue
                 headers=f.headers(f.center.supervisor_token),
             )
         ).json()
+        # The FastAGI handler's end can record the abandon before the AMI event reaches us
+        # (two sockets): wait for the event itself.
+        await until(lambda: any(m.name == "QueueCallerAbandon" for m in f.events), 10)
         abandon = next(m for m in f.events if m.name == "QueueCallerAbandon")
     assert attempt.outcome is CallOutcome.ABANDONED and attempt.agent_id is None
     # The wait in the queue, on the engine's clock: at least what app_queue reported

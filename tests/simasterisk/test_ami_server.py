@@ -301,6 +301,65 @@ async def test_dbget_answers_as_main_db_c_does(sim: SimulatedAsterisk) -> None:
         assert (got["Response"], got["Message"]) == ("Error", message)
 
 
+async def test_dbgettree_answers_as_main_db_c_does(sim: SimulatedAsterisk) -> None:
+    """manager_db_tree_get (Asterisk 22 main/db.c): the entries at or under /Family[/Key],
+    in key order, each with its full key and ActionID last; none is an empty list."""
+    db = sim.asterisk.astdb
+    db[("dialer_unreached_inbound", "20261204/1796392828.2")] = "1796392828 601 5730"
+    db[("dialer_unreached_inbound", "20261204/1796392800.1")] = "1796392800 601 5731"
+    db[("dialer_unreached_inbound", "20261203/1796306400.9")] = "1796306400 601 5732"
+    db[("dialer_unreached_inbound", "2026120")] = "not under 20261204"
+    db[("dialer_unreached", "7")] = "1796392828"
+    wire = await connect(sim, events="off")
+    wire.send(
+        ("Action", "DBGetTree"),
+        ("ActionID", "t"),
+        ("Family", "dialer_unreached_inbound"),
+        ("Key", "20261204"),
+    )
+    assert list((await wire.next()).headers) == [
+        ("Response", "Success"),
+        ("ActionID", "t"),
+        ("EventList", "start"),
+        ("Message", "Result will follow"),
+    ]
+    for key, value in (
+        ("/dialer_unreached_inbound/20261204/1796392800.1", "1796392800 601 5731"),
+        ("/dialer_unreached_inbound/20261204/1796392828.2", "1796392828 601 5730"),
+    ):
+        assert list((await wire.next()).headers) == [
+            ("Event", "DBGetTreeResponse"),
+            ("Key", key),
+            ("Val", value),
+            ("ActionID", "t"),
+        ]
+    assert list((await wire.next()).headers) == [
+        ("Event", "DBGetTreeComplete"),
+        ("ActionID", "t"),
+        ("EventList", "Complete"),
+        ("ListItems", "2"),
+    ]
+    wire.send(("Action", "DBGetTree"), ("ActionID", "n"), ("Family", "nobody"))
+    assert (await wire.next())["Response"] == "Success"
+    assert (await wire.next())["ListItems"] == "0"
+
+
+async def test_the_client_lists_an_astdb_tree_by_full_key(sim: SimulatedAsterisk) -> None:
+    sim.asterisk.astdb[("dialer_unreached_inbound", "20261204/1796392828.2")] = "v2"
+    sim.asterisk.astdb[("dialer_unreached_inbound", "20261203/1796306400.9")] = "v1"
+    sim.asterisk.astdb[("dialer_unreached", "7")] = "1796392828"
+    async with AMIClient("127.0.0.1", sim.port, ping_interval=None) as ami:
+        family = await ami.db_get_tree("dialer_unreached_inbound")
+        day = await ami.db_get_tree("dialer_unreached_inbound", "20261204")
+        everything = await ami.db_get_tree("")
+    assert family == {
+        "/dialer_unreached_inbound/20261203/1796306400.9": "v1",
+        "/dialer_unreached_inbound/20261204/1796392828.2": "v2",
+    }
+    assert day == {"/dialer_unreached_inbound/20261204/1796392828.2": "v2"}
+    assert len(everything) == 3
+
+
 async def test_the_client_reads_an_astdb_value_or_none(sim: SimulatedAsterisk) -> None:
     sim.asterisk.astdb[("dialer_unreached", "7")] = "1796392828"
     async with AMIClient("127.0.0.1", sim.port, ping_interval=None) as ami:
