@@ -399,7 +399,8 @@ class InboundDesk:
         heard dialer/unavailable; no handler ran, so nothing else tells of the call."""
         number = event.get("CallerIDNum") or "?"
         uniqueid = event.get("Uniqueid") or ""
-        await self._record_unreached(event.get("DID") or "?", number, self.clock.now(), uniqueid)
+        did = event.get("DID") or "?"
+        await self._record_unreached(did, number, self.clock.now(), uniqueid, "")
 
     async def _read_unreached_marks(self, client: AMIClient) -> None:
         """The fallback's AstDB marks of the calls no dialer heard of (the AMI link was down
@@ -424,16 +425,20 @@ class InboundDesk:
         self._marks_read_at = now
         for mark in marks:
             number = mark.caller_num or "?"
-            if not await self._record_unreached(mark.did, number, mark.at, mark.uniqueid):
+            told = f" at {_utc(mark.at):%Y-%m-%d %H:%M:%S} UTC (its AstDB mark)"
+            if not await self._record_unreached(mark.did, number, mark.at, mark.uniqueid, told):
                 # Not lost: the next connect, or the next start, reads it again.
                 self._marks_read_at = min(self._marks_read_at, mark.at)
 
-    async def _record_unreached(self, did: str, number: str, at: float, uniqueid: str) -> bool:
+    async def _record_unreached(
+        self, did: str, number: str, at: float, uniqueid: str, told: str
+    ) -> bool:
         """A call the dialplan could not bring to the FastAGI, recorded once: every dialer on
         this Asterisk hears of it (UserEvent or mark); the one whose record is written first
-        logs it. False when the record could not be written."""
+        logs it (``told``: when and how, for a call not heard as it happened). False when the
+        record could not be written."""
         campaign = self.directory.by_did.get(did)
-        where = f"inbound call on DID {did} from {number}"
+        where = f"inbound call{told} on DID {did} from {number}"
         if campaign is None:
             log.error(
                 "%s: Asterisk could not reach the dialer's FastAGI (no campaign has that DID)",

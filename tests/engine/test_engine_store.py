@@ -78,18 +78,32 @@ async def shift(
         await agi.close()
 
 
-async def typify_all(s: Shift, forget: set[int]) -> None:
-    """Agents typify at once, except the agents in ``forget`` (the ACW timer closes theirs)."""
-    sale = s.center.direct_results["Sale"]
-    while True:
-        for agent in s.engine.roster.agents.values():
-            if agent.state is AgentState.ACW and agent.agent_id not in forget:
-                assert agent.attempt_id is not None
-                with contextlib.suppress(ValueError):
-                    await s.engine.typify(
-                        Typification(agent.attempt_id, agent.agent_id, sale), s.center.campaign_id
-                    )
-        await asyncio.sleep(0.01)
+@contextlib.asynccontextmanager
+async def typifying(s: Shift) -> AsyncIterator[None]:
+    """Agents typify at once while the block runs. They stop between two typifications, not
+    in the middle of one: a write cancelled half-way can leave its connection to the
+    database's teardown."""
+    stop = asyncio.Event()
+
+    async def desk() -> None:
+        sale = s.center.direct_results["Sale"]
+        while not stop.is_set():
+            for agent in list(s.engine.roster.agents.values()):
+                if agent.state is AgentState.ACW:
+                    assert agent.attempt_id is not None
+                    with contextlib.suppress(ValueError):
+                        await s.engine.typify(
+                            Typification(agent.attempt_id, agent.agent_id, sale),
+                            s.center.campaign_id,
+                        )
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(desk())
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
 
 
 async def attempts(sessions: SessionFactory) -> list[Attempt]:
@@ -98,13 +112,11 @@ async def attempts(sessions: SessionFactory) -> list[Attempt]:
 
 
 async def test_a_shift_writes_one_outcome_per_attempt(session_factory: SessionFactory) -> None:
-    async with shift(session_factory, agents=3, contacts=25) as s:
-        desk = asyncio.create_task(typify_all(s, forget=set()))
+    async with shift(session_factory, agents=3, contacts=25) as s, typifying(s):
         await s.engine.start_campaign(s.center.campaign_id)
         await until(lambda: s.engine.campaigns[s.center.campaign_id].stats.placed >= 25, 60)
         await s.engine.stop_dialing()
         await s.engine.drain(120)
-        desk.cancel()
     rows = await attempts(session_factory)
     assert len(rows) >= 25
     assert all(a.outcome is not None for a in rows), "an attempt without its outcome"
@@ -159,13 +171,11 @@ async def test_a_restart_starts_the_abandon_windows_where_the_store_left_them(
 
 
 async def test_no_contact_is_in_two_calls_at_once(session_factory: SessionFactory) -> None:
-    async with shift(session_factory, agents=4, contacts=30) as s:
-        desk = asyncio.create_task(typify_all(s, forget=set()))
+    async with shift(session_factory, agents=4, contacts=30) as s, typifying(s):
         await s.engine.start_campaign(s.center.campaign_id)
         await until(lambda: s.engine.campaigns[s.center.campaign_id].stats.placed >= 30, 60)
         await s.engine.stop_dialing()
         await s.engine.drain(120)
-        desk.cancel()
     rows = await attempts(session_factory)
     by_contact: dict[int, list[Attempt]] = {}
     for a in rows:
@@ -199,12 +209,11 @@ async def test_a_blocked_number_never_rings(session_factory: SessionFactory) -> 
     async with shift(session_factory, agents=2, contacts=4) as s:
         async with session_factory() as session, session.begin():
             await block_number(session, s.center.company_id, "+573101000001", s.engine.now())
-        desk = asyncio.create_task(typify_all(s, forget=set()))
-        await s.engine.start_campaign(s.center.campaign_id)
-        await until(lambda: s.engine.campaigns[s.center.campaign_id].stats.placed >= 3, 60)
-        await s.engine.stop_dialing()
-        await s.engine.drain(120)
-        desk.cancel()
+        async with typifying(s):
+            await s.engine.start_campaign(s.center.campaign_id)
+            await until(lambda: s.engine.campaigns[s.center.campaign_id].stats.placed >= 3, 60)
+            await s.engine.stop_dialing()
+            await s.engine.drain(120)
     rows = await attempts(session_factory)
     assert "+573101000001" not in {a.e164 for a in rows}
 

@@ -79,7 +79,7 @@ async def test_a_call_lost_while_the_ami_link_was_down_is_recorded_after_the_rec
     assert attempt.contact_id == f.center.contact_id
     assert (figures["unreached"], figures["offered"]) == (1, 0)
     [logged] = [r.getMessage() for r in caplog.records if LOST in r.getMessage()]
-    assert f"attempt {attempt.id}" in logged
+    assert f"attempt {attempt.id}" in logged and "(its AstDB mark)" in logged  # when, and how
 
 
 async def test_a_call_lost_while_every_dialer_was_down_is_recorded_at_the_start(

@@ -15,7 +15,7 @@ from store.enums import AutoDropTarget
 from store.models import Assignment, Attempt, Campaign
 from store.work import schedule_callback
 from tests.engine.plans import PATIENT_S
-from tests.engine.test_engine_store import Shift, shift, typify_all
+from tests.engine.test_engine_store import Shift, shift, typifying
 from tests.waiting import until
 
 ON_TIME_S = 30.0
@@ -90,10 +90,9 @@ async def test_an_auto_drop_reminder_is_dialed_on_time_to_the_agent_who_schedule
         s.engine.roster.ready(scheduler)
         assert s.engine.roster.get(other).since < s.engine.roster.get(scheduler).since
         assignment_id, due = await _remind(s, agent=scheduler, after_s=150)
-        desk = asyncio.create_task(typify_all(s, forget=set()))
-        await s.engine.start_campaign(s.center.campaign_id)
-        attempt = await _answered(s, assignment_id)
-        desk.cancel()
+        async with typifying(s):
+            await s.engine.start_campaign(s.center.campaign_id)
+            attempt = await _answered(s, assignment_id)
     assert attempt.created_at >= due
     # On time: at a tick after it is due, not a minute later (ticks are 1 s of clock time; the
     # margin is for a loaded machine, where 40x clock seconds pass quickly).
@@ -108,15 +107,14 @@ async def test_a_reminder_waits_for_its_agent_while_they_are_away(
         scheduler = s.center.agents[1].user_id
         s.engine.roster.pause(scheduler, "training")
         assignment_id, due = await _remind(s, agent=scheduler, after_s=20)
-        desk = asyncio.create_task(typify_all(s, forget=set()))
-        await s.engine.start_campaign(s.center.campaign_id)
-        late = due.timestamp() + 60
-        await until(lambda: s.clock.now() >= late, timeout=_clock_s(s, 200) + 10)
-        assert await _attempts_of(s, assignment_id) == []  # nobody else takes it
-        assert s.engine.roster.get(scheduler).state.value == "paused"
-        s.engine.roster.ready(scheduler)
-        attempt = await _answered(s, assignment_id)
-        desk.cancel()
+        async with typifying(s):
+            await s.engine.start_campaign(s.center.campaign_id)
+            late = due.timestamp() + 60
+            await until(lambda: s.clock.now() >= late, timeout=_clock_s(s, 200) + 10)
+            assert await _attempts_of(s, assignment_id) == []  # nobody else takes it
+            assert s.engine.roster.get(scheduler).state.value == "paused"
+            s.engine.roster.ready(scheduler)
+            attempt = await _answered(s, assignment_id)
     assert attempt.agent_id == scheduler
     assert attempt.created_at.timestamp() >= late
 
@@ -132,9 +130,8 @@ async def test_with_any_agent_set_a_reminder_goes_to_another_agent_when_its_own_
         scheduler, other = s.center.agents[1].user_id, s.center.agents[0].user_id
         s.engine.roster.pause(scheduler, "training")
         assignment_id, due = await _remind(s, agent=scheduler, after_s=150)
-        desk = asyncio.create_task(typify_all(s, forget=set()))
-        await s.engine.start_campaign(s.center.campaign_id)
-        attempt = await _answered(s, assignment_id)
-        desk.cancel()
+        async with typifying(s):
+            await s.engine.start_campaign(s.center.campaign_id)
+            attempt = await _answered(s, assignment_id)
     assert attempt.agent_id == other
     assert due <= attempt.created_at <= due + dt.timedelta(seconds=ON_TIME_S)
