@@ -30,6 +30,7 @@ from dialer.engine.engine import AMI_EVENTS, Engine
 from dialer.engine.inbound import InboundDesk
 from dialer.engine.inbound_records import InboundRecords
 from dialer.engine.keeper import Active, CampaignKeeper, linked_groups
+from dialer.engine.outcome_spool import OutcomeSpool
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import Roster
 from dialer.leases import Leases, LocalLeases, RedisLeases
@@ -110,7 +111,10 @@ async def serve(
             prefix=f"{prefix}lease:",
         )
         redis_views = RedisViews(settings.redis_url, owner, prefix=f"{prefix}views:")
-    records = StoreRecords(db.sessions, clock, owner=owner)
+    spool = None
+    if settings.outcome_spool_dir is not None:
+        spool = OutcomeSpool.of_owner(settings.outcome_spool_dir, owner)
+    records = StoreRecords(db.sessions, clock, owner=owner, spool=spool)
     engine = Engine(
         records,
         ami,

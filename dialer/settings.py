@@ -9,6 +9,7 @@ The file holds top-level keys and three tables::
     redis_key_prefix = "dialer:"             # one per floor sharing that Redis
     campaign_lease_seconds = 15.0            # a dead process's campaigns taken over after it
     tick_seconds = 1.0
+    outcome_spool_dir = "./var/spool"        # outcomes kept on disk while the database is away
     [ami]
     host = "127.0.0.1"
     port = 5038
@@ -116,6 +117,9 @@ class Settings:
     trunk_context: str = "dialer-trunk"
     dialer_out_context: str = "dialer-out"
     sounds_dir: Path = Path("./sounds")
+    # Outcomes waiting for a database that is away are kept here, one file per --owner, so a
+    # process stopped meanwhile loses none (dialer/engine/outcome_spool.py); empty: memory only.
+    outcome_spool_dir: Path | None = Path("./var/spool")
     log_level: str = "INFO"
     ami: AmiSettings = field(default_factory=AmiSettings)
     fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)

@@ -289,7 +289,8 @@ class Engine:
         on after its call's outcome is known) and their writes to finish. Writes still
         waiting for an unavailable database after that (dialer/engine/records.py) are given
         ``timeout_s`` more seconds of wall time, then left: their attempts stay open, and the
-        next start settles them."""
+        next start writes them from the spool they were kept in (outcome_spool), or, without
+        one, settles their attempts."""
         waited = 0.0
         while self._busy() and waited < timeout_s:
             await self.clock.sleep(0.5)
@@ -303,7 +304,8 @@ class Engine:
             if late:
                 log.error(
                     "%d writes still waiting for the database at the end of the drain: their "
-                    "attempts stay open until the next start settles them",
+                    "attempts stay open; the next start writes the outcomes kept in the "
+                    "outcome spool (or, without one, settles them)",
                     len(late),
                 )
 
@@ -315,6 +317,12 @@ class Engine:
         channels it still has (CoreShowChannels); the others are closed with what was known,
         and none is ever re-dialed. After the first connect: the previous run's calls."""
         if client.connections <= 1:
+            # What the last run kept on disk while the database was away is written first:
+            # the settle then finds those attempts closed, with their real outcomes.
+            try:
+                await self.records.write_spooled()
+            except Exception:
+                log.exception("writing the outcomes the last run kept on disk failed")
             await self._settle(client, self.owner, _utc(self.started_at))
             return
         self._apply(self.tracker.link_lost(self.clock.now()))

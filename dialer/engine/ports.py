@@ -193,6 +193,12 @@ class Records(Protocol):
 
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None: ...
 
+    async def write_spooled(self, wait_s: float = 10.0) -> int:
+        """Write the outcomes this dialer's previous run kept on disk while the database was
+        away (dialer/engine/outcome_spool.py), before that run's open calls are settled: how
+        many were written within ``wait_s``."""
+        ...
+
     async def answers_since(self, campaign_id: int, since: dt.datetime) -> list[Answers]:
         """The campaign's outbound answers that ended since ``since``, per minute, oldest
         first, whoever dialed them."""

@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.calls import channel_ids
+from dialer.calls import CLOCK_SKEW_S, channel_ids
 from dialer.clock import Clock
+from dialer.engine.outcome_spool import OutcomeSpool
 from dialer.engine.ports import (
     Answers,
     AttemptResult,
@@ -79,10 +80,16 @@ class StoreRecords:
         owner: str = "dialer-1",
         lease_seconds: int = 300,
         outcome_batch: int = 200,
+        spool: OutcomeSpool | None = None,
     ) -> None:
+        """``spool``: where outcomes waiting for an unavailable database are kept on disk
+        (dialer/engine/outcome_spool.py); None keeps them in memory only."""
         self.sessions = sessions
         self.clock = clock  # the engine's clock: retry times and leases follow its time
-        self._outcomes: list[tuple[AttemptResult, asyncio.Future[None]]] = []
+        # Outcomes to write, in order, each with its waiter.
+        self._outcomes: list[tuple[store_attempts.AttemptOutcome, asyncio.Future[None]]] = []
+        self.spool = spool
+        self._spooled: set[int] = set()  # attempts whose waiting outcome the spool holds
         # SQLite has one writer: two transactions that collide wait in SQLite's busy handler,
         # which sleeps in steps of up to 100 ms. Taking turns in the process costs nothing.
         url = sessions.kw["bind"].url
@@ -235,12 +242,71 @@ class StoreRecords:
         """Written with the other outcomes of the moment in one transaction (group commit);
         returns once it is committed."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outcomes.append((result, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.ensure_future(self._flush())
+        self._outcomes.append((self._outcome(result), future))
+        self._start_flusher()
         await future
 
+    def _start_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+
+    async def write_spooled(self, wait_s: float = 10.0) -> int:
+        """Write the outcomes a previous run of this process left in the spool (it stopped
+        while they waited for the database), ahead of anything newer: called at start, before
+        that run's open attempts are settled, so the real outcome wins over the settle's
+        guess. Only attempts still open and ours take one (`_spooled_for`). Waits up to
+        ``wait_s`` for them; those not written by then stay first in the queue, and in the
+        spool. How many were written."""
+        if self.spool is None:
+            return 0
+        left = await asyncio.to_thread(self.spool.read)
+        if not left:
+            return 0
+        try:
+            async with self.sessions() as session:
+                still_open = await store_attempts.open_attempts(session, self.owner)
+        except Exception:
+            # Kept for the next start (the settle that follows cannot read the store either).
+            log.exception("reading the attempts of the %d spooled outcomes failed", len(left))
+            return 0
+        mine = _spooled_for(left, {a.attempt_id: a for a in still_open})
+        if not mine:
+            await self.spool.clear()
+            log.warning(
+                "%s: the %d outcomes kept there were written already", self.spool.path, len(left)
+            )
+            return 0
+        loop = asyncio.get_running_loop()
+        entries: list[tuple[store_attempts.AttemptOutcome, asyncio.Future[None]]] = []
+        for outcome in mine:
+            future: asyncio.Future[None] = loop.create_future()
+            future.add_done_callback(_logged_refusal)  # nobody else waits for these
+            entries.append((outcome, future))
+        self._outcomes[:0] = entries
+        self._spooled.update(outcome.attempt_id for outcome in mine)
+        self._start_flusher()
+        done, _ = await asyncio.wait([f for _, f in entries], timeout=wait_s)
+        written = sum(1 for f in done if not f.cancelled() and f.exception() is None)
+        log.warning(
+            "%d outcomes the last run kept in %s while the database was away: %d written now",
+            len(mine),
+            self.spool.path,
+            written,
+        )
+        return written
+
     async def _flush(self) -> None:
+        while self._outcomes:
+            await self._write_queue()
+            if self._spooled and self.spool is not None and not self._outcomes:
+                # Every outcome the spool holds is committed (or refused, with its error
+                # raised to its waiter): nothing there is needed any more. Outcomes queued
+                # meanwhile are written by the loop.
+                await self.spool.clear()
+                self._spooled.clear()
+
+    async def _write_queue(self) -> None:
+        """Write the queue until it is empty, however long the database is away."""
         pause = 0.0  # before the next try while the database is unavailable
         while self._outcomes:
             batch, self._outcomes = (
@@ -250,30 +316,30 @@ class StoreRecords:
             try:
                 async with self._writing(), self.sessions() as session, session.begin():
                     written = await store_attempts.record_outcomes(
-                        session, [self._outcome(result) for result, _ in batch]
+                        session, [outcome for outcome, _ in batch]
                     )
             except Exception:
                 # The batch could not be written (a database error): write them one by one,
                 # so one bad outcome does not lose the others.
-                waiting: list[tuple[AttemptResult, asyncio.Future[None]]] = []
-                for result, future in batch:
+                waiting: list[tuple[store_attempts.AttemptOutcome, asyncio.Future[None]]] = []
+                for outcome, future in batch:
                     try:
                         async with self._writing(), self.sessions() as session, session.begin():
-                            [answer] = await store_attempts.record_outcomes(
-                                session, [self._outcome(result)]
-                            )
+                            [answer] = await store_attempts.record_outcomes(session, [outcome])
                     except Exception as exc:
                         if _unavailable(exc):
-                            waiting.append((result, future))  # kept, and tried again
+                            waiting.append((outcome, future))  # kept, and tried again
                         else:
                             future.set_exception(exc)  # its contact stays leased while we run
                     else:
-                        self._live.pop(result.attempt_id, None)
+                        self._live.pop(outcome.attempt_id, None)
                         _answer(future, answer)
                 if waiting:
                     # The database is away (restarting, the network): the outcomes wait in
-                    # order, ahead of the newer ones, rather than being lost.
+                    # order, ahead of the newer ones, rather than being lost, and on disk
+                    # in case this process stops before it comes back.
                     self._outcomes[:0] = waiting
+                    await self._keep(o for o, _ in waiting)
                     pause = min(max(2 * pause, OUTCOME_RETRY_MIN_S), OUTCOME_RETRY_MAX_S)
                     log.error(
                         "the database is unavailable: %d outcomes wait to be written, the "
@@ -285,9 +351,21 @@ class StoreRecords:
                 continue
             pause = 0.0
             # Committed, conflicts included (their audit entries with the rest).
-            for (result, future), answer in zip(batch, written, strict=True):
-                self._live.pop(result.attempt_id, None)
+            for (outcome, future), answer in zip(batch, written, strict=True):
+                self._live.pop(outcome.attempt_id, None)
                 _answer(future, answer)
+
+    async def _keep(self, outcomes: Iterable[store_attempts.AttemptOutcome]) -> None:
+        """Put in the spool the waiting outcomes it does not hold yet."""
+        if self.spool is None:
+            return
+        new = [o for o in outcomes if o.attempt_id not in self._spooled]
+        try:
+            await self.spool.keep(new)
+        except OSError:
+            log.exception("keeping %d waiting outcomes in %s failed", len(new), self.spool.path)
+            return
+        self._spooled.update(o.attempt_id for o in new)
 
     def _outcome(self, result: AttemptResult) -> store_attempts.AttemptOutcome:
         return store_attempts.AttemptOutcome(
@@ -403,6 +481,37 @@ def _unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, OperationalError | InterfaceError | OSError)  # TimeoutError too
+
+
+# How long after its attempt was created a spooled outcome may have ended and be its own.
+SPOOLED_CALL_MAX_S = 86400.0
+
+
+def _spooled_for(
+    kept: Sequence[store_attempts.AttemptOutcome],
+    still_open: Mapping[int, store_attempts.OpenAttempt],
+) -> list[store_attempts.AttemptOutcome]:
+    """The spooled outcomes of attempts still open and ours, each the last kept for its
+    attempt, in order. One that ended before its attempt was created (clock skew aside) or a
+    day after is another database's attempt of the same id (a spool left from an earlier
+    database), and is passed over."""
+    last = {o.attempt_id: o for o in kept}
+    out = []
+    for o in kept:
+        row = still_open.get(o.attempt_id)
+        if row is None or last[o.attempt_id] is not o:
+            continue
+        age = (o.now - row.created_at).total_seconds()
+        if -CLOCK_SKEW_S <= age <= SPOOLED_CALL_MAX_S:
+            out.append(o)
+    return out
+
+
+def _logged_refusal(future: asyncio.Future[None]) -> None:
+    """A spooled outcome the store refused: the store logged why (a conflict: the attempt
+    has another outcome already); retrieved here so asyncio does not report it again."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _answer(future: asyncio.Future[None], answer: object) -> None:

@@ -64,6 +64,13 @@ def test_sounds_dir_is_a_path() -> None:
     assert load_settings(env={"DIALER_SOUNDS_DIR": "/srv/sounds"}).sounds_dir == Path("/srv/sounds")
 
 
+def test_the_outcome_spool_is_on_disk_unless_switched_off() -> None:
+    assert load_settings(env={}).outcome_spool_dir == Path("var/spool")
+    spool = load_settings(env={"DIALER_OUTCOME_SPOOL_DIR": "/srv/spool"}).outcome_spool_dir
+    assert spool == Path("/srv/spool")
+    assert load_settings(env={"DIALER_OUTCOME_SPOOL_DIR": ""}).outcome_spool_dir is None
+
+
 def test_other_tools_variables_are_left_alone() -> None:
     assert load_settings(env={"DIALER_TEST_REQUIRE_SERVICES": "1"}) == Settings()
 

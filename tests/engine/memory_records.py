@@ -84,6 +84,9 @@ class MemoryRecords:
                 out.append(await self.start_attempt(campaign_id, dialable, now, trunk))
         return out
 
+    async def write_spooled(self, wait_s: float = 10.0) -> int:
+        return 0  # in memory: nothing outlives the run
+
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None:
         old = self.results.get(result.attempt_id)
         if old is not None and old.outcome != result.outcome:

@@ -22,6 +22,7 @@ from dialer.demo import shift_start
 from dialer.demo_seed import DemoCenter, seed_center
 from dialer.engine.engine import AMI_EVENTS, PREVIOUS_RUN_ENDED, PREVIOUS_RUN_GONE, Engine
 from dialer.engine.keeper import CampaignKeeper
+from dialer.engine.outcome_spool import OutcomeSpool
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import Roster
 from dialer.leases import LocalLeases
@@ -49,12 +50,17 @@ class Run:
 
 
 async def start_run(
-    sessions: SessionFactory, center: DemoCenter, clock: ScaledClock, ami_port: int, agi_port: int
+    sessions: SessionFactory,
+    center: DemoCenter,
+    clock: ScaledClock,
+    ami_port: int,
+    agi_port: int,
+    spool: OutcomeSpool | None = None,
 ) -> Run:
     agi = FastAGIServer(port=agi_port)
     await agi.start()
     roster = Roster(clock)
-    records = StoreRecords(sessions, clock, owner=OWNER, lease_seconds=15)
+    records = StoreRecords(sessions, clock, owner=OWNER, lease_seconds=15, spool=spool)
     ami = AMIClient("127.0.0.1", ami_port, ping_interval=None, events=AMI_EVENTS)
     engine = Engine(records, ami, roster, clock, owner=OWNER, lease_renew_s=4.0)
     agi.route("outbound", engine.handle_outbound)

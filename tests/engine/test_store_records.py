@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +16,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from ami.client import AMIClient
 from dialer.clock import ScaledClock
 from dialer.engine.engine import Engine
+from dialer.engine.outcome_spool import OutcomeSpool
 from dialer.engine.ports import AttemptResult, Outcome
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import Roster
 from store import attempts as store_attempts
+from store.attempts import AttemptOutcome
 from store.db import SessionFactory
 from store.enums import CallOutcome
 from store.hopper import Hopper
@@ -26,6 +29,7 @@ from store.models import Assignment, Attempt, Campaign
 from tests.engine.memory_records import MemoryRecords
 from tests.engine.plans import TEST_PLAN
 from tests.store.builders import NOW, add_assignment, company_and_campaign
+from tests.waiting import until
 
 
 class StoppedClock:
@@ -180,3 +184,77 @@ async def test_the_drain_ends_though_a_write_waits_for_a_database_that_stays_awa
     finally:
         waiting.cancel()
     assert "1 writes still waiting for the database" in caplog.text
+
+
+def database_away(tries: list[int]) -> Any:
+    """A record_outcomes that finds the database away, every time."""
+
+    async def away(session: Any, outcomes: Any) -> Any:
+        tries.append(len(outcomes))
+        raise OperationalError("UPDATE", {}, ConnectionRefusedError("connection refused"))
+
+    return away
+
+
+async def test_an_outcome_that_has_to_wait_is_kept_on_disk_until_it_is_written(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    records, campaign, _, attempt = await a_call_at_now(session_factory)
+    records.spool = spool = OutcomeSpool(tmp_path / "engine.outcomes.jsonl")
+    real = store_attempts.record_outcomes
+    tries: list[int] = []
+    monkeypatch.setattr(store_attempts, "record_outcomes", database_away(tries))
+    result = AttemptResult(attempt, Outcome.NO_ANSWER, dialed_at=NOW, ended_at=NOW)
+    writing = asyncio.ensure_future(records.finish_attempt(campaign.id, result))
+    await until(lambda: len(tries) >= 6, 10)  # the batch and the outcome alone, 3 times over
+    [kept] = spool.read()  # once, however many tries
+    assert (kept.attempt_id, kept.outcome, kept.now) == (attempt, CallOutcome.NO_ANSWER, NOW)
+    monkeypatch.setattr(store_attempts, "record_outcomes", real)
+    await asyncio.wait_for(writing, 10)
+    await until(lambda: spool.read() == [], 10)  # written: nothing left to keep
+
+
+async def test_a_restart_writes_the_outcomes_its_last_run_kept_on_disk(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    records, campaign, _, attempt = await a_call_at_now(session_factory)
+    records.spool = OutcomeSpool(tmp_path / "engine.outcomes.jsonl")
+    real = store_attempts.record_outcomes
+    tries: list[int] = []
+    monkeypatch.setattr(store_attempts, "record_outcomes", database_away(tries))
+    ended = NOW + timedelta(seconds=20)
+    result = AttemptResult(attempt, Outcome.BUSY, dialed_at=NOW, ended_at=ended, hangup_cause=17)
+    writing = asyncio.ensure_future(records.finish_attempt(campaign.id, result))
+    await until(lambda: records.spool is not None and bool(records.spool.read()), 10)
+    writing.cancel()  # the process stops while the database is still away
+    assert records._flusher is not None
+    records._flusher.cancel()
+    await asyncio.gather(writing, records._flusher, return_exceptions=True)
+    monkeypatch.setattr(store_attempts, "record_outcomes", real)
+    restarted = StoreRecords(
+        session_factory, StoppedClock(), owner="engine", spool=OutcomeSpool(records.spool.path)
+    )
+    assert await restarted.write_spooled() == 1
+    async with session_factory() as session:
+        row = await session.get(Attempt, attempt)
+    assert row is not None and (row.outcome, row.hangup_cause) == (CallOutcome.BUSY, 17)
+    assert row.ended_at == ended
+    spool = restarted.spool
+    assert spool is not None
+    await until(lambda: spool.read() == [], 10)
+
+
+async def test_a_kept_outcome_of_another_databases_attempt_is_passed_over(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    # A spool left from an earlier database: its attempt 1 is not this one's attempt 1, whose
+    # call began days after that outcome's call ended.
+    records, _, _, attempt = await a_call_at_now(session_factory)
+    spool = OutcomeSpool(tmp_path / "engine.outcomes.jsonl")
+    await spool.keep([AttemptOutcome(attempt, CallOutcome.BUSY, NOW - timedelta(days=3))])
+    records.spool = spool
+    assert await records.write_spooled() == 0
+    async with session_factory() as session:
+        row = await session.get(Attempt, attempt)
+    assert row is not None and row.outcome is None  # still the call in flight it is
+    assert spool.read() == []
