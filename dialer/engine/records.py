@@ -273,7 +273,10 @@ class StoreRecords:
         if not mine:
             await self.spool.clear()
             log.warning(
-                "%s: the %d outcomes kept there were written already", self.spool.path, len(left)
+                "%s: none of the %d outcomes kept there is for an attempt still open here "
+                "(written already, or settled by the process that took our calls over)",
+                self.spool.path,
+                len(left),
             )
             return 0
         loop = asyncio.get_running_loop()
