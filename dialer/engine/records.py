@@ -71,6 +71,10 @@ _OUTCOMES = {
 }
 
 
+# An outcome to write and its waiter.
+_Queued = tuple[store_attempts.AttemptOutcome, asyncio.Future[None]]
+
+
 class StoreRecords:
     def __init__(
         self,
@@ -86,8 +90,7 @@ class StoreRecords:
         (dialer/engine/outcome_spool.py); None keeps them in memory only."""
         self.sessions = sessions
         self.clock = clock  # the engine's clock: retry times and leases follow its time
-        # Outcomes to write, in order, each with its waiter.
-        self._outcomes: list[tuple[store_attempts.AttemptOutcome, asyncio.Future[None]]] = []
+        self._outcomes: list[_Queued] = []  # in order
         self.spool = spool
         self._spooled: set[int] = set()  # attempts whose waiting outcome the spool holds
         # SQLite has one writer: two transactions that collide wait in SQLite's busy handler,
@@ -280,7 +283,7 @@ class StoreRecords:
             )
             return 0
         loop = asyncio.get_running_loop()
-        entries: list[tuple[store_attempts.AttemptOutcome, asyncio.Future[None]]] = []
+        entries: list[_Queued] = []
         for outcome in mine:
             future: asyncio.Future[None] = loop.create_future()
             future.add_done_callback(_logged_refusal)  # nobody else waits for these
@@ -324,7 +327,7 @@ class StoreRecords:
             except Exception:
                 # The batch could not be written (a database error): write them one by one,
                 # so one bad outcome does not lose the others.
-                waiting: list[tuple[store_attempts.AttemptOutcome, asyncio.Future[None]]] = []
+                waiting: list[_Queued] = []
                 for outcome, future in batch:
                     try:
                         async with self._writing(), self.sessions() as session, session.begin():
