@@ -8,6 +8,7 @@ one. A caller nobody knows gets an attempt without contact or ticket.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -257,6 +258,15 @@ async def _ticket_of(
             assigned_user_id=caller.assigned_user_id,
         )
     return ticket.id
+
+
+async def recorded_channels(session: AsyncSession, uniqueids: Collection[str]) -> set[str]:
+    """Of these caller channel Uniqueids, those some attempt already has (ux_attempt_inbound_
+    channel): the calls a dialer already recorded."""
+    if not uniqueids:
+        return set()
+    query = select(Attempt.channel_uniqueid).where(Attempt.channel_uniqueid.in_(set(uniqueids)))
+    return {u for u in await session.scalars(query) if u is not None}
 
 
 async def record_unreached_inbound(

@@ -423,7 +423,16 @@ class InboundDesk:
                 if mark is not None and mark.at >= since:
                     marks.append(mark)
         self._marks_read_at = now
+        if not marks:
+            return
+        try:  # one read, not a write per mark, for the marks a start reads again
+            recorded = await self.records.recorded({m.uniqueid for m in marks})
+        except Exception:
+            log.exception("reading which of %d unreached inbound calls are recorded", len(marks))
+            recorded = set()
         for mark in marks:
+            if mark.uniqueid in recorded:
+                continue
             number = mark.caller_num or "?"
             told = f" at {_utc(mark.at):%Y-%m-%d %H:%M:%S} UTC (its AstDB mark)"
             if not await self._record_unreached(mark.did, number, mark.at, mark.uniqueid, told):

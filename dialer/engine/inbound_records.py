@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from dialer.engine.queues import QueueSeat
@@ -126,6 +127,11 @@ class InboundRecords:
                 channel_uniqueid=uniqueid or None,
             )
             return attempt.id, caller
+
+    async def recorded(self, uniqueids: Collection[str]) -> set[str]:
+        """Of these caller channels, the calls already recorded (by any dialer)."""
+        async with self.sessions() as session:
+            return await store_inbound.recorded_channels(session, uniqueids)
 
     async def unreached(
         self, campaign_id: int, caller_number: str, now: dt.datetime, uniqueid: str

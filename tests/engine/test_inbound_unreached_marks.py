@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 import pytest
 
 from dialer.calls import CLOCK_SKEW_S
+from dialer.engine.inbound_records import InboundRecords
 from dialer.inbound_marks import UNREACHED_INBOUND_DB_FAMILY
 from store.db import SessionFactory
 from store.enums import CallOutcome
@@ -158,4 +160,26 @@ async def test_a_mark_whose_record_failed_is_read_again_at_the_next_reconnect(
         monkeypatch.setattr(f.desk.records, "unreached", written)
         f.sim.drop_sessions()
         attempts = await until_written(f, 1)
+    assert [a.outcome for a in attempts] == [CallOutcome.UNREACHED]
+
+
+async def test_a_start_reads_the_marks_of_calls_already_recorded_without_writing_them_again(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with floor(session_factory) as f:
+        await f.agi.close()  # heard by its UserEvent, recorded at once
+        await f.call(SERVICE_DID, KNOWN_CALLER)
+        await until(lambda: unreached(f.desk) == 1, 10)
+        writes: list[str] = []
+        write = InboundRecords.unreached
+
+        async def counted(self: InboundRecords, *args: Any) -> int | None:
+            writes.append(args[-1])
+            return await write(self, *args)
+
+        monkeypatch.setattr(InboundRecords, "unreached", counted)
+        await restart(f)  # the week's marks read again: this one is recorded already
+        await f.desk.drain()
+        attempts = await inbound_attempts(f)
+    assert len(marks(f)) == 1 and writes == []
     assert [a.outcome for a in attempts] == [CallOutcome.UNREACHED]
