@@ -9,7 +9,7 @@ before the writer waits; the file is emptied once every outcome it holds is comm
 writes what its previous run left here before it settles that run's open attempts
 (:meth:`StoreRecords.write_spooled`), so the real outcome wins over the settle's guess.
 
-The file is per process (``--owner``), in the ``outcome_spool`` directory. A line torn by a
+The file is per process (``--owner``), in the ``outcome_spool_dir`` directory. A line torn by a
 crash mid-write is passed over with a warning naming it; the lines before and after it stand.
 Writing an outcome twice is harmless: the store makes the second a no-op or a logged conflict.
 """
