@@ -632,10 +632,21 @@ class InboundDesk:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def drain(self) -> None:
-        """Wait for the outcome writes and queue actions in progress."""
+    async def drain(self, timeout_s: float = 60.0) -> None:
+        """Wait for the outcome writes and queue actions in progress; writes still waiting
+        for an unavailable database after ``timeout_s`` (wall) are left, their attempts open
+        for the next start to settle."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
         while self._writes:
-            await asyncio.gather(*list(self._writes), return_exceptions=True)
+            left = deadline - asyncio.get_running_loop().time()
+            _, late = await asyncio.wait(set(self._writes), timeout=max(0.0, left))
+            if late and left <= 0:
+                log.error(
+                    "%d inbound outcome writes still waiting for the database at the end of "
+                    "the drain: their attempts stay open until the next start settles them",
+                    len(late),
+                )
+                break
         await self.membership.close()
 
     # The supervisor's view -------------------------------------------------------------------

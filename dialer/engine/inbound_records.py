@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from dialer.engine.queues import QueueSeat
-from dialer.engine.records import StoreRecords
+from dialer.engine.records import (
+    OUTCOME_RETRY_MAX_S,
+    OUTCOME_RETRY_MIN_S,
+    StoreRecords,
+    database_unavailable,
+)
 from dialer.inbound_calls import InboundOutcome
 from dialer.inbound_routing import InboundCampaign
 from dialer.queue_stats import QueueStats
@@ -23,6 +29,8 @@ from store.enums import CallOutcome
 from store.inbound import Caller
 
 __all__ = ["Caller", "Directory", "InboundRecords", "StoredOutcome"]
+
+log = logging.getLogger(__name__)
 
 # The tracker's outcome -> the store's (an abandon in the queue is its own outcome, with the
 # wait on the attempt; issue 6 "Abandons in queue are recorded with their wait").
@@ -170,13 +178,32 @@ class InboundRecords:
             )
 
     async def finished(self, outcome: StoredOutcome) -> None:
-        async with self._writing(), self.sessions() as session, session.begin():
-            await store_inbound.finish_inbound_attempt(
-                session,
-                outcome.attempt_id,
-                _OUTCOMES[outcome.outcome],
-                outcome.ended_at,
-                queue_wait_seconds=outcome.queue_wait_s,
-                agent_id=outcome.agent_id,
-                connected_at=outcome.connected_at,
-            )
+        """The call's outcome, written; while the database is away it waits and is tried
+        again (0.5 s, doubling to 30 s), as the outbound outcomes do (dialer/engine/records.py)
+        rather than being lost. One the database refuses raises at once."""
+        pause = 0.0
+        while True:
+            try:
+                async with self._writing(), self.sessions() as session, session.begin():
+                    await store_inbound.finish_inbound_attempt(
+                        session,
+                        outcome.attempt_id,
+                        _OUTCOMES[outcome.outcome],
+                        outcome.ended_at,
+                        queue_wait_seconds=outcome.queue_wait_s,
+                        agent_id=outcome.agent_id,
+                        connected_at=outcome.connected_at,
+                    )
+                return
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                pause = min(max(2 * pause, OUTCOME_RETRY_MIN_S), OUTCOME_RETRY_MAX_S)
+                log.error(
+                    "inbound attempt %s: the database is unavailable (%s); its outcome is "
+                    "tried again in %.1f s",
+                    outcome.attempt_id,
+                    exc,
+                    pause,
+                )
+                await self.records.clock.sleep(pause)

@@ -333,7 +333,7 @@ class StoreRecords:
                         async with self._writing(), self.sessions() as session, session.begin():
                             [answer] = await store_attempts.record_outcomes(session, [outcome])
                     except Exception as exc:
-                        if _unavailable(exc):
+                        if database_unavailable(exc):
                             waiting.append((outcome, future))  # kept, and tried again
                         else:
                             future.set_exception(exc)  # its contact stays leased while we run
@@ -481,7 +481,7 @@ class StoreRecords:
             )
 
 
-def _unavailable(exc: BaseException) -> bool:
+def database_unavailable(exc: BaseException) -> bool:
     """The database could not be reached or dropped the connection, as opposed to refusing
     this outcome: worth trying again."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
