@@ -14,12 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from dialer.engine.queues import QueueSeat
-from dialer.engine.records import (
-    OUTCOME_RETRY_MAX_S,
-    OUTCOME_RETRY_MIN_S,
-    StoreRecords,
-    database_unavailable,
-)
+from dialer.engine.records import StoreRecords, database_unavailable, retry_pause
 from dialer.inbound_calls import InboundOutcome
 from dialer.inbound_routing import InboundCampaign
 from dialer.queue_stats import QueueStats
@@ -198,7 +193,7 @@ class InboundRecords:
             except Exception as exc:
                 if not database_unavailable(exc):
                     raise
-                pause = min(max(2 * pause, OUTCOME_RETRY_MIN_S), OUTCOME_RETRY_MAX_S)
+                pause = retry_pause(pause)
                 log.error(
                     "inbound attempt %s: the database is unavailable (%s); its outcome is "
                     "tried again in %.1f s",

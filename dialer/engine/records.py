@@ -346,7 +346,7 @@ class StoreRecords:
                     # in case this process stops before it comes back.
                     self._outcomes[:0] = waiting
                     await self._keep(o for o, _ in waiting)
-                    pause = min(max(2 * pause, OUTCOME_RETRY_MIN_S), OUTCOME_RETRY_MAX_S)
+                    pause = retry_pause(pause)
                     log.error(
                         "the database is unavailable: %d outcomes wait to be written, the "
                         "next try in %.1f s",
@@ -479,6 +479,12 @@ class StoreRecords:
                 field_values=typification.fields,
                 comments=ACW_TIMEOUT_NOTE if timed_out else None,
             )
+
+
+def retry_pause(previous: float) -> float:
+    """The wait before the next try of a write the database was away for: 0.5 s, doubling
+    to 30 s."""
+    return min(max(2 * previous, OUTCOME_RETRY_MIN_S), OUTCOME_RETRY_MAX_S)
 
 
 def database_unavailable(exc: BaseException) -> bool:
