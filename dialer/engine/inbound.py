@@ -195,11 +195,11 @@ class InboundDesk:
 
     async def resync(self, client: AMIClient) -> None:
         """After every (re)connect: the engine's own resync, then queue membership against
-        QueueStatus (DESIGN.md: reconcile with QueueStatus before going on)."""
+        QueueStatus (DESIGN.md: reconcile with QueueStatus before going on), then the calls
+        no dialer took while the link was down."""
         if self._previous_resync is not None:
             await self._previous_resync(client)
         waiting = await self.membership.reconcile(client, self.campaign_of_queue)
-        await self._read_unreached_marks(client)
         now = self.clock.now()
         if client.connections <= 1:
             self._adopt_previous_run(waiting)
@@ -217,6 +217,7 @@ class InboundDesk:
                     now,
                 )
             )
+        await self._read_unreached_marks(client)
 
     def _adopt_previous_run(self, waiting: list[Message]) -> None:
         """Callers still queued whose attempt a previous run of this dialer wrote: the
@@ -404,8 +405,9 @@ class InboundDesk:
 
     async def _read_unreached_marks(self, client: AMIClient) -> None:
         """The fallback's AstDB marks of the calls no dialer heard of (the AMI link was down
-        too, or every dialer was): each recorded as its UserEvent would have been. At the
-        first connect the last LOOKBACK_S are read; after, the days since the last read."""
+        too, or every dialer was): each recorded as its UserEvent would have been, by a task
+        of the desk's writes (the drain waits for it). At the first connect the last
+        LOOKBACK_S are read; after, the days since the last read."""
         now = self.clock.now()
         if self._marks_read_at is None:
             since = now - LOOKBACK_S
@@ -423,8 +425,10 @@ class InboundDesk:
                 if mark is not None and mark.at >= since:
                     marks.append(mark)
         self._marks_read_at = now
-        if not marks:
-            return
+        if marks:
+            self._spawn(self._record_marks(marks))
+
+    async def _record_marks(self, marks: list[InboundMark]) -> None:
         try:  # one read, not a write per mark, for the marks a start reads again
             recorded = await self.records.recorded({m.uniqueid for m in marks})
         except Exception:
@@ -437,7 +441,8 @@ class InboundDesk:
             told = f" at {_utc(mark.at):%Y-%m-%d %H:%M:%S} UTC (its AstDB mark)"
             if not await self._record_unreached(mark.did, number, mark.at, mark.uniqueid, told):
                 # Not lost: the next connect, or the next start, reads it again.
-                self._marks_read_at = min(self._marks_read_at, mark.at)
+                read_at = self._marks_read_at
+                self._marks_read_at = mark.at if read_at is None else min(read_at, mark.at)
 
     async def _record_unreached(
         self, did: str, number: str, at: float, uniqueid: str, told: str
@@ -636,17 +641,16 @@ class InboundDesk:
         """Wait for the outcome writes and queue actions in progress; writes still waiting
         for an unavailable database after ``timeout_s`` (wall) are left, their attempts open
         for the next start to settle."""
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while self._writes:
-            left = deadline - asyncio.get_running_loop().time()
-            _, late = await asyncio.wait(set(self._writes), timeout=max(0.0, left))
-            if late and left <= 0:
-                log.error(
-                    "%d inbound outcome writes still waiting for the database at the end of "
-                    "the drain: their attempts stay open until the next start settles them",
-                    len(late),
-                )
-                break
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self._writes and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._writes), timeout=left)  # and those they start
+        if self._writes:
+            log.error(
+                "%d inbound outcome writes still waiting for the database at the end of the "
+                "drain: their attempts stay open until the next start settles them",
+                len(self._writes),
+            )
         await self.membership.close()
 
     # The supervisor's view -------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
@@ -286,7 +287,7 @@ class StoreRecords:
         entries: list[_Queued] = []
         for outcome in mine:
             future: asyncio.Future[None] = loop.create_future()
-            future.add_done_callback(_logged_refusal)  # nobody else waits for these
+            future.add_done_callback(functools.partial(_logged_refusal, outcome.attempt_id))
             entries.append((outcome, future))
         self._outcomes[:0] = entries
         self._spooled.update(outcome.attempt_id for outcome in mine)
@@ -503,27 +504,28 @@ def _spooled_for(
     kept: Sequence[store_attempts.AttemptOutcome],
     still_open: Mapping[int, store_attempts.OpenAttempt],
 ) -> list[store_attempts.AttemptOutcome]:
-    """The spooled outcomes of attempts still open and ours, each the last kept for its
-    attempt, in order. One that ended before its attempt was created (clock skew aside) or a
-    day after is another database's attempt of the same id (a spool left from an earlier
-    database), and is passed over."""
-    last = {o.attempt_id: o for o in kept}
-    out = []
-    for o in kept:
+    """The spooled outcomes of attempts still open and ours, in order. One that ended before
+    its attempt was created (clock skew aside) or a day after is another database's attempt
+    of the same id (a spool left from an earlier database), and is passed over."""
+
+    def ours(o: store_attempts.AttemptOutcome) -> bool:
         row = still_open.get(o.attempt_id)
-        if row is None or last[o.attempt_id] is not o:
-            continue
-        age = (o.now - row.created_at).total_seconds()
-        if -CLOCK_SKEW_S <= age <= SPOOLED_CALL_MAX_S:
-            out.append(o)
-    return out
+        if row is None:
+            return False
+        return -CLOCK_SKEW_S <= (o.now - row.created_at).total_seconds() <= SPOOLED_CALL_MAX_S
+
+    return [o for o in kept if ours(o)]
 
 
-def _logged_refusal(future: asyncio.Future[None]) -> None:
-    """A spooled outcome the store refused: the store logged why (a conflict: the attempt
-    has another outcome already); retrieved here so asyncio does not report it again."""
-    if not future.cancelled():
-        future.exception()
+def _logged_refusal(attempt_id: int, future: asyncio.Future[None]) -> None:
+    """Nobody else waits for a spooled outcome: one the store refused (a conflict, the
+    attempt has another outcome already; a constraint) is logged here with its reason."""
+    if not future.cancelled() and future.exception() is not None:
+        log.warning(
+            "attempt %s: the outcome kept in the spool was refused: %s",
+            attempt_id,
+            future.exception(),
+        )
 
 
 def _answer(future: asyncio.Future[None], answer: object) -> None:
