@@ -1049,12 +1049,13 @@ class Asterisk:
             if status != "CONNECTED":
                 if not ch.moh_stopped:
                     self.channel_event("MusicOnHoldStop", ch)
-                held = int(self.clock.now() - joined)
+                left_at = self.clock.now()  # one reading: HoldTime and QUEUEWAIT_MS agree
+                held = int(left_at - joined)
                 if ch.hung_up:
                     status = "ABANDON"
                     queue.abandoned += 1
-                    waited_ms = int((self.clock.now() - joined) * 1000)
-                    dialed_ms = int((self.clock.now() - ch.created_at) * 1000)
+                    waited_ms = int((left_at - joined) * 1000)
+                    dialed_ms = int((left_at - ch.created_at) * 1000)
                     for name, value in (
                         ("QUEUEWAIT", str(waited_ms // 1000)),
                         ("QUEUEWAIT_MS", str(waited_ms)),

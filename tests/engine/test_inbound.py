@@ -874,7 +874,10 @@ async def test_an_abandon_in_queue_is_recorded_with_its_wait_and_shown_per_queue
         await login_all(f)
         for agent_id in f.center.agents:
             f.roster.pause(agent_id, "training")
-        await f.call(SERVICE_DID, KNOWN_CALLER, patience_s=6)
+        # Patience enough to be in the queue before giving up: 6 s (0.3 s of wall time at
+        # 20x) could end while a loaded machine was still writing the attempt, and the caller
+        # then hung up during routing, never abandoning the queue.
+        await f.call(SERVICE_DID, KNOWN_CALLER, patience_s=30)
         [attempt] = await until_written(f, 1)
         view = await (
             await f.api.get(
