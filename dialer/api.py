@@ -29,7 +29,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from dialer.agents import AgentStateError
+from dialer.agents import AgentState, AgentStateError
 from dialer.engine.engine import Engine
 from dialer.engine.inbound import InboundDesk
 from dialer.engine.ports import Typification
@@ -267,27 +267,26 @@ class Api:
     async def agent_login(self, request: web.Request) -> web.Response:
         user = self._agent(request)
         roster = self.engine.roster
-        await self._dialed_here(user)
-        if user.id not in roster.agents:
+        campaigns = await self._campaigns_of(user)
+        await self._dialed_here(campaigns)
+        known = roster.agents.get(user.id)
+        # Read again at each login, not kept from the first: an administrator may have changed
+        # the agent's campaigns or phone since (they take effect at the next login).
+        if known is None or known.state is AgentState.LOGGED_OUT:
             if not user.interface:
                 raise ApiError(
                     409, f"agent {user.username} has no phone interface set", "interface"
                 )
-            roster.add(
-                user.id,
-                user.full_name or user.username,
-                user.interface,
-                await self._campaigns_of(user),
-            )
+            roster.add(user.id, user.full_name or user.username, user.interface, campaigns)
         agent = roster.login(user.id)
         return _json({"state": agent.state.value, "campaigns": sorted(agent.campaigns)})
 
-    async def _dialed_here(self, user: User) -> None:
+    async def _dialed_here(self, campaigns: set[int]) -> None:
         """An agent logs in to the process that dials their campaigns: another process's
         calls could not reach them here."""
         if self.leases is None:
             return
-        for campaign_id in sorted(await self._campaigns_of(user)):
+        for campaign_id in sorted(campaigns):
             holder = await self.leases.holder(campaign_id)
             if holder is not None and holder != self.leases.owner:
                 raise ApiError(

@@ -38,7 +38,7 @@ from store.db import SessionFactory
 from store.enums import CallbackState, OperationType, ReminderType, Role
 from store.models import AuditEntry, Callback, Campaign, TypificationResult, User
 from store.typifications import add_form, add_form_field
-from store.users import add_member, create_user, issue_token
+from store.users import add_member, create_user, issue_token, remove_member
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -121,6 +121,26 @@ async def test_an_agent_logs_in_to_its_campaigns_pauses_with_a_reason_and_is_rea
     assert await paused.json() == {"state": "paused", "reason": "coffee"}
     ready = await desk.client.post("/api/agent/ready", headers=desk.as_agent())
     assert (await ready.json())["state"] == "available"
+
+
+async def test_an_agent_logging_in_again_works_the_campaigns_stored_now(desk: Desk) -> None:
+    # An administrator changed the agent's campaigns while they were logged out: the next
+    # login works the new set, not the one the process learnt at the first login.
+    first = desk.center.campaign_id
+    await desk.client.post("/api/agent/login", headers=desk.as_agent())
+    await desk.client.post("/api/agent/logout", headers=desk.as_agent())
+    now = desk.engine.now()
+    agent_id = desk.center.agents[0].user_id
+    async with desk.sessions() as session, session.begin():
+        second = await create_campaign(
+            session, desk.center.company_id, "Second line", OperationType.TELESALES, now
+        )
+        await add_member(session, second.id, agent_id, now)
+        await remove_member(session, first, agent_id, now)
+    login = await desk.client.post("/api/agent/login", headers=desk.as_agent())
+    assert await login.json() == {"state": "available", "campaigns": [second.id]}
+    assert [a.agent_id for a in desk.engine.roster.free_for(second.id)] == [agent_id]
+    assert desk.engine.roster.free_for(first) == []
 
 
 async def test_typifying_without_a_call_is_refused(desk: Desk) -> None:
