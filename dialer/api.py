@@ -286,15 +286,27 @@ class Api:
         calls could not reach them here."""
         if self.leases is None:
             return
-        for campaign_id in sorted(campaigns):
-            holder = await self.leases.holder(campaign_id)
-            if holder is not None and holder != self.leases.owner:
-                raise ApiError(
-                    409,
-                    f"campaign {campaign_id} is dialed by the dialer process {holder!r}: "
-                    "log in to that one",
-                    "campaign",
-                )
+        holders = {c: await self.leases.holder(c) for c in sorted(campaigns)}
+        held = {c: h for c, h in holders.items() if h is not None}
+        if set(held.values()) <= {self.leases.owner}:
+            return
+        if len(set(held.values())) > 1:
+            # Linked campaigns dialed by two processes: their keepers bring them together
+            # (dialer/engine/keeper.py, CampaignKeeper._mend_splits).
+            where = ", ".join(f"{c} by {h!r}" for c, h in held.items())
+            raise ApiError(
+                409,
+                f"your campaigns are dialed by more than one dialer process ({where}) until "
+                "they are brought together at one: try again in a minute",
+                "campaign",
+            )
+        campaign_id, holder = next((c, h) for c, h in held.items() if h != self.leases.owner)
+        raise ApiError(
+            409,
+            f"campaign {campaign_id} is dialed by the dialer process {holder!r}: "
+            "log in to that one",
+            "campaign",
+        )
 
     async def agent_ready(self, request: web.Request) -> web.Response:
         agent = self.engine.roster.ready(self._agent(request).id)

@@ -10,7 +10,9 @@ process left open in the campaigns taken are settled first (Engine.settle_dead_o
 outcome is lost and no contact still on the phone is dialed. Every SWEEP_S it also has the
 calls dead processes left open in any campaign settled (dialed here, elsewhere or by nobody:
 every attempt gets its outcome), leaving untried the processes whose heartbeat is live.
-Campaigns linked by the agents they share go to one process together (:func:`linked_groups`).
+Campaigns linked by the agents they share go to one process together (:func:`linked_groups`),
+and a group split between processes since (linked later, or an outage) is brought together
+(:meth:`CampaignKeeper._mend_splits`).
 A campaign that cannot dial (no trunk, predictive without its "No contact" results: seed 004)
 is logged once per reason and its lease given back. A process over its share hands groups no
 agent works here to one with room (:meth:`CampaignKeeper._hand_over`), so a process that joins
@@ -58,6 +60,11 @@ ActiveCampaigns = Callable[[], Awaitable[Active]]
 # none took it, and then nothing is handed over for KEEP_ROUNDS.
 HAND_OVER_ROUNDS = 2
 KEEP_ROUNDS = 12
+
+# A group split between processes waits this many rounds for the process with the smaller
+# part to give it up (it cannot while agents are logged in to it there); then the larger part
+# moves instead, if it can.
+SPLIT_ROUNDS = 3
 
 # How often (wall seconds) a process looks for the calls dead processes left open in any
 # campaign (Engine.settle_dead_owners): one indexed query over the calls in flight, and an
@@ -119,6 +126,8 @@ class CampaignKeeper:
         self.refused: dict[int, str] = {}  # campaigns that cannot dial, with the reason
         self._handed: dict[frozenset[int], float] = {}  # groups handed over, and when
         self._hand_over_from = 0.0  # after a group was taken back: none handed over before
+        self._split: dict[frozenset[int], float] = {}  # groups split with others, since when
+        self._stuck: set[frozenset[int]] = set()  # of those, the ones logged as stuck
         # The sweep for dead processes' calls, in this clock's seconds (SWEEP_S is wall time:
         # what it costs the database), and when it last ran.
         self.sweep_s = SWEEP_S * clock.speed
@@ -208,7 +217,87 @@ class CampaignKeeper:
             await self.engine.settle_dead_owners({c for c, _ in taken})
         for campaign_id, sent_at in taken:
             await self._start(campaign_id, sent_at)
+        await self._mend_splits(groups, now)
         await self._hand_over(groups, active, holding, share, now)
+
+    async def _mend_splits(self, groups: list[frozenset[int]], now: float) -> None:
+        """A group this process dials part of while other processes hold the rest is brought
+        together. Groups are taken whole, so a split comes from a change: campaigns dialed by
+        two processes became linked (an administrator gave an agent campaigns of both), or an
+        outage let another process take one of them. Until it mends, an agent of both sides
+        can log in nowhere (api.py ``_dialed_here``). The smaller part (a tie: the process whose
+        name sorts last) is given up, stopped here with its calls going on to their outcomes as
+        at a hand-over, and the holder of the larger part takes it at its next round. A part
+        with agents logged in here cannot move (``Engine.movable``); after SPLIT_ROUNDS the
+        larger part moves instead, if it can; if neither can, it is logged once and waits for
+        the agents of one side to log out."""
+        owner = self.leases.owner
+        dialing = self.dialing()
+        split: set[frozenset[int]] = set()
+        for group in groups:
+            mine = group & dialing
+            if not mine or mine == group:
+                continue
+            parts = {owner: len(mine)}
+            for campaign_id in sorted(group - mine):
+                holder = await self.leases.holder(campaign_id)
+                if holder is not None and holder != owner:
+                    parts[holder] = parts.get(holder, 0) + 1
+            if len(parts) == 1:
+                continue  # the rest is free: this process takes it (the round's taking, above)
+            split.add(group)
+            since = self._split.setdefault(group, now)
+            stays = min(parts, key=lambda o: (-parts[o], o))
+            if stays == owner and now - since < SPLIT_ROUNDS * self.every_s:
+                continue  # the others' turn to give theirs up
+            if not all(self.engine.movable(c) for c in mine):
+                if group not in self._stuck:  # said once per split
+                    self._stuck.add(group)
+                    self._log_stuck(group, mine, parts, stays == owner)
+                continue
+            await self._give_up(mine, group, now)
+            log.info(
+                "campaigns %s given up by %s to join the rest of their group %s (%s)",
+                sorted(mine),
+                owner,
+                sorted(group),
+                ", ".join(sorted(set(parts) - {owner})),
+            )
+        self._split = {g: t for g, t in self._split.items() if g in split}
+        self._stuck &= split
+
+    async def _give_up(self, campaigns: frozenset[int], group: frozenset[int], now: float) -> None:
+        """No more calls here for ``campaigns`` (of ``group``), their leases free for another
+        process; their calls in flight go on here to their outcomes. The group is left to the
+        others for HAND_OVER_ROUNDS (the round's taking, in :meth:`step`)."""
+        for campaign_id in sorted(campaigns):
+            await self.engine.stop_campaign(campaign_id)
+            await self.leases.release(campaign_id)
+        self._handed[group] = now
+
+    def _log_stuck(
+        self, group: frozenset[int], mine: frozenset[int], parts: Mapping[str, int], last: bool
+    ) -> None:
+        others = ", ".join(f"{o} ({n})" for o, n in sorted(parts.items()) if o != self.leases.owner)
+        if not last:
+            log.info(
+                "campaigns %s of the split group %s stay at %s for now: agents are logged in "
+                "to them here; the rest is dialed by %s, which gives its part up if it can",
+                sorted(mine),
+                sorted(group),
+                self.leases.owner,
+                others,
+            )
+            return
+        log.warning(
+            "campaigns %s share agents but are split between %s (%s) and %s, and agents are "
+            "logged in on both sides: an agent of both cannot log in until one side's agents "
+            "log out",
+            sorted(group),
+            self.leases.owner,
+            ", ".join(map(str, sorted(mine))),
+            others,
+        )
 
     async def _hand_over(
         self,
@@ -239,10 +328,7 @@ class CampaignKeeper:
                 continue
             if not all(self.engine.movable(c) for c in group):
                 continue
-            for campaign_id in sorted(group):
-                await self.engine.stop_campaign(campaign_id)
-                await self.leases.release(campaign_id)
-            self._handed[group] = now
+            await self._give_up(group, group, now)
             log.info(
                 "campaigns %s handed over: %s dials %d, its share is %d",
                 sorted(group),

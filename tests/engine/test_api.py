@@ -760,6 +760,7 @@ class TwoProcesses:
     there_leases: RedisLeases
     there_views: RedisViews
     here_desk: InboundDesk
+    here_leases: RedisLeases
 
 
 @pytest.fixture
@@ -786,7 +787,7 @@ async def two_processes(
     client = TestClient(TestServer(api.app()))
     await client.start_server()
     try:
-        yield TwoProcesses(client, there, there_leases, there_views, inbound)
+        yield TwoProcesses(client, there, there_leases, there_views, inbound, here_leases)
     finally:
         await client.close()
         await there.roster.close()
@@ -856,6 +857,54 @@ async def test_a_pause_asked_where_the_campaign_is_not_dialed_reaches_its_proces
     )
     await keeper.step()
     assert there.running(campaign_id) is running and running.paused is True
+
+
+@pytest.mark.redis
+async def test_an_agent_given_campaigns_of_two_processes_can_log_in_once_they_join(
+    desk: Desk, two_processes: TwoProcesses
+) -> None:
+    first, there = desk.center.campaign_id, two_processes.there
+    now = desk.engine.now()
+    async with desk.sessions() as session, session.begin():
+        second = await create_campaign(
+            session,
+            desk.center.company_id,
+            "Second line",
+            OperationType.TELESALES,
+            now,
+            trunk="dialer-trunk",
+            dial_mode="progressive",
+        )
+    keepers = [
+        CampaignKeeper(
+            engine, leases, lambda: active_campaigns(desk.sessions), engine.clock, settle_s=0
+        )
+        for engine, leases in (
+            (desk.engine, two_processes.here_leases),
+            (there, two_processes.there_leases),
+        )
+    ]
+    for engine in (desk.engine, there):
+        await engine.stop_dialing()  # no ticks: this is about who dials what
+    assert await two_processes.there_leases.acquire([second.id]) is None  # dialer-2's, first
+    for keeper in keepers:
+        await keeper.step()
+    assert (keepers[0].dialing(), keepers[1].dialing()) == ({first}, {second.id})
+    async with desk.sessions() as session, session.begin():  # the agent works both now
+        await add_member(session, second.id, desk.center.agents[0].user_id, now)
+    refused = await two_processes.client.post("/api/agent/login", headers=desk.as_agent())
+    assert refused.status == 409
+    assert (await refused.json())["error"] == (
+        f"your campaigns are dialed by more than one dialer process ({first} by 'dialer-1', "
+        f"{second.id} by 'dialer-2') until they are brought together at one: try again in a "
+        "minute"
+    )
+    for _ in range(2):
+        for keeper in keepers:
+            await keeper.step()
+    assert (keepers[0].dialing(), keepers[1].dialing()) == ({first, second.id}, set())
+    login = await two_processes.client.post("/api/agent/login", headers=desk.as_agent())
+    assert await login.json() == {"state": "available", "campaigns": [first, second.id]}
 
 
 @pytest.mark.redis

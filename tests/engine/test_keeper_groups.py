@@ -4,15 +4,18 @@ the fence, hand-overs, pauses, and when it has dead processes' calls settled."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dialer.engine.keeper import (
     FENCE_MARGIN_S,
+    SPLIT_ROUNDS,
     SWEEP_S,
     Active,
     CampaignKeeper,
@@ -469,3 +472,89 @@ async def test_a_campaign_taken_between_sweeps_has_its_calls_settled_before_it_d
     taken = [c for c in k.engine.settled if c.campaigns is not None]  # type: ignore[attr-defined]
     # Every owner tried (none left out for its heartbeat), before campaign 1 was started.
     assert taken == [Settle(frozenset({1}), frozenset(), frozenset())]
+
+
+async def two_processes_then_linked(
+    held: dict[int, str], groups: list[frozenset[int]], clock: Clock
+) -> tuple[CampaignKeeper, CampaignKeeper]:
+    """dialer-a and dialer-b each take a share of the campaigns; then an administrator links
+    them (an agent given campaigns of both): one group, split between the two."""
+    a = keeper("a", held, groups, processes=2, clock=clock)
+    b = keeper("b", held, groups, processes=2, clock=clock)
+    await a.step()
+    await b.step()
+    assert a.dialing() and b.dialing()
+    groups[:] = [frozenset().union(*groups)]
+    return a, b
+
+
+async def rounds(clock: Clock, *keepers: CampaignKeeper, n: int = 1) -> None:
+    for _ in range(n):
+        clock.t += 5.0
+        for k in keepers:
+            await k.step()
+
+
+async def test_a_group_split_between_two_processes_is_brought_together_at_one() -> None:
+    held: dict[int, str] = {}
+    clock = Clock()
+    a, b = await two_processes_then_linked(held, [frozenset({1}), frozenset({2})], clock)
+    assert (a.dialing(), b.dialing()) == ({1}, {2})
+    await rounds(clock, a, b)  # a tie: the process whose name sorts last gives its part up
+    assert b.dialing() == set() and held == {1: "a"}
+    await rounds(clock, a, b)
+    assert (a.dialing(), b.dialing()) == ({1, 2}, set())
+    assert held == {1: "a", 2: "a"}
+    await rounds(clock, a, b, n=6)  # and it stays whole: a is over its share, but the group
+    assert (a.dialing(), b.dialing()) == ({1, 2}, set())  # cannot be cut to fit it
+
+
+async def test_the_smaller_part_of_a_split_group_moves_to_the_larger() -> None:
+    held: dict[int, str] = {}
+    clock = Clock()
+    groups = [frozenset({1}), frozenset({2}), frozenset({3}), frozenset({4})]
+    a, b = await two_processes_then_linked(held, groups, clock)
+    assert (a.dialing(), b.dialing()) == ({1, 2}, {3, 4})
+    groups[:] = [frozenset({1, 2, 3}), frozenset({4})]  # linked: a's two and one of b's
+    await rounds(clock, a, b, n=2)
+    assert (a.dialing(), b.dialing()) == ({1, 2, 3}, {4})
+
+
+async def test_a_split_part_with_agents_logged_in_stays_and_the_other_part_moves_to_it() -> None:
+    held: dict[int, str] = {}
+    clock = Clock()
+    a, b = await two_processes_then_linked(held, [frozenset({1}), frozenset({2})], clock)
+    b.engine.campaigns[2].agents = 1  # type: ignore[attr-defined]
+    await rounds(clock, a, b, n=SPLIT_ROUNDS - 1)
+    assert (a.dialing(), b.dialing()) == ({1}, {2})  # b cannot move; a waits its turn
+    await rounds(clock, a, b, n=2)
+    assert (a.dialing(), b.dialing()) == (set(), {1, 2})
+
+
+async def test_a_split_group_with_agents_logged_in_on_both_sides_stays_and_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    held: dict[int, str] = {}
+    clock = Clock()
+    a, b = await two_processes_then_linked(held, [frozenset({1}), frozenset({2})], clock)
+    a.engine.campaigns[1].agents = 1  # type: ignore[attr-defined]
+    b.engine.campaigns[2].agents = 1  # type: ignore[attr-defined]
+    with caplog.at_level(logging.INFO, logger="dialer.engine.keeper"):
+        await rounds(clock, a, b, n=3 * SPLIT_ROUNDS)
+    assert (a.dialing(), b.dialing()) == ({1}, {2})
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "campaigns [1, 2] share agents but are split between a (1) and b (1), and agents are "
+        "logged in on both sides: an agent of both cannot log in until one side's agents log out"
+    ]
+    b.engine.campaigns[2].agents = 0  # type: ignore[attr-defined]  # b's agents went home
+    await rounds(clock, a, b, n=2)
+    assert (a.dialing(), b.dialing()) == ({1, 2}, set())
+
+
+async def test_a_group_whose_rest_is_free_is_not_a_split() -> None:
+    held = {1: "a"}  # 2 just activated, linked to 1: a takes it in the same round
+    k = keeper("a", held, [frozenset({1, 2})], processes=2)
+    await k.step()
+    assert k.dialing() == {1, 2}
+    assert k.engine.campaigns[1].stopped is False  # type: ignore[attr-defined]
