@@ -258,3 +258,25 @@ async def test_a_kept_outcome_of_another_databases_attempt_is_passed_over(
         row = await session.get(Attempt, attempt)
     assert row is not None and row.outcome is None  # still the call in flight it is
     assert spool.read() == []
+
+
+async def test_a_kept_outcome_the_store_refuses_is_logged_with_its_attempt_and_reason(
+    session_factory: SessionFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Nobody waits for an outcome read back from the spool: a refusal must reach the log.
+    records, _, _, attempt = await a_call_at_now(session_factory)
+    spool = OutcomeSpool(tmp_path / "engine.outcomes.jsonl")
+    await spool.keep([AttemptOutcome(attempt, CallOutcome.BUSY, NOW + timedelta(seconds=20))])
+    records.spool = spool
+
+    async def refused(session: Any, outcomes: Any) -> Any:
+        raise IntegrityError("UPDATE", {}, ValueError("a constraint"))
+
+    monkeypatch.setattr(store_attempts, "record_outcomes", refused)
+    assert await records.write_spooled() == 0
+    assert f"attempt {attempt}: the outcome kept in the spool was refused: " in caplog.text
+    assert "a constraint" in caplog.text
+    await until(lambda: spool.read() == [], 10)  # refused for good: not kept for the next start
