@@ -40,6 +40,7 @@ from dialer.metrics import Registry
 from dialer.shared_views import (
     SharedViews,
     Snapshot,
+    add_agents,
     campaign_view,
     merge_queue_views,
     queue_views,
@@ -507,11 +508,14 @@ class Api:
     async def _campaign_view(self, campaign_id: int) -> dict[str, Any]:
         holder = await self._holder(campaign_id)
         if holder is None:
-            return {
+            own = {
                 **campaign_view(self.engine, campaign_id),
                 "process": self.engine.owner,
                 "as_of": self.engine.now().isoformat(),
             }
+            if self.engine.running(campaign_id) is not None or self.views is None:
+                return own  # dialed here, so its agents are logged in here; or one process
+            return await self._undialed_view(campaign_id)
         assert self.views is not None  # _holder names another process only with shared views
         try:
             snapshot = await self.views.published(holder)
@@ -528,6 +532,31 @@ class Api:
                 "campaign",
             )
         return {**view, "process": snapshot.process, "as_of": snapshot.as_of_iso}
+
+    async def _undialed_view(self, campaign_id: int) -> dict[str, Any]:
+        """A campaign dialed by nobody (inactive, preview, or between holders): its agents may
+        be logged in at any process, so they are added up over this engine and every live
+        process's snapshot that has the campaign (``processes``: who counted; ``as_of``: the
+        oldest part)."""
+        assert self.views is not None
+        try:
+            others = await self.views.live()
+        except RedisError as exc:
+            raise ApiError(
+                503, f"campaign {campaign_id}: the shared views are unavailable ({exc})"
+            ) from None
+        view = campaign_view(self.engine, campaign_id)
+        own = Snapshot(self.engine.owner, self.engine.clock.now(), {campaign_id: view})
+        seen = [own] + [
+            s for s in others if s.process != own.process and campaign_id in s.campaigns
+        ]
+        return {
+            **view,
+            "agents": add_agents([s.campaigns[campaign_id] for s in seen]),
+            "process": own.process,
+            "processes": [s.process for s in seen],
+            "as_of": min(seen, key=lambda s: s.as_of).as_of_iso,
+        }
 
     async def _holder(self, campaign_id: int) -> str | None:
         """The other process whose view of the campaign to show; None: this engine's."""

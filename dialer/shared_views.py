@@ -152,18 +152,24 @@ def merge_queue_views(views: Sequence[View]) -> View:
         unreached=sum(v.get("unreached", 0) for v in today),
         wait_total_s=sum((v["average_wait_s"] or 0.0) * v["answered"] for v in today),
     )
-    agents: dict[str, int] = {}
-    for v in views:
-        for state, count in v["agents"].items():
-            agents[state] = agents.get(state, 0) + count
     return {
         **first,
         "calls_waiting": sum(v["calls_waiting"] for v in views),
         "longest_wait_s": max(v["longest_wait_s"] for v in views),
         **stats.figures(),
         "day": day,  # the latest of the views' days (text already)
-        "agents": agents,
+        "agents": add_agents(views),
     }
+
+
+def add_agents(views: Sequence[View]) -> dict[str, int]:
+    """The agents by state of views from several processes: each agent is logged in at one,
+    so the counts add up."""
+    agents: dict[str, int] = {}
+    for v in views:
+        for state, count in v["agents"].items():
+            agents[state] = agents.get(state, 0) + count
+    return agents
 
 
 class SharedViews(Protocol):

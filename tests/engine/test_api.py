@@ -819,6 +819,29 @@ async def test_a_campaign_dialed_by_another_process_is_shown_from_its_snapshot(
 
 
 @pytest.mark.redis
+async def test_a_campaign_dialed_by_nobody_counts_its_agents_at_every_process(
+    desk: Desk, two_processes: TwoProcesses
+) -> None:
+    # Nobody holds its lease (a preview campaign, say): its agents log in anywhere.
+    campaign_id, there = desk.center.campaign_id, two_processes.there
+    there_agent = desk.center.agents[1].user_id
+    await two_processes.client.post("/api/agent/login", headers=desk.as_agent())
+    there.roster.add(there_agent, "Bea", "PJSIP/bea", {campaign_id})
+    there.roster.login(there_agent)
+    there.roster.pause(there_agent, "coffee")
+    await two_processes.there_views.publish(snapshot_of(there, None))
+    response = await two_processes.client.get(
+        f"/api/campaigns/{campaign_id}", headers=desk.as_supervisor()
+    )
+    body = await response.json()
+    assert response.status == 200
+    assert (body["agents"]["available"], body["agents"]["paused"]) == (1, 1)
+    assert desk.engine.roster.counts(campaign_id)["paused"] == 0  # here: only its own agent
+    assert (body["process"], body["processes"]) == ("dialer-1", ["dialer-1", "dialer-2"])
+    assert body["running"] is False
+
+
+@pytest.mark.redis
 async def test_a_campaign_whose_process_published_no_view_is_a_503_naming_it(
     desk: Desk, two_processes: TwoProcesses
 ) -> None:
