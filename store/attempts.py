@@ -141,6 +141,7 @@ class AttemptOutcome:
     answered_at: datetime | None = None
     connected_at: datetime | None = None
     comments: str | None = None  # a note on how the outcome was known (kept otherwise)
+    queue_wait_seconds: float | None = None  # an inbound call's wait in its queue (kept otherwise)
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,7 @@ async def record_outcome(
     dialed_at: datetime | None = None,
     answered_at: datetime | None = None,
     connected_at: datetime | None = None,
+    queue_wait_seconds: float | None = None,
 ) -> Attempt:
     """How the call ended. A call that never reached an agent is recorded under the campaign's
     no-contact result for the outcome (seed 004) unless ``result_id`` says otherwise; the
@@ -306,6 +308,7 @@ async def record_outcome(
                 dialed_at=dialed_at,
                 answered_at=answered_at,
                 connected_at=connected_at,
+                queue_wait_seconds=queue_wait_seconds,
             )
         ],
     )
@@ -423,6 +426,9 @@ async def _record_one(
         "connected_at": o.connected_at or attempt.connected_at,
         "ended_at": now,
         "comments": o.comments or attempt.comments,
+        "queue_wait_seconds": (
+            o.queue_wait_seconds if o.queue_wait_seconds is not None else attempt.queue_wait_seconds
+        ),
     }
     if attempt.assignment_id is not None and not typified_first:
         batch.settles.append(_Settle(attempt.assignment_id, campaign, result, outcome, now))

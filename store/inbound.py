@@ -335,7 +335,7 @@ async def finish_inbound_attempt(
     """How the inbound call ended: answered (talked to an agent; the typification follows),
     abandoned in the queue (with its wait) or closed out of hours. Idempotent, like any outcome
     (``store.attempts.record_outcome``)."""
-    attempt = await record_outcome(
+    return await record_outcome(
         session,
         attempt_id,
         outcome,
@@ -343,8 +343,5 @@ async def finish_inbound_attempt(
         hangup_cause=hangup_cause,
         agent_id=agent_id,
         connected_at=connected_at,
+        queue_wait_seconds=queue_wait_seconds,
     )
-    if queue_wait_seconds is not None:
-        attempt.queue_wait_seconds = queue_wait_seconds
-    await session.flush()
-    return attempt

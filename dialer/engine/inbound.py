@@ -639,8 +639,9 @@ class InboundDesk:
 
     async def drain(self, timeout_s: float = 60.0) -> None:
         """Wait for the outcome writes and queue actions in progress; writes still waiting
-        for an unavailable database after ``timeout_s`` (wall) are left, their attempts open
-        for the next start to settle."""
+        for an unavailable database after ``timeout_s`` (wall) are left: the outcome spool
+        holds them for the next start to write (StoreRecords.write_spooled); without one,
+        their attempts stay open for it to settle."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while self._writes and (left := deadline - loop.time()) > 0:
@@ -648,7 +649,7 @@ class InboundDesk:
         if self._writes:
             log.error(
                 "%d inbound outcome writes still waiting for the database at the end of the "
-                "drain: their attempts stay open until the next start settles them",
+                "drain: left to the next start (the outcome spool's, or its settle)",
                 len(self._writes),
             )
         await self.membership.close()

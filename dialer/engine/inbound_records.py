@@ -14,12 +14,13 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from dialer.engine.queues import QueueSeat
-from dialer.engine.records import StoreRecords, database_unavailable, retry_pause
+from dialer.engine.records import StoreRecords
 from dialer.inbound_calls import InboundOutcome
 from dialer.inbound_routing import InboundCampaign
 from dialer.queue_stats import QueueStats
 from dialer.schedule import parse_schedule
 from store import inbound as store_inbound
+from store.attempts import AttemptOutcome
 from store.enums import CallOutcome
 from store.inbound import Caller
 
@@ -173,32 +174,16 @@ class InboundRecords:
             )
 
     async def finished(self, outcome: StoredOutcome) -> None:
-        """The call's outcome, written; while the database is away it waits and is tried
-        again (0.5 s, doubling to 30 s), as the outbound outcomes do (dialer/engine/records.py)
-        rather than being lost. One the database refuses raises at once."""
-        pause = 0.0
-        while True:
-            try:
-                async with self._writing(), self.sessions() as session, session.begin():
-                    await store_inbound.finish_inbound_attempt(
-                        session,
-                        outcome.attempt_id,
-                        _OUTCOMES[outcome.outcome],
-                        outcome.ended_at,
-                        queue_wait_seconds=outcome.queue_wait_s,
-                        agent_id=outcome.agent_id,
-                        connected_at=outcome.connected_at,
-                    )
-                return
-            except Exception as exc:
-                if not database_unavailable(exc):
-                    raise
-                pause = retry_pause(pause)
-                log.error(
-                    "inbound attempt %s: the database is unavailable (%s); its outcome is "
-                    "tried again in %.1f s",
-                    outcome.attempt_id,
-                    exc,
-                    pause,
-                )
-                await self.records.clock.sleep(pause)
+        """The call's outcome, written in the outbound outcomes' group commit
+        (StoreRecords.write_outcome): while the database is away it waits and is tried again,
+        kept in the outcome spool, rather than being lost. One the database refuses raises."""
+        await self.records.write_outcome(
+            AttemptOutcome(
+                outcome.attempt_id,
+                _OUTCOMES[outcome.outcome],
+                outcome.ended_at,
+                agent_id=outcome.agent_id,
+                connected_at=outcome.connected_at,
+                queue_wait_seconds=outcome.queue_wait_s,
+            )
+        )

@@ -5,7 +5,9 @@ tries again (dialer/engine/records.py). Held in memory only, they would be lost 
 stopped meanwhile (a restart during the outage, a crash, a drain that ran out of time): the
 next start would find their attempts open and settle them as ``unknown``. So the first time an
 outcome has to wait it is also appended here, one JSON line each, flushed to disk (fsync)
-before the writer waits; the file is emptied once every outcome it holds is committed. A start
+before the writer waits; so is one whose commit has not come back within ``KEEP_AFTER_S`` (a
+database that hangs instead of failing). The file is emptied once every outcome it holds is
+committed. A start
 writes what its previous run left here before it settles that run's open attempts
 (:meth:`StoreRecords.write_spooled`), so the real outcome wins over the settle's guess.
 

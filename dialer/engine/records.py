@@ -14,9 +14,10 @@ import contextlib
 import datetime as dt
 import functools
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.calls import CLOCK_SKEW_S, channel_ids
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 # each time, up to 30 s.
 OUTCOME_RETRY_MIN_S = 0.5
 OUTCOME_RETRY_MAX_S = 30.0
+# Outcomes whose commit has not come back after this long (wall seconds; a commit takes
+# milliseconds) are kept on disk too, as if the database had failed: it hangs instead.
+KEEP_AFTER_S = 5.0
 # Written on the attempt when the ACW timer, not the agent, closed the after-call work.
 ACW_TIMEOUT_NOTE = "acw timeout: default applied"
 
@@ -103,6 +107,7 @@ class StoreRecords:
         self.owner = owner  # the lease owner: the same for claim, attempt and release
         self.lease_seconds = lease_seconds
         self.outcome_batch = outcome_batch  # outcomes written per transaction at most
+        self.keep_after_s = KEEP_AFTER_S
         # Attempt -> assignment, from the attempt row to its outcome's commit: the leases this
         # process must keep, whatever the engine's view of its calls.
         self._live: dict[int, int] = {}
@@ -245,8 +250,14 @@ class StoreRecords:
     async def finish_attempt(self, campaign_id: int, result: AttemptResult) -> None:
         """Written with the other outcomes of the moment in one transaction (group commit);
         returns once it is committed."""
+        await self.write_outcome(self._outcome(result))
+
+    async def write_outcome(self, outcome: store_attempts.AttemptOutcome) -> None:
+        """The group commit of any call's outcome, outbound or inbound (inbound_records.py):
+        queued in order, waiting for a database that is away, kept in the spool meanwhile;
+        returns once it is committed, or raises the store's refusal of it."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outcomes.append((self._outcome(result), future))
+        self._outcomes.append((outcome, future))
         self._start_flusher()
         await future
 
@@ -320,47 +331,80 @@ class StoreRecords:
                 self._outcomes[: self.outcome_batch],
                 self._outcomes[self.outcome_batch :],
             )
-            try:
-                async with self._writing(), self.sessions() as session, session.begin():
-                    written = await store_attempts.record_outcomes(
-                        session, [outcome for outcome, _ in batch]
-                    )
-            except Exception:
-                # The batch could not be written (a database error): write them one by one,
-                # so one bad outcome does not lose the others.
-                waiting: list[_Queued] = []
-                for outcome, future in batch:
-                    try:
-                        async with self._writing(), self.sessions() as session, session.begin():
-                            [answer] = await store_attempts.record_outcomes(session, [outcome])
-                    except Exception as exc:
-                        if database_unavailable(exc):
-                            waiting.append((outcome, future))  # kept, and tried again
-                        else:
-                            future.set_exception(exc)  # its contact stays leased while we run
-                    else:
-                        self._live.pop(outcome.attempt_id, None)
-                        _answer(future, answer)
-                if waiting:
-                    # The database is away (restarting, the network): the outcomes wait in
-                    # order, ahead of the newer ones, rather than being lost, and on disk
-                    # in case this process stops before it comes back.
-                    self._outcomes[:0] = waiting
-                    await self._keep(o for o, _ in waiting)
-                    pause = retry_pause(pause)
-                    log.error(
-                        "the database is unavailable: %d outcomes wait to be written, the "
-                        "next try in %.1f s",
-                        len(self._outcomes),
-                        pause,
-                    )
-                    await self.clock.sleep(pause)
+            async with self._kept_while_slow(batch):
+                waiting = await self._write_batch(batch)
+            if not waiting:
+                pause = 0.0
                 continue
-            pause = 0.0
+            # The database is away (restarting, the network): the outcomes wait in order,
+            # ahead of the newer ones, rather than being lost, and on disk in case this
+            # process stops before it comes back.
+            self._outcomes[:0] = waiting
+            await self._keep(o for o, _ in waiting)
+            pause = retry_pause(pause)
+            log.error(
+                "the database is unavailable: %d outcomes wait to be written, the next try "
+                "in %.1f s",
+                len(self._outcomes),
+                pause,
+            )
+            await self.clock.sleep(pause)
+
+    async def _write_batch(self, batch: list[_Queued]) -> list[_Queued]:
+        """One transaction for the batch; the outcomes the database could not take for being
+        unavailable are given back, to wait. Each other outcome's waiter is answered."""
+        try:
+            async with self._writing(), self.sessions() as session, session.begin():
+                written = await store_attempts.record_outcomes(session, [o for o, _ in batch])
+        except Exception:  # written one by one below: the error is each outcome's own
+            pass
+        else:
             # Committed, conflicts included (their audit entries with the rest).
             for (outcome, future), answer in zip(batch, written, strict=True):
                 self._live.pop(outcome.attempt_id, None)
                 _answer(future, answer)
+            return []
+        # The batch could not be written (a database error): one by one, so one bad outcome
+        # does not lose the others.
+        waiting: list[_Queued] = []
+        for outcome, future in batch:
+            try:
+                async with self._writing(), self.sessions() as session, session.begin():
+                    [answer] = await store_attempts.record_outcomes(session, [outcome])
+            except Exception as exc:
+                if database_unavailable(exc):
+                    waiting.append((outcome, future))  # kept, and tried again
+                else:
+                    future.set_exception(exc)  # its contact stays leased while we run
+            else:
+                self._live.pop(outcome.attempt_id, None)
+                _answer(future, answer)
+        return waiting
+
+    @contextlib.asynccontextmanager
+    async def _kept_while_slow(self, batch: list[_Queued]) -> AsyncIterator[None]:
+        """While the batch's commit takes longer than ``keep_after_s`` (a database that hangs
+        instead of failing: a network partition, a failover, every pooled connection stuck),
+        its outcomes and those queued behind it are kept on disk, as they are when the
+        database fails, so that a process stopped meanwhile loses none of them."""
+        if self.spool is None:
+            yield
+            return
+        done = asyncio.Event()
+
+        async def watch() -> None:
+            while not done.is_set():
+                try:
+                    await asyncio.wait_for(done.wait(), self.keep_after_s)
+                except TimeoutError:
+                    await self._keep(o for o, _ in [*batch, *self._outcomes])
+
+        watching = asyncio.ensure_future(watch())
+        try:
+            yield
+        finally:
+            done.set()
+            await watching  # a keep under way ends first: the spool is never cleared under it
 
     async def _keep(self, outcomes: Iterable[store_attempts.AttemptOutcome]) -> None:
         """Put in the spool the waiting outcomes it does not hold yet."""
@@ -493,7 +537,9 @@ def database_unavailable(exc: BaseException) -> bool:
     this outcome: worth trying again."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, OperationalError | InterfaceError | OSError)  # TimeoutError too
+    # PoolTimeout: no pooled connection came free in time, every one held by a database that
+    # does not answer. OSError includes the builtin TimeoutError.
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError)
 
 
 # How long after its attempt was created a spooled outcome may have ended and be its own.

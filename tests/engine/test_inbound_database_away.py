@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from store import inbound as store_inbound
+from store import attempts as store_attempts
 from store.db import SessionFactory
 from store.enums import CallOutcome
 from tests.engine.test_inbound import KNOWN_CALLER, SERVICE_DID, floor, login_all, until_written
@@ -19,16 +19,16 @@ from tests.engine.test_inbound import KNOWN_CALLER, SERVICE_DID, floor, login_al
 async def test_an_inbound_outcome_waits_for_a_database_that_is_away(
     session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = store_inbound.finish_inbound_attempt
+    real = store_attempts.record_outcomes
     tries: list[int] = []
 
-    async def away_twice(session: Any, attempt_id: int, *args: Any, **kwargs: Any) -> Any:
-        tries.append(attempt_id)
-        if len(tries) <= 2:  # the database restarts
+    async def away_twice(session: Any, outcomes: Any) -> Any:
+        tries.append(len(outcomes))
+        if len(tries) <= 2:  # the database restarts: the batch, then the outcome alone
             raise OperationalError("UPDATE", {}, ConnectionRefusedError("connection refused"))
-        return await real(session, attempt_id, *args, **kwargs)
+        return await real(session, outcomes)
 
-    monkeypatch.setattr(store_inbound, "finish_inbound_attempt", away_twice)
+    monkeypatch.setattr(store_attempts, "record_outcomes", away_twice)
     async with floor(session_factory) as f:
         await login_all(f)
         for agent_id in f.center.agents:

@@ -12,15 +12,19 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ami.client import AMIClient
 from dialer.clock import ScaledClock
 from dialer.engine.engine import Engine
+from dialer.engine.inbound_records import InboundRecords, StoredOutcome
 from dialer.engine.outcome_spool import OutcomeSpool
 from dialer.engine.ports import AttemptResult, Outcome
 from dialer.engine.records import StoreRecords
 from dialer.engine.roster import Roster
+from dialer.inbound_calls import InboundOutcome
 from store import attempts as store_attempts
+from store import inbound as store_inbound
 from store.attempts import AttemptOutcome
 from store.db import SessionFactory
 from store.enums import CallOutcome
@@ -129,20 +133,35 @@ async def test_the_calls_leases_are_renewed_once_in_a_third_of_a_lease_however_o
     assert await lease_ends() == NOW + timedelta(seconds=21)
 
 
+def failing_at_first(times: int, error: Exception, tries: list[int]) -> Any:
+    """A record_outcomes that raises ``error`` its first ``times`` calls, then writes."""
+    real = store_attempts.record_outcomes
+
+    async def record_outcomes(session: Any, outcomes: Any) -> Any:
+        tries.append(len(outcomes))
+        if len(tries) <= times:
+            raise error
+        return await real(session, outcomes)
+
+    return record_outcomes
+
+
+async def stopped_while_away(records: StoreRecords, writing: asyncio.Future[None]) -> None:
+    """The process stops while its outcome waits for the database: its writer with it."""
+    writing.cancel()
+    assert records._flusher is not None
+    records._flusher.cancel()
+    await asyncio.gather(writing, records._flusher, return_exceptions=True)
+
+
 async def test_an_outcome_waits_for_a_database_that_is_away_instead_of_being_lost(
     session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     records, campaign, _, attempt = await a_call_at_now(session_factory)
-    real = store_attempts.record_outcomes
     tries: list[int] = []
-
-    async def away_three_times(session: Any, outcomes: Any) -> Any:
-        tries.append(len(outcomes))
-        if len(tries) <= 3:  # the batch, then that outcome alone twice: the database restarts
-            raise OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
-        return await real(session, outcomes)
-
-    monkeypatch.setattr(store_attempts, "record_outcomes", away_three_times)
+    # The batch, then that outcome alone twice: the database restarts.
+    refused = OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+    monkeypatch.setattr(store_attempts, "record_outcomes", failing_at_first(3, refused, tries))
     ended = NOW + timedelta(seconds=20)
     result = AttemptResult(attempt, Outcome.NO_ANSWER, dialed_at=NOW, ended_at=ended)
     await asyncio.wait_for(records.finish_attempt(campaign.id, result), 10)
@@ -226,10 +245,7 @@ async def test_a_restart_writes_the_outcomes_its_last_run_kept_on_disk(
     result = AttemptResult(attempt, Outcome.BUSY, dialed_at=NOW, ended_at=ended, hangup_cause=17)
     writing = asyncio.ensure_future(records.finish_attempt(campaign.id, result))
     await until(lambda: records.spool is not None and bool(records.spool.read()), 10)
-    writing.cancel()  # the process stops while the database is still away
-    assert records._flusher is not None
-    records._flusher.cancel()
-    await asyncio.gather(writing, records._flusher, return_exceptions=True)
+    await stopped_while_away(records, writing)
     monkeypatch.setattr(store_attempts, "record_outcomes", real)
     restarted = StoreRecords(
         session_factory, StoppedClock(), owner="engine", spool=OutcomeSpool(records.spool.path)
@@ -280,3 +296,82 @@ async def test_a_kept_outcome_the_store_refuses_is_logged_with_its_attempt_and_r
     assert f"attempt {attempt}: the outcome kept in the spool was refused: " in caplog.text
     assert "a constraint" in caplog.text
     await until(lambda: spool.read() == [], 10)  # refused for good: not kept for the next start
+
+
+async def test_outcomes_whose_commit_hangs_are_kept_on_disk_until_it_comes_back(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A database that hangs rather than fails (a network partition): no error comes, yet a
+    # process stopped meanwhile must not lose the outcomes waiting on it.
+    records, campaign, _, attempt = await a_call_at_now(session_factory)
+    records.spool = spool = OutcomeSpool(tmp_path / "engine.outcomes.jsonl")
+    records.keep_after_s = 0.05
+    real = store_attempts.record_outcomes
+    back = asyncio.Event()
+
+    async def hangs(session: Any, outcomes: Any) -> Any:
+        await back.wait()
+        return await real(session, outcomes)
+
+    monkeypatch.setattr(store_attempts, "record_outcomes", hangs)
+    result = AttemptResult(attempt, Outcome.NO_ANSWER, dialed_at=NOW, ended_at=NOW)
+    writing = asyncio.ensure_future(records.finish_attempt(campaign.id, result))
+    await until(lambda: bool(spool.read()), 10)
+    [kept] = spool.read()
+    assert (kept.attempt_id, kept.outcome) == (attempt, CallOutcome.NO_ANSWER)
+    assert not writing.done()
+    back.set()  # the database answers again: committed, and nothing left to keep
+    await asyncio.wait_for(writing, 10)
+    await until(lambda: spool.read() == [], 10)
+    async with session_factory() as session:
+        row = await session.get(Attempt, attempt)
+    assert row is not None and row.outcome is CallOutcome.NO_ANSWER
+
+
+async def test_an_outcome_waits_when_no_pooled_connection_comes_free_in_time(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pool's timeout: every connection held by a database that does not answer. That is
+    # the database away, not a refusal of this outcome.
+    records, campaign, _, attempt = await a_call_at_now(session_factory)
+    timeout = PoolTimeout("QueuePool limit of size 10 overflow 10 reached")
+    monkeypatch.setattr(store_attempts, "record_outcomes", failing_at_first(2, timeout, []))
+    result = AttemptResult(attempt, Outcome.NO_ANSWER, dialed_at=NOW, ended_at=NOW)
+    await asyncio.wait_for(records.finish_attempt(campaign.id, result), 10)
+    async with session_factory() as session:
+        row = await session.get(Attempt, attempt)
+    assert row is not None and row.outcome is CallOutcome.NO_ANSWER
+
+
+async def test_an_inbound_outcome_kept_on_disk_is_written_with_its_queue_wait_at_the_restart(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Inbound outcomes go through the same group commit: they wait, and are kept, too.
+    async with session_factory() as session, session.begin():
+        _, campaign = await company_and_campaign(session)
+        caller = await store_inbound.identify_caller(session, campaign.id, "+573101000009")
+        attempt = await store_inbound.start_inbound_attempt(
+            session, campaign.id, "+573101000009", caller, NOW, owner="engine"
+        )
+    spool = OutcomeSpool(tmp_path / "engine.outcomes.jsonl")
+    records = StoreRecords(session_factory, StoppedClock(), owner="engine", spool=spool)
+    real = store_attempts.record_outcomes
+    monkeypatch.setattr(store_attempts, "record_outcomes", database_away([]))
+    ended = NOW + timedelta(seconds=40)
+    abandoned = StoredOutcome(attempt.id, InboundOutcome.ABANDONED, ended, 38.5, None, None)
+    writing = asyncio.ensure_future(InboundRecords(records).finished(abandoned))
+    await until(lambda: bool(spool.read()), 10)
+    await stopped_while_away(records, writing)
+    monkeypatch.setattr(store_attempts, "record_outcomes", real)
+    restarted = StoreRecords(
+        session_factory, StoppedClock(), owner="engine", spool=OutcomeSpool(spool.path)
+    )
+    assert await restarted.write_spooled() == 1
+    async with session_factory() as session:
+        row = await session.get(Attempt, attempt.id)
+    assert row is not None
+    assert (row.outcome, row.ended_at, row.queue_wait_seconds) == (
+        CallOutcome.ABANDONED,
+        ended,
+        38.5,
+    )
